@@ -1,0 +1,1 @@
+"""Deterministic scenario harness for the strategy runner."""

@@ -1,0 +1,164 @@
+"""anvil as a managed process: found, started on a free loopback port, always stopped.
+
+Readiness is read from anvil's own "Listening on" line (a blocking read with a
+deadline, never a sleep). Output goes to a log file that a failing test prints. Every
+started node is registered for stopping at interpreter exit and on SIGTERM, so no
+orphan anvil outlives the harness.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+
+from harness.errors import BackendUnavailable
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+INSTALL_HINT = "run `npm ci` in the repository (it installs @foundry-rs/anvil 1.7.1), or set ANVIL=/path/to/anvil"
+CHAIN_ID = 131277322940537  # the embedded chain's id, so transaction hashes match
+_LISTENING = re.compile(rb"Listening on ([0-9.]+):(\d+)")
+_live: set[AnvilNode] = set()
+_lock = threading.Lock()
+
+
+def find_anvil() -> str:
+    """The anvil binary: $ANVIL, then node_modules, then PATH."""
+    env = os.environ.get("ANVIL")
+    if env:
+        if Path(env).is_file() and os.access(env, os.X_OK):
+            return env
+        raise BackendUnavailable("anvil", f"ANVIL={env} is not an executable file", hint=INSTALL_HINT)
+    for candidate in (
+        REPO_ROOT / "node_modules" / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil",
+        REPO_ROOT / "node_modules" / "@foundry-rs" / "anvil-linux-arm64" / "bin" / "anvil",
+    ):
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return str(candidate)
+    found = shutil.which("anvil")
+    if found:
+        return found
+    raise BackendUnavailable("anvil", "the anvil binary was not found", hint=INSTALL_HINT)
+
+
+class AnvilNode:
+    """One anvil process."""
+
+    def __init__(self, *, genesis_timestamp: int, extra_args: list[str] | None = None,
+                 log_dir: str | None = None, startup_timeout: float = 30.0) -> None:
+        self.binary = find_anvil()
+        self.log_path = Path(tempfile.mkstemp(prefix="anvil-", suffix=".log", dir=log_dir)[1])
+        args = [
+            self.binary, "--port", "0", "--host", "127.0.0.1",
+            "--chain-id", str(CHAIN_ID), "--accounts", "0", "--balance", "0",
+            "--timestamp", str(genesis_timestamp), "--hardfork", "prague",
+            "--gas-limit", "30000000", "--base-fee", "1000000000", "--gas-price", "10000000000",
+            "--order", "fifo", "--no-mining", "--mnemonic",
+            "test test test test test test test test test test test junk",
+            *(extra_args or []),
+        ]
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                     start_new_session=True)
+        with _lock:
+            _live.add(self)
+        try:
+            self.host, self.port = self._wait_listening(startup_timeout)
+        except BaseException:
+            self.stop()
+            raise
+        self.url = f"http://{self.host}:{self.port}"
+        self._pump = threading.Thread(target=self._copy_output, daemon=True)
+        self._pump.start()
+
+    def _wait_listening(self, timeout: float) -> tuple[str, int]:
+        assert self.proc.stdout is not None
+        result: list[tuple[str, int]] = []
+
+        def reader() -> None:
+            assert self.proc.stdout is not None
+            for line in self.proc.stdout:
+                self._log.write(line)
+                m = _LISTENING.search(line)
+                if m:
+                    result.append((m.group(1).decode(), int(m.group(2))))
+                    return
+
+        t = threading.Thread(target=reader, daemon=True)
+        t.start()
+        t.join(timeout)
+        if not result:
+            self._log.flush()
+            tail = self.log_path.read_text(errors="replace")[-2000:]
+            raise BackendUnavailable("anvil", f"did not start within {timeout}s; its output:\n{tail}", hint=INSTALL_HINT)
+        return result[0]
+
+    def _copy_output(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self._log.write(line)
+        self._log.flush()
+
+    def log_tail(self, chars: int = 4000) -> str:
+        try:
+            self._log.flush()
+        except ValueError:
+            pass
+        return self.log_path.read_text(errors="replace")[-chars:]
+
+    @property
+    def running(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            try:
+                os.killpg(self.proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+        with _lock:
+            _live.discard(self)
+        try:
+            self._log.close()
+        except Exception:
+            pass
+
+    def __enter__(self) -> AnvilNode:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def stop_all() -> None:
+    with _lock:
+        nodes = list(_live)
+    for node in nodes:
+        node.stop()
+
+
+atexit.register(stop_all)
+
+
+def _on_term(signum: int, frame: object) -> None:
+    stop_all()
+    raise SystemExit(128 + signum)
+
+
+if threading.current_thread() is threading.main_thread():
+    try:
+        if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
+            signal.signal(signal.SIGTERM, _on_term)
+    except ValueError:
+        pass

@@ -1,0 +1,128 @@
+"""Chains for scenario runs: fresh or reused, embedded or anvil, with the deployed world
+cached as a chain snapshot so a scenario's world is ready without redeploying.
+
+A `ChainPool` belongs to one process (one pytest-xdist worker, one CLI run). It keeps at
+most one embedded chain and one anvil node alive, and per world (the universe section's
+content) a snapshot taken right after deployment. Each run reverts to that snapshot:
+same block numbers, same addresses, same balances, every time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from runner.chain.anvil import AnvilBackend
+from runner.chain.client import ChainClient
+from runner.chain.ethtester import EthTesterBackend
+
+from harness.accounts import Accounts
+from harness.anvil_node import AnvilNode
+from harness.world import PoolDecl, TokenDecl, World, deploy_world
+
+# Every chain starts at the same genesis time, so block timestamps and numbers agree
+# across backends and across scenarios sharing a node.
+GENESIS = int(datetime(2020, 1, 1, tzinfo=timezone.utc).timestamp())
+ETH_PER_ACCOUNT = 10**24
+BACKENDS = ("eth-tester", "anvil")
+
+
+@dataclass(frozen=True)
+class WorldSpec:
+    reserve: str
+    tokens: tuple[TokenDecl, ...]
+    pools: tuple[PoolDecl, ...]
+    investors: tuple[str, ...]
+    deploy_at: int
+
+    def key(self) -> str:
+        doc = json.dumps(
+            [self.reserve, [t.__dict__ for t in self.tokens], [p.__dict__ for p in self.pools],
+             list(self.investors), self.deploy_at],
+            default=str, sort_keys=True,
+        )
+        return hashlib.sha256(doc.encode()).hexdigest()
+
+
+@dataclass
+class _Cached:
+    snapshot: object
+    world: World
+
+
+@dataclass
+class ChainPool:
+    """Chains and deployed worlds, reused across the runs of one process."""
+
+    anvil_args: list[str] = field(default_factory=list)
+    _ethtester: EthTesterBackend | None = None
+    _anvil_node: AnvilNode | None = None
+    _anvil: AnvilBackend | None = None
+    _worlds: dict[tuple[str, str], _Cached] = field(default_factory=dict)
+    deploys: int = 0
+
+    def _backend(self, name: str, accounts: Accounts) -> EthTesterBackend | AnvilBackend:
+        if name == "eth-tester":
+            if self._ethtester is None:
+                self._ethtester = EthTesterBackend(GENESIS, [accounts.admin.address], ETH_PER_ACCOUNT * 100)
+                self._ethtester_genesis = self._ethtester.snapshot()
+            return self._ethtester
+        if name == "anvil":
+            if self._anvil is None or self._anvil_node is None or not self._anvil_node.running:
+                self._anvil_node = AnvilNode(genesis_timestamp=GENESIS, extra_args=self.anvil_args)
+                self._anvil = AnvilBackend(self._anvil_node.url)
+                self._anvil_genesis = self._anvil.snapshot()
+            return self._anvil
+        raise ValueError(f"unknown backend {name!r}")
+
+    def world(self, backend_name: str, spec: WorldSpec, accounts: Accounts) -> tuple[ChainClient, World]:
+        """A chain with the world deployed, in exactly the state right after deployment."""
+        backend = self._backend(backend_name, accounts)
+        key = (backend_name, spec.key())
+        cached = self._worlds.get(key)
+        if cached is not None:
+            backend.revert(cached.snapshot)
+            chain = ChainClient(backend, clock=spec.deploy_at)
+            for w in accounts.all():
+                chain.sync_nonce(w)
+            fresh = self._snapshot(backend)
+            self._worlds[key] = _Cached(fresh, cached.world)
+            world = World(chain, accounts, cached.world.universe, cached.world.fault_switch)
+            return chain, world
+        # Reverting to genesis invalidates every snapshot taken after it (anvil deletes
+        # them; on the embedded chain the log index would no longer match).
+        self._worlds = {k: v for k, v in self._worlds.items() if k[0] != backend_name}
+        self._reset_to_genesis(backend_name, backend, accounts)
+        chain = ChainClient(backend, clock=spec.deploy_at)
+        world = deploy_world(chain, accounts, spec.reserve, list(spec.tokens), list(spec.pools))
+        self.deploys += 1
+        self._worlds[key] = _Cached(self._snapshot(backend), world)
+        return chain, world
+
+    def _snapshot(self, backend: EthTesterBackend | AnvilBackend) -> object:
+        return backend.snapshot()
+
+    def _reset_to_genesis(self, name: str, backend: EthTesterBackend | AnvilBackend, accounts: Accounts) -> None:
+        if name == "eth-tester":
+            backend.revert(self._ethtester_genesis)
+            for w in accounts.all():
+                w.nonce = 0
+            return
+        assert isinstance(backend, AnvilBackend)
+        backend.revert(self._anvil_genesis)
+        self._anvil_genesis = backend.snapshot()
+        backend.set_eth_balance(accounts.admin.address, ETH_PER_ACCOUNT * 100)
+        for w in accounts.all():
+            w.nonce = 0
+
+    def close(self) -> None:
+        if self._anvil is not None:
+            self._anvil.close()
+        if self._anvil_node is not None:
+            self._anvil_node.stop()
+        self._anvil = None
+        self._anvil_node = None
+        self._ethtester = None
+        self._worlds.clear()

@@ -1,0 +1,152 @@
+"""`harness`: run, check, create and describe scenario files from the command line.
+
+    harness run FILE [--backend eth-tester|anvil] [--seed N] [--out DIR]
+    harness check FILE...
+    harness new NAME [--dir scenarios]
+    harness schema
+
+Imports of the chain and the runner are deferred to the commands that need them, so
+`harness --help` and `harness check` stay fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from harness.errors import HarnessError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _out(stream: TextIO, text: str = "") -> None:
+    stream.write(text + "\n")
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from harness.scenario import load_scenario
+
+    status = EXIT_OK
+    for path in args.files:
+        try:
+            scenario = load_scenario(path)
+        except HarnessError as exc:
+            _out(sys.stderr, str(exc))
+            status = EXIT_FAILED
+            continue
+        except OSError as exc:
+            _out(sys.stderr, f"{path}: cannot read: {exc.strerror}")
+            status = EXIT_FAILED
+            continue
+        _out(sys.stdout, f"{path}: ok ({scenario.name}: {len(scenario.timeline)} events, {len(scenario.expect)} expectations)")
+    return status
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    import json
+
+    from harness.scenario import scenario_json_schema
+
+    _out(sys.stdout, json.dumps(scenario_json_schema(), indent=2))
+    return EXIT_OK
+
+
+def cmd_new(args: argparse.Namespace) -> int:
+    from harness.scenario import render_template
+
+    target = Path(args.dir) / f"{args.name}.yaml"
+    if target.exists():
+        _out(sys.stderr, f"{target} already exists; not overwriting it")
+        return EXIT_FAILED
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(render_template(args.name))
+    _out(sys.stdout, f"wrote {target}: edit it, then `harness check {target}` and `harness run {target}`")
+    return EXIT_OK
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from harness.engine import ScenarioRun, replay_command
+    from harness.journal import JOURNAL_HEADER, format_journal_row
+    from harness.scenario import load_scenario
+    from harness.snapshot import render, snapshot_document
+
+    try:
+        scenario = load_scenario(args.file)
+    except HarnessError as exc:
+        _out(sys.stderr, str(exc))
+        return EXIT_FAILED
+    out_dir = Path(args.out) if args.out else None
+    if out_dir:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    run = ScenarioRun(scenario, backend=args.backend, seed=args.seed, state_dir=out_dir)
+    _out(sys.stdout, "fingerprint: " + __import__("harness.engine", fromlist=["fingerprint"]).fingerprint(
+        scenario, run.seed, run.backend))
+    try:
+        result = run.run()
+    except HarnessError as exc:
+        _out(sys.stderr, str(exc))
+        return EXIT_FAILED
+    if not args.quiet:
+        _out(sys.stdout, JOURNAL_HEADER)
+        for entry in result.journal:
+            _out(sys.stdout, format_journal_row(entry))
+    state = result.state
+    p = state.portfolio
+    _out(sys.stdout)
+    _out(sys.stdout, f"final: NAV {p.nav()} cash {p.cash()} positions {p.positions_value()} after {state.cycle} cycles")
+    for pos in sorted(p.all_positions(), key=lambda x: x.position_id):
+        st = "frozen" if pos.is_frozen else "open" if pos.is_open else f"closed ({pos.closed_by})"
+        _out(sys.stdout, f"  #{pos.position_id} {pos.pair:<12} {st:<22} qty {pos.quantity} value {p.position_value(pos)}")
+    for r in result.repaired:
+        _out(sys.stdout, f"  repaired trade #{r['trade_id']}: {r['status']} ({r['reason']})")
+    failed = result.failed_expectations
+    for e in result.expectations:
+        mark = "ok  " if e.passed else "FAIL"
+        _out(sys.stdout, f"  {mark} {scenario.source.path}:{e.line} expect {e.kind}: {e.message}")
+    if result.error:
+        _out(sys.stdout, f"run stopped: {result.error}")
+    if out_dir:
+        (out_dir / "snapshot.json").write_bytes(render(snapshot_document(result)))
+        _out(sys.stdout, f"wrote {out_dir / 'state.json'} and {out_dir / 'snapshot.json'}")
+    unexpected_error = result.error and not any(e.kind == "error" for e in result.expectations)
+    if failed or unexpected_error:
+        _out(sys.stdout, "replay: " + replay_command(scenario, result.seed, result.backend))
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="harness", description="Deterministic scenario harness for the strategy runner.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run one scenario file and print its journal")
+    run.add_argument("file")
+    run.add_argument("--backend", choices=("eth-tester", "anvil", "anvil-fork"), default=None,
+                     help="override the scenario's chain backend")
+    run.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
+    run.add_argument("--out", default=None, help="directory for state.json and snapshot.json")
+    run.add_argument("--quiet", action="store_true", help="do not print the journal")
+    run.set_defaults(func=cmd_run)
+    check = sub.add_parser("check", help="validate scenario files without running them")
+    check.add_argument("files", nargs="+")
+    check.set_defaults(func=cmd_check)
+    new = sub.add_parser("new", help="write a commented scenario template")
+    new.add_argument("name")
+    new.add_argument("--dir", default="scenarios")
+    new.set_defaults(func=cmd_new)
+    schema = sub.add_parser("schema", help="print the scenario JSON Schema")
+    schema.set_defaults(func=cmd_schema)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,265 @@
+"""The engine: a scenario's timeline driven through the real runner on a real chain.
+
+    scenario -> world (deployed or reverted-to) -> timeline of instants
+             -> per instant: events (harness transactions), then tick or trigger check,
+                then expectations -> RunResult (state, journal, checks, repairs)
+
+Time comes only from the scenario clock: the chain's blocks are sealed at it and
+Python's clock is frozen to it (freezegun) while the runner works, so anything that
+reads "now" reads scenario time.
+"""
+
+from __future__ import annotations
+
+import random
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from freezegun import freeze_time
+
+from runner.accounting import AccountingPolicy
+from runner.chain.wallet import Wallet
+from runner.errors import RunnerError, SimulatedCrash
+from runner.runner import ChainStrategyRunner
+from runner.state import State, StateStore, TradeExecution
+from runner.strategy.loader import StrategyLoadError, load_strategy
+
+from harness.accounts import Accounts
+from harness.chains import ChainPool, WorldSpec
+from harness.errors import ScenarioRuntimeError
+from harness.events import apply_event
+from harness.expectations import ExpectationResult, evaluate
+from harness.journal import JournalEntry
+from harness.scenario.model import Scenario
+from harness.scenario.quantities import format_duration
+from harness.timeline import build_timeline
+from harness.world import World, WorldActionFailed
+from harness.version import HARNESS_VERSION
+
+DEPLOY_LEAD = timedelta(hours=1)  # the world is deployed this long before clock.start
+
+
+@dataclass
+class RunResult:
+    scenario: Scenario
+    backend: str
+    seed: int
+    state: State
+    journal: list[JournalEntry] = field(default_factory=list)
+    expectations: list[ExpectationResult] = field(default_factory=list)
+    repaired: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+    error_kind: str | None = None
+    crashes: int = 0
+    state_path: Path | None = None
+    node_reads: int = 0
+    node_sends: int = 0
+
+    @property
+    def failed_expectations(self) -> list[ExpectationResult]:
+        return [e for e in self.expectations if not e.passed]
+
+    def fingerprint(self) -> str:
+        return fingerprint(self.scenario, self.seed, self.backend)
+
+
+def fingerprint(scenario: Scenario, seed: int, backend: str) -> str:
+    return (f"scenario={scenario.name} sha256={scenario.source.sha256[:16]} seed={seed} "
+            f"backend={backend} harness={HARNESS_VERSION}")
+
+
+def replay_command(scenario: Scenario, seed: int, backend: str) -> str:
+    return f"harness run {scenario.source.path} --backend {backend} --seed {seed}"
+
+
+def world_spec(scenario: Scenario) -> WorldSpec:
+    from harness.world import PoolDecl, TokenDecl
+
+    u = scenario.universe
+    tokens = tuple(
+        TokenDecl(sym, t.decimals, t.rebasing, t.transfer_fee) for sym, t in u.tokens.items()
+    )
+    pools = tuple(
+        PoolDecl(p.pair.split("/")[0], p.pair.split("/")[1], p.price, p.depth, p.fee) for p in u.pools
+    )
+    deploy_at = int((scenario.clock.start - DEPLOY_LEAD).timestamp())
+    return WorldSpec(u.reserve, tokens, pools, tuple(scenario.investors), deploy_at)
+
+
+class CrashSwitch:
+    """The step hook the runner calls: raises SimulatedCrash once at the armed step."""
+
+    def __init__(self) -> None:
+        self.armed: str | None = None
+        self.cycle: int | None = None
+
+    def __call__(self, step: str) -> None:
+        if self.armed == step:
+            self.armed = None
+            raise SimulatedCrash(step, self.cycle)
+
+
+class ScenarioRun:
+    """One run of one scenario on one backend."""
+
+    def __init__(self, scenario: Scenario, *, backend: str | None = None, seed: int | None = None,
+                 pool: ChainPool | None = None, state_dir: Path | None = None) -> None:
+        self.scenario = scenario
+        self.backend = backend or scenario.chain.backend
+        self.seed = scenario.seed if seed is None else seed
+        self.pool = pool or ChainPool()
+        self._own_pool = pool is None
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        if state_dir is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="dst-run-")
+            state_dir = Path(self._tmp.name)
+        self.state_path = Path(state_dir) / "state.json"
+        self.rng = random.Random(self.seed)
+        self.crash = CrashSwitch()
+
+    def _runner(self, world: World, state: State) -> ChainStrategyRunner:
+        s = self.scenario
+        try:
+            strategy = load_strategy(s.strategy.module)
+        except StrategyLoadError as exc:
+            raise ScenarioRuntimeError(s.source.path, None, "strategy.module", str(exc)) from None
+        params = dict(state.parameters.get("overrides", {}))
+        merged = {**s.strategy.parameters, **params, "_rng": self.rng}
+        acc = s.accounting
+        policy = AccountingPolicy(acc.tolerance, acc.relative_tolerance, acc.dust, acc.on_mismatch)
+        return ChainStrategyRunner(
+            chain=world.chain, universe=world.universe, strategy=strategy, parameters=merged,
+            asset_manager=Wallet.from_label("asset-manager"), accounting_policy=policy,
+            step_hook=self.crash, accounting_checks=acc.checks,
+        )
+
+    def run(self) -> RunResult:
+        try:
+            return self._run()
+        finally:
+            if self._own_pool:
+                self.pool.close()
+
+    def _run(self) -> RunResult:
+        s = self.scenario
+        accounts = Accounts.for_investors(s.investors)
+        chain, world = self.pool.world(self.backend, world_spec(s), accounts)
+        reserve = world.universe.reserve
+        state = State.new(s.name, reserve.symbol, s.clock.start, reserve.decimals)
+        store = StateStore(self.state_path, fsync=False)
+        store.save(state)
+        result = RunResult(s, self.backend, self.seed, state, state_path=self.state_path)
+        runner = self._runner(world, state)
+        stopped = False
+        for instant in build_timeline(s):
+            ts = s.clock.start + instant.offset
+            chain.set_clock(int(ts.timestamp()))
+            entry = JournalEntry(at=format_duration(instant.offset), time=ts, kind="events")
+            with freeze_time(ts):
+                for event in instant.events:
+                    entry.events.append(self._event(world, event, runner, result))
+                if instant.tick and not stopped:
+                    entry.kind = "tick"
+                    state, runner, stopped = self._tick(world, runner, state, store, ts, entry, result)
+                elif instant.trigger_check and not stopped:
+                    trades = runner.check_position_triggers(ts, state, world.universe)
+                    if trades:
+                        entry.kind = "trigger"
+                        entry.trades = [describe_trade(t) for t in trades]
+                        self._disarm_after(world, trades)
+                        store.save(state)
+                    elif not instant.events and not instant.expectations:
+                        continue
+            entry.nav = state.portfolio.nav()
+            entry.cash = state.portfolio.cash()
+            if instant.events or instant.tick or entry.trades or entry.kind != "events":
+                result.journal.append(entry)
+            for exp in instant.expectations:
+                result.expectations.append(evaluate(exp, ts, state, result, world.universe))
+        result.state = state
+        result.node_reads = chain.reads
+        result.node_sends = chain.sent
+        return result
+
+    def _event(self, world: World, event: Any, runner: ChainStrategyRunner, result: RunResult) -> str:
+        try:
+            return apply_event(world, event, self, runner, result)
+        except WorldActionFailed as exc:
+            return f"{event.kind} failed: {exc.reason}"
+
+    def _disarm_after(self, world: World, trades: list[TradeExecution]) -> None:
+        if not world.armed_faults:
+            return
+        pairs = {t.pair for t in trades}
+        if "*" in world.armed_faults or pairs & set(world.armed_faults):
+            world.disarm_faults()
+
+    def _tick(self, world: World, runner: ChainStrategyRunner, state: State, store: StateStore,
+              ts: datetime, entry: JournalEntry, result: RunResult) -> tuple[State, ChainStrategyRunner, bool]:
+        cycle = state.cycle + 1
+        self.crash.cycle = cycle
+        for _attempt in range(3):
+            try:
+                details = runner.tick(ts, world.universe, state, {}, cycle=cycle, store=store)
+            except SimulatedCrash as crash:
+                result.crashes += 1
+                entry.events.append(f"crash at {crash.step}")
+                state, runner = self._restart(world, store, ts, result)
+                if state.cycle >= cycle:
+                    break  # the crashed cycle had already been saved as complete
+                continue
+            except RunnerError as exc:
+                entry.status = "error"
+                result.error = str(exc)
+                result.error_kind = type(exc).__name__
+                entry.events.append(f"stopped: {type(exc).__name__}")
+                # what survives is what the store holds: the failed cycle wrote nothing
+                return store.load(), runner, True
+            trade_ids = set(details.get("trades", []))
+            trades = [t for t in state.portfolio.all_trades() if t.trade_id in trade_ids]
+            entry.trades = [describe_trade(t) for t in sorted(trades, key=lambda t: t.trade_id)]
+            entry.status = details.get("status", "ok")
+            self._disarm_after(world, trades)
+            return state, runner, False
+        return state, runner, False
+
+    def _restart(self, world: World, store: StateStore, ts: datetime,
+                 result: RunResult) -> tuple[State, ChainStrategyRunner]:
+        """The process died: the chain goes on, a new runner starts from the state file."""
+        chain = world.chain
+        if chain.backend.pending_transactions() or chain._block_open:
+            chain.mine()
+        state = store.load()
+        runner = self._runner(world, state)
+        fixed = runner.repair_state(state, ts)
+        for t in fixed:
+            result.repaired.append({"trade_id": t.trade_id, "status": t.status.value,
+                                    "reason": t.failure_reason or "settled from its receipt", "at": ts})
+        runner.needs_repair = False
+        runner.sync_portfolio(ts, world.universe, state, {})
+        if runner.accounting_checks:
+            try:
+                runner.check_accounts(world.universe, state, end_block=state.sync.last_block,
+                                      cycle=state.cycle, kind="restart", ts=ts)
+            except RunnerError:
+                raise
+        store.save(state)
+        return state, runner
+
+
+def describe_trade(t: TradeExecution) -> str:
+    side = "buy" if t.is_buy else "sell" if t.is_sell else "repair"
+    qty = t.executed_quantity if t.executed_quantity is not None else t.planned_quantity
+    extra = f" ({t.failure_reason})" if t.failure_reason else ""
+    return f"#{t.trade_id} {t.trade_type.value} {side} {t.pair} {abs(qty)} {t.status.value}{extra}"
+
+
+def run_scenario(scenario: Scenario, **kwargs: Any) -> RunResult:
+    return ScenarioRun(scenario, **kwargs).run()
+
+
+__all__ = ["DEPLOY_LEAD", "Decimal", "RunResult", "ScenarioRun", "fingerprint", "replay_command", "run_scenario"]

@@ -1,0 +1,111 @@
+"""pytest plugin: every `scenarios/**/*.yaml` is a test, once per chain backend.
+
+    pytest scenarios/rebase-while-holding.yaml          both backends
+    pytest scenarios -k stop-loss --backend eth-tester  one backend
+    pytest scenarios --snapshot-update --backend eth-tester   (make snapshots)
+
+A bad scenario file fails collection with the file, line and key of the problem, no
+traceback. A failing scenario prints its expectations, journal, fingerprint and the
+one command that replays it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.errors import ExpectationFailed, HarnessError
+
+BACKEND_CHOICES = ("eth-tester", "anvil", "both")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("dst-scenarios", "scenario files")
+    group.addoption("--backend", choices=BACKEND_CHOICES, default="both",
+                    help="chain backend(s) to run scenario files on (default: both)")
+    group.addoption("--scenario-seed", type=int, default=None, help="override every scenario's seed")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "scenario: a scenario file run on a chain backend")
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    if file_path.suffix in (".yaml", ".yml") and "scenarios" in file_path.parts:
+        return ScenarioFile.from_parent(parent, path=file_path)
+    return None
+
+
+class ScenarioCollectError(Exception):
+    pass
+
+
+class ScenarioFile(pytest.File):
+    def collect(self) -> Iterator[pytest.Item]:
+        from harness.scenario import load_scenario
+
+        try:
+            scenario = load_scenario(self.path.relative_to(self.config.rootpath))
+        except HarnessError as exc:
+            raise ScenarioCollectError(str(exc)) from None
+        choice = self.config.getoption("--backend")
+        backends = ["eth-tester", "anvil"] if choice == "both" else [choice]
+        for backend in backends:
+            item = pytest.Function.from_parent(
+                self, name=f"{scenario.name}[{backend}]", callobj=_make_test(scenario, backend),
+            )
+            item.add_marker(pytest.mark.scenario)
+            if backend == "anvil":
+                item.add_marker(pytest.mark.anvil)
+            yield item
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:  # type: ignore[override]
+        if isinstance(excinfo.value, ScenarioCollectError):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo)  # type: ignore[return-value]
+
+
+def _make_test(scenario: Any, backend: str) -> Any:
+    def test_scenario(snapshot: Any, dst_chain_pool: Any, request: pytest.FixtureRequest) -> None:
+        from harness.engine import ScenarioRun, replay_command
+        from harness.journal import JOURNAL_HEADER, format_journal_row
+        from harness.snapshot import render, snapshot_document
+        from harness.snapshot_extension import ScenarioSnapshotExtension
+
+        seed = request.config.getoption("--scenario-seed")
+        run = ScenarioRun(scenario, backend=backend, seed=seed, pool=dst_chain_pool)
+        result = run.run()
+        print(result.fingerprint())
+        print("replay:", replay_command(scenario, result.seed, backend))
+        print(JOURNAL_HEADER)
+        for entry in result.journal:
+            print(format_journal_row(entry))
+        failed = result.failed_expectations
+        if failed:
+            lines = [f"{scenario.source.path}:{e.line}: expect {e.kind} at {e.at:%Y-%m-%d %H:%M}: {e.message}" for e in failed]
+            raise ExpectationFailed(scenario.source.path, failed[0].line,
+                                    f"{len(failed)} expectation(s) failed:\n" + "\n".join(lines))
+        if result.error and not any(e.kind == "error" for e in result.expectations):
+            raise ExpectationFailed(scenario.source.path, None,
+                                    f"the run stopped with an unexpected error: {result.error}")
+        doc = render(snapshot_document(result))
+        assert doc == snapshot(extension_class=ScenarioSnapshotExtension, name=scenario.name)
+
+    test_scenario.__module__ = "harness.pytest_plugin"
+    test_scenario.__name__ = "test_scenario"
+    return test_scenario
+
+
+@pytest.fixture(scope="session")
+def dst_chain_pool() -> Iterator[Any]:
+    """Chains and deployed worlds shared by this process's scenario tests (one anvil per worker)."""
+    from harness.chains import ChainPool
+
+    pool = ChainPool()
+    try:
+        yield pool
+    finally:
+        pool.close()

@@ -1,0 +1,1 @@
+"""A StrategyRunner for live DeFi trading, built to be driven deterministically."""

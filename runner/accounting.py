@@ -1,0 +1,152 @@
+"""Accounting checks: the chain's balances against the ledger, row by row.
+
+Every asset the strategy holds or could hold is compared: the reserve, every token of
+the universe (a token we never bought must have a zero balance: an airdrop shows up),
+and the vault's share supply against the shares the ledger has seen minted and burned.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from runner.chain.abi import artifact
+from runner.chain.client import ChainClient
+from runner.chain.wallet import checksum
+from runner.state import (
+    AccountingCheck,
+    AccountingRow,
+    BalanceUpdate,
+    BalanceUpdateCause,
+    State,
+    Verdict,
+)
+from runner.universe import Universe
+
+SHARES = "vault shares"
+
+
+@dataclass(frozen=True)
+class AccountingPolicy:
+    tolerance: Decimal = Decimal(0)
+    relative_tolerance: Decimal = Decimal(0)
+    dust: Decimal = Decimal(0)
+    on_mismatch: str = "abort"  # abort | correct | report
+
+
+def ledger_balances(state: State, universe: Universe) -> dict[str, Decimal]:
+    """What the ledger says the vault holds, per asset symbol (plus share supply)."""
+    portfolio = state.portfolio
+    out = {symbol: Decimal(0) for symbol in universe.tokens}
+    out[universe.reserve.symbol] = portfolio.reserve.quantity + portfolio.allocated_to_trades()
+    for pos in portfolio.open_positions.values():
+        out[pos.asset] = out.get(pos.asset, Decimal(0)) + pos.quantity
+    shares = Decimal(0)
+    for bu in portfolio.balance_updates.values():
+        if bu.shares is not None:
+            shares += bu.shares if bu.cause == BalanceUpdateCause.deposit else -bu.shares
+    out[SHARES] = shares
+    return out
+
+
+def chain_balances(chain: ChainClient, universe: Universe, block: int | None = None) -> dict[str, Decimal]:
+    """The vault's balance of every universe token and its share supply, in one read."""
+    erc20 = artifact("TestToken")
+    vault = artifact("Vault")
+    symbols = list(universe.tokens)
+    calls = [(universe.tokens[s].address, erc20.fn("balanceOf"), (universe.vault,)) for s in symbols]
+    calls.append((universe.vault, vault.fn("totalSupply"), ()))
+    values = chain.read_many(calls, block)
+    out = {s: universe.tokens[s].from_units(v) for s, v in zip(symbols, values, strict=False)}
+    out[SHARES] = universe.reserve.from_units(values[-1])
+    return out
+
+
+def verdict_for(diff: Decimal, ledger: Decimal, policy: AccountingPolicy) -> tuple[Verdict, Decimal]:
+    tolerance = max(policy.tolerance, abs(ledger) * policy.relative_tolerance)
+    if abs(diff) <= tolerance:
+        return Verdict.ok, tolerance
+    if abs(diff) <= policy.dust:
+        return Verdict.dust, tolerance
+    return Verdict.mismatch, tolerance
+
+
+def run_check(
+    chain: ChainClient,
+    universe: Universe,
+    state: State,
+    policy: AccountingPolicy,
+    kind: str,
+    ts: datetime,
+    block: int | None = None,
+) -> AccountingCheck:
+    """Compare and record; applying the policy is the caller's (the runner's) job."""
+    block_number = chain.block_number() if block is None else block
+    on_chain = chain_balances(chain, universe, block_number)
+    ledger = ledger_balances(state, universe)
+    rows = []
+    for asset in [*universe.tokens, SHARES]:
+        a, b = on_chain.get(asset, Decimal(0)), ledger.get(asset, Decimal(0))
+        diff = a - b
+        verdict, tol = verdict_for(diff, b, policy)
+        rel = (diff / b) if b else (Decimal(0) if diff == 0 else Decimal(1))
+        address = universe.vault if asset == SHARES else universe.tokens[asset].address
+        pos = None
+        if asset in universe.tokens and asset != universe.reserve.symbol:
+            p = state.portfolio.open_position_for(universe.pair_for(asset))
+            pos = p.position_id if p else None
+        rows.append(AccountingRow(
+            asset=asset, address=checksum(address), on_chain=a, ledger=b, difference=diff,
+            relative_difference=rel.quantize(Decimal("1e-12")) if rel else rel, tolerance=tol,
+            verdict=verdict, position_id=pos,
+        ))
+    outcome = Verdict.ok
+    if any(r.verdict == Verdict.mismatch for r in rows):
+        outcome = Verdict.mismatch
+    elif any(r.verdict == Verdict.dust for r in rows):
+        outcome = Verdict.dust
+    check = AccountingCheck(
+        check_id=len(state.accounting_checks) + 1, kind=kind, cycle=state.cycle, timestamp=ts,
+        block_number=block_number, policy=policy.on_mismatch, rows=rows, outcome=outcome,
+    )
+    return check
+
+
+def apply_corrections(state: State, universe: Universe, check: AccountingCheck, ts: datetime) -> list[BalanceUpdate]:
+    """Book each mismatch as a correction that says why and by how much."""
+    out = []
+    portfolio = state.portfolio
+    for row in check.rows:
+        if row.verdict != Verdict.mismatch or row.asset == SHARES:
+            continue
+        if row.asset == universe.reserve.symbol:
+            pos = None
+            old = portfolio.reserve.quantity
+        else:
+            pair = universe.pair_for(row.asset)
+            pos = portfolio.open_position_for(pair)
+            if pos is None:
+                pos = portfolio.open_position(pair, row.asset, ts)
+            old = pos.quantity
+        update = BalanceUpdate(
+            balance_update_id=0, cause=BalanceUpdateCause.correction, asset=row.asset,
+            quantity=row.difference, old_balance=old, new_balance=old + row.difference,
+            block_number=check.block_number, timestamp=ts,
+            event_key=f"correction:{check.check_id}:{row.asset}",
+            notes=f"accounting check #{check.check_id} ({check.kind}): on-chain {row.on_chain} vs ledger {row.ledger}",
+        )
+        portfolio.add_balance_update(update, pos)
+        row.correction_id = update.balance_update_id
+        out.append(update)
+    check.action = "corrected"
+    return out
+
+
+def format_table(check: AccountingCheck) -> str:
+    """The check as a fixed-width table, for error messages and logs."""
+    header = f"{'asset':<14}{'on-chain':>28}{'ledger':>28}{'difference':>28}  verdict"
+    lines = [f"accounting check #{check.check_id} ({check.kind}) at block {check.block_number}", header]
+    for r in check.rows:
+        lines.append(f"{r.asset:<14}{r.on_chain!s:>28}{r.ledger!s:>28}{r.difference!s:>28}  {r.verdict}")
+    return "\n".join(lines)

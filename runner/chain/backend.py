@@ -1,0 +1,116 @@
+"""The one seam between the runner and a chain node.
+
+Every backend (embedded py-evm, anvil over raw JSON-RPC, an anvil fork) implements
+`ChainBackend`; nothing above this module knows which one it talks to. The surface is
+deliberately the handful of node operations a trading cycle needs, in bytes and ints,
+so each backend can serve them at its own floor cost (see shared/docs/node-costs.md):
+no web3.py middleware, no gas estimation, no implicit fee or nonce look-ups.
+
+Blocks are produced explicitly (`mine(timestamp)`), never by a wall clock, so that the
+scenario clock is the only source of time on every backend.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+
+@dataclass(frozen=True, slots=True)
+class Log:
+    """One event log, as the sync model reads it."""
+
+    address: bytes
+    topics: tuple[bytes, ...]
+    data: bytes
+    block_number: int
+    tx_hash: bytes
+    log_index: int
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """What the chain says happened to a transaction.
+
+    `revert_reason` is the decoded `Error(string)` when the node reports one; an
+    out-of-gas failure has none, so `out_of_gas` is derived from gas used == limit.
+    """
+
+    tx_hash: bytes
+    status: int
+    block_number: int
+    gas_used: int
+    gas_limit: int
+    logs: tuple[Log, ...] = field(default=())
+    revert_reason: str | None = None
+
+    @property
+    def success(self) -> bool:
+        return self.status == 1
+
+    @property
+    def out_of_gas(self) -> bool:
+        # The 63/64 rule leaves the outer frame a sliver of gas when an inner call
+        # burns its share, so "used nearly all of it" is the practical signature.
+        return self.status == 0 and self.revert_reason is None and self.gas_used * 64 >= self.gas_limit * 63
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """A read-only call: target and calldata."""
+
+    to: bytes
+    data: bytes
+
+
+@runtime_checkable
+class ChainBackend(Protocol):
+    """The node operations the runner and the harness need."""
+
+    name: str
+    chain_id: int
+
+    def block_number(self) -> int: ...
+
+    def block_timestamp(self, block: int | None = None) -> int: ...
+
+    def call(self, to: bytes, data: bytes, block: int | None = None, sender: bytes | None = None) -> bytes:
+        """eth_call; raises `CallReverted` with the decoded reason on revert."""
+        ...
+
+    def call_many(self, calls: Sequence[Call], block: int | None = None) -> list[bytes]:
+        """Several eth_calls at one block, batched where the transport allows."""
+        ...
+
+    def send_raw_transaction(self, raw: bytes) -> bytes:
+        """Put a signed transaction in the pending pool; returns its hash."""
+        ...
+
+    def mine(self, timestamp: int) -> int:
+        """Seal one block at `timestamp` with everything pending; returns its number."""
+        ...
+
+    def get_receipt(self, tx_hash: bytes) -> Receipt | None: ...
+
+    def get_logs(
+        self, address: bytes, topics: Sequence[bytes | None], from_block: int, to_block: int
+    ) -> list[Log]: ...
+
+    def get_nonce(self, address: bytes) -> int: ...
+
+    def get_eth_balance(self, address: bytes) -> int: ...
+
+    def pending_transactions(self) -> list[bytes]:
+        """Hashes of transactions broadcast but not yet mined."""
+        ...
+
+    def drop_transaction(self, tx_hash: bytes) -> bool:
+        """Remove a pending transaction (a dropped broadcast); False if it was not pending."""
+        ...
+
+    def snapshot(self) -> object: ...
+
+    def revert(self, snapshot_id: object) -> None: ...
+
+    def close(self) -> None: ...

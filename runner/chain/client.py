@@ -1,0 +1,159 @@
+"""The chain as the runner and the harness use it: one backend, one clock, explicit blocks.
+
+Time: every block is sealed at `max(clock, previous block + 1)`, where `clock` is the
+scenario time the harness (or a live clock) sets. So block timestamps, deadlines and
+anything else the contracts read follow the scenario on every backend.
+
+Mining: with `automine` (the default) a sent transaction is sealed in its own block
+when someone waits for it, the way a fast, empty chain behaves. With it off, sent
+transactions stay pending until `mine()` is called: stuck transactions are scriptable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from runner.chain.abi import Function
+from runner.chain.backend import Call, ChainBackend, Receipt
+from runner.chain.wallet import Wallet
+
+GAS_PRICE = 10 * 10**9  # fixed, legacy: no fee look-ups per transaction
+
+
+@dataclass(frozen=True, slots=True)
+class SignedTransaction:
+    raw: bytes
+    tx_hash: bytes
+    nonce: int
+    gas: int
+    sender: bytes
+
+
+class ChainClient:
+    """A backend plus the clock and the block-production policy."""
+
+    def __init__(self, backend: ChainBackend, *, clock: int, automine: bool = True) -> None:
+        self.backend = backend
+        self.automine = automine
+        self._clock = clock
+        self._last_block_ts = backend.block_timestamp()
+        self._block_open = False  # a block is being built (pending transactions exist)
+        self._block_ts = 0
+        self.sent = 0  # transactions sent, calls made: the node-work count of a run
+        self.reads = 0
+
+    @property
+    def chain_id(self) -> int:
+        return self.backend.chain_id
+
+    # -- time --------------------------------------------------------------
+    @property
+    def clock(self) -> int:
+        return self._clock
+
+    def set_clock(self, timestamp: int) -> None:
+        """Advance scenario time; blocks sealed from now on carry at least this time."""
+        self._clock = max(self._clock, timestamp)
+
+    def _next_block_ts(self) -> int:
+        return max(self._clock, self._last_block_ts + 1)
+
+    # -- reads -------------------------------------------------------------
+    def read(self, to: bytes, fn: Function, *args: Any, block: int | None = None) -> Any:
+        """Call a view function and return its single (or tuple of) outputs."""
+        self.reads += 1
+        out = fn.decode(self.backend.call(to, fn.encode(*args), block))
+        return out[0] if len(out) == 1 else out
+
+    def read_many(self, calls: Sequence[tuple[bytes, Function, tuple[Any, ...]]], block: int | None = None) -> list[Any]:
+        """Several view calls at one block, in one round trip where the backend allows."""
+        if not calls:
+            return []
+        self.reads += 1
+        raw = self.backend.call_many([Call(to, fn.encode(*args)) for to, fn, args in calls], block)
+        out = []
+        for (_, fn, _), data in zip(calls, raw, strict=True):
+            values = fn.decode(data)
+            out.append(values[0] if len(values) == 1 else values)
+        return out
+
+    def block_number(self) -> int:
+        return self.backend.block_number()
+
+    # -- writes ------------------------------------------------------------
+    def sign(self, wallet: Wallet, to: bytes | None, data: bytes, gas: int, value: int = 0) -> SignedTransaction:
+        """Sign with the wallet's next nonce; nothing reaches the node yet.
+
+        Splitting signing from broadcasting lets the runner write the transaction hash
+        to its state before the node sees it: a crash in between is then repairable.
+        """
+        raw, tx_hash, nonce = wallet.sign(
+            to=to, data=data, gas=gas, gas_price=GAS_PRICE, chain_id=self.chain_id, value=value
+        )
+        return SignedTransaction(raw=raw, tx_hash=tx_hash, nonce=nonce, gas=gas, sender=wallet.address)
+
+    def broadcast(self, tx: SignedTransaction) -> bytes:
+        if not self._block_open:
+            self._block_ts = self._next_block_ts()
+            set_ts = getattr(self.backend, "set_next_timestamp", None)
+            if set_ts is not None:
+                set_ts(self._block_ts)
+            self._block_open = True
+        remember = getattr(self.backend, "remember_gas_limit", None)
+        if remember is not None:
+            remember(tx.tx_hash, tx.gas)
+        self.sent += 1
+        self.backend.send_raw_transaction(tx.raw)
+        return tx.tx_hash
+
+    def send(self, wallet: Wallet, to: bytes | None, data: bytes, gas: int, value: int = 0) -> bytes:
+        """Sign and broadcast; returns the tx hash without waiting for inclusion."""
+        tx = self.sign(wallet, to, data, gas, value)
+        try:
+            return self.broadcast(tx)
+        except Exception:
+            wallet.nonce = tx.nonce  # the node refused it: the nonce was not consumed
+            raise
+
+    def mine(self) -> int:
+        """Seal a block now (with whatever is pending, possibly nothing)."""
+        ts = self._block_ts if self._block_open else self._next_block_ts()
+        number = self.backend.mine(ts)
+        self._last_block_ts = ts
+        self._block_open = False
+        return number
+
+    def wait(self, tx_hash: bytes) -> Receipt | None:
+        """The receipt; under automine a still-pending transaction is mined first."""
+        receipt = self.backend.get_receipt(tx_hash)
+        if receipt is None and self.automine and self._block_open:
+            self.mine()
+            receipt = self.backend.get_receipt(tx_hash)
+        return receipt
+
+    def transact(self, wallet: Wallet, to: bytes | None, data: bytes, gas: int, value: int = 0) -> Receipt:
+        """Send and wait: the harness's own set-up transactions, which must land."""
+        tx_hash = self.send(wallet, to, data, gas, value)
+        receipt = self.wait(tx_hash)
+        if receipt is None:
+            raise RuntimeError("transaction still pending with automine off")
+        return receipt
+
+    def sync_nonce(self, wallet: Wallet) -> None:
+        """Re-read a wallet's nonce from the chain (after a restart or a dropped tx)."""
+        wallet.nonce = self.backend.get_nonce(wallet.address)
+
+    # -- isolation ---------------------------------------------------------
+    def snapshot(self) -> tuple[object, int, int]:
+        if self._block_open:
+            self.mine()
+        return (self.backend.snapshot(), self._last_block_ts, self._clock)
+
+    def revert(self, snap: tuple[object, int, int]) -> None:
+        backend_snap, last_ts, clock = snap
+        self.backend.revert(backend_snap)
+        self._last_block_ts = last_ts
+        self._clock = clock
+        self._block_open = False

@@ -1,0 +1,217 @@
+"""The embedded chain: py-evm in this process, driven below eth-tester's normalisers.
+
+eth-tester's public `EthereumTester` validates and normalises every argument and mines
+with a random mix hash and the wall-clock time. We keep its `PyEVMBackend` for genesis
+set-up and talk to the py-evm `MiningChain` directly: block timestamps come from the
+caller, the mix hash is derived from the block number, receipts and logs are indexed
+as blocks are sealed, and read calls reuse one VM per head block.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from eth.vm.spoof import SpoofTransaction
+from eth_hash.auto import keccak
+from eth_tester.backends.pyevm.main import PyEVMBackend, get_default_account_state
+
+from runner.chain.backend import Call, Log, Receipt
+from runner.chain.errors import CallReverted, TransactionRejected
+from runner.chain.revert import decode_revert_reason
+
+DEFAULT_CHAIN_ID = 131277322940537  # eth-tester's; anvil is started with the same id
+GAS_LIMIT = 30_000_000
+
+
+class EthTesterBackend:
+    """In-process py-evm chain with caller-controlled block timestamps."""
+
+    name = "eth-tester"
+
+    def __init__(self, genesis_timestamp: int, funded: Sequence[bytes], eth_each: int = 10**24) -> None:
+        state = {addr: get_default_account_state({"balance": eth_each}) for addr in funded}
+        self._backend = PyEVMBackend(
+            genesis_parameters=PyEVMBackend.generate_genesis_params(
+                {"timestamp": genesis_timestamp, "gas_limit": GAS_LIMIT}
+            ),
+            genesis_state=state,
+        )
+        self._chain = self._backend.chain
+        self.chain_id = int(self._chain.chain_id)
+        self._receipts: dict[bytes, Receipt] = {}
+        self._logs: list[Log] = []
+        self._pending: list[tuple[bytes, Any, int]] = []  # (hash, receipt, computation error)
+        self._pending_hashes: list[bytes] = []
+        self._read_vm: Any = None
+        self._head_timestamp = genesis_timestamp
+
+    # -- reads -----------------------------------------------------------
+    def block_number(self) -> int:
+        return int(self._chain.get_canonical_head().block_number)
+
+    def block_timestamp(self, block: int | None = None) -> int:
+        if block is None:
+            return self._head_timestamp
+        return int(self._chain.get_canonical_block_header_by_number(block).timestamp)
+
+    def _read_state(self, block: int | None) -> Any:
+        """A fee-free state on top of `block` (head by default), reused until the next block.
+
+        Same idea as py-evm's `in_costless_state`, but built once per head instead of once
+        per call: reads are the hot path of pricing and accounting.
+        """
+        if block is None and self._read_vm is not None:
+            return self._read_vm
+        header = (
+            self._chain.get_canonical_head()
+            if block is None
+            else self._chain.get_canonical_block_header_by_number(block)
+        )
+        vm = self._chain.get_vm(header)
+        child = vm.generate_block_from_parent_header_and_coinbase(header, header.coinbase).header
+        free = child.copy(base_fee_per_gas=0, timestamp=header.timestamp + 1)
+        prev_hashes = (header.hash, *vm.previous_hashes)
+        state = vm.build_state(vm.chaindb.db, free, vm.chain_context, prev_hashes)
+        read = (vm, state)
+        if block is None:
+            self._read_vm = read
+        return read
+
+    def call(self, to: bytes, data: bytes, block: int | None = None, sender: bytes | None = None) -> bytes:
+        vm, state = self._read_state(block)
+        origin = sender or b"\x00" * 20
+        tx = vm.create_unsigned_transaction(
+            nonce=state.get_nonce(origin), gas_price=0, gas=GAS_LIMIT, to=to, value=0, data=data
+        )
+        snap = state.snapshot()
+        try:
+            computation = state.apply_transaction(SpoofTransaction(tx, from_=origin))
+        finally:
+            state.revert(snap)
+        if computation.is_error:
+            raw = bytes(computation.output or b"")
+            raise CallReverted(decode_revert_reason(raw) or str(computation.error), raw)
+        return bytes(computation.output)
+
+    def call_many(self, calls: Sequence[Call], block: int | None = None) -> list[bytes]:
+        return [self.call(c.to, c.data, block) for c in calls]
+
+    def get_nonce(self, address: bytes) -> int:
+        return int(self._chain.get_vm().state.get_nonce(address))
+
+    def get_eth_balance(self, address: bytes) -> int:
+        return int(self._read_state(None)[1].get_balance(address))
+
+    def get_receipt(self, tx_hash: bytes) -> Receipt | None:
+        return self._receipts.get(tx_hash)
+
+    def get_logs(
+        self, address: bytes, topics: Sequence[bytes | None], from_block: int, to_block: int
+    ) -> list[Log]:
+        out = []
+        for log in self._logs:
+            if log.block_number < from_block or log.block_number > to_block or log.address != address:
+                continue
+            if all(t is None or (i < len(log.topics) and log.topics[i] == t) for i, t in enumerate(topics)):
+                out.append(log)
+        return out
+
+    # -- writes ----------------------------------------------------------
+    def send_raw_transaction(self, raw: bytes) -> bytes:
+        vm = self._chain.get_vm()
+        try:
+            tx = vm.get_transaction_builder().decode(raw)
+            _block, receipt, computation = self._chain.apply_transaction(tx)
+        except Exception as exc:  # py-evm raises ValidationError for bad nonce/funds
+            raise TransactionRejected(str(exc)) from exc
+        self._pending.append((tx.hash, receipt, computation, tx.gas))
+        self._pending_hashes.append(tx.hash)
+        return bytes(tx.hash)
+
+    def mine(self, timestamp: int) -> int:
+        chain = self._chain
+        number = int(chain.header.block_number)
+        if self._pending:
+            # Transactions were applied to the pending header at its timestamp; the
+            # caller sets the timestamp before sending (see set_next_timestamp).
+            pass
+        else:
+            chain.set_header_timestamp(timestamp)
+        block = chain.mine_block(mix_hash=keccak(number.to_bytes(32, "big")))
+        prev_cumulative = 0
+        for index, (tx_hash, receipt, computation, gas_limit) in enumerate(self._pending):
+            gas_used = receipt.gas_used - prev_cumulative
+            prev_cumulative = receipt.gas_used
+            logs = tuple(
+                Log(
+                    address=bytes(entry.address),
+                    topics=tuple(t.to_bytes(32, "big") for t in entry.topics),
+                    data=bytes(entry.data),
+                    block_number=number,
+                    tx_hash=bytes(tx_hash),
+                    log_index=-1,
+                )
+                for entry in receipt.logs
+            )
+            reason = None
+            if computation.is_error:
+                reason = decode_revert_reason(bytes(computation.output or b""))
+            self._receipts[bytes(tx_hash)] = Receipt(
+                tx_hash=bytes(tx_hash),
+                status=0 if computation.is_error else 1,
+                block_number=number,
+                gas_used=gas_used,
+                gas_limit=gas_limit,
+                logs=logs,
+                revert_reason=reason,
+            )
+            del index
+        # log indexes are block-wide, as a node numbers them
+        block_logs = [log for h, *_ in self._pending for log in self._receipts[bytes(h)].logs]
+        renumbered: dict[bytes, list[Log]] = {}
+        for i, log in enumerate(block_logs):
+            fixed = Log(log.address, log.topics, log.data, log.block_number, log.tx_hash, i)
+            renumbered.setdefault(log.tx_hash, []).append(fixed)
+            self._logs.append(fixed)
+        for tx_hash, logs in renumbered.items():
+            r = self._receipts[tx_hash]
+            self._receipts[tx_hash] = Receipt(
+                r.tx_hash, r.status, r.block_number, r.gas_used, r.gas_limit, tuple(logs), r.revert_reason
+            )
+        self._pending.clear()
+        self._pending_hashes.clear()
+        self._read_vm = None
+        self._head_timestamp = int(block.header.timestamp)
+        return number
+
+    def set_next_timestamp(self, timestamp: int) -> None:
+        """Timestamp of the block being built; must be set before its first transaction."""
+        if not self._pending:
+            self._chain.set_header_timestamp(timestamp)
+
+    def pending_transactions(self) -> list[bytes]:
+        return list(self._pending_hashes)
+
+    def drop_transaction(self, tx_hash: bytes) -> bool:
+        return False  # transactions are executed on arrival: nothing waits in a mempool
+
+    # -- isolation -------------------------------------------------------
+    def snapshot(self) -> object:
+        if self._pending:
+            raise RuntimeError("cannot snapshot with pending transactions")
+        return (self._chain.get_canonical_head().hash, len(self._logs), dict(self._receipts), self._head_timestamp)
+
+    def revert(self, snapshot_id: object) -> None:
+        head_hash, n_logs, receipts, head_ts = snapshot_id  # type: ignore[misc]
+        self._backend.revert_to_snapshot(head_hash)
+        self._chain = self._backend.chain
+        del self._logs[n_logs:]
+        self._receipts = dict(receipts)
+        self._pending.clear()
+        self._pending_hashes.clear()
+        self._read_vm = None
+        self._head_timestamp = head_ts
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,109 @@
+"""A minimal JSON-RPC 2.0 client over one persistent HTTP/1.1 connection.
+
+web3.py's HTTPProvider costs about 3 ms a call on this machine against 0.2-0.3 ms for
+the raw round trip (shared/docs/node-costs.md), so the node backends speak JSON-RPC
+themselves: one keep-alive connection, pre-encoded bodies, batches where useful.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+from runner.chain.errors import NodeError, NodeTimeout
+
+
+class RpcFault(NodeError):
+    """The node answered with a JSON-RPC error object (carries its `data`)."""
+
+    def __init__(self, method: str, message: str, code: int | None, data: Any) -> None:
+        super().__init__(method, message, code)
+        self.data = data
+
+
+class JsonRpcClient:
+    """Sequential JSON-RPC over a kept-alive connection; reconnects once on a reset."""
+
+    def __init__(self, url: str, timeout: float = 30.0) -> None:
+        parts = urlsplit(url)
+        self.url = url
+        self._host = parts.hostname or "127.0.0.1"
+        self._port = parts.port or 80
+        self._path = parts.path or "/"
+        self._timeout = timeout
+        self._conn: http.client.HTTPConnection | None = None
+        self._next_id = 0
+        self.calls = 0  # requests sent, for the benchmark's floor comparison
+
+    def _connection(self) -> http.client.HTTPConnection:
+        if self._conn is None:
+            conn = http.client.HTTPConnection(self._host, self._port, timeout=self._timeout)
+            conn.connect()
+            assert conn.sock is not None
+            conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self._conn = conn
+        return self._conn
+
+    def _post(self, body: bytes, method: str) -> Any:
+        self.calls += 1
+        for attempt in (0, 1):
+            conn = self._connection()
+            try:
+                conn.request("POST", self._path, body, {"Content-Type": "application/json"})
+                response = conn.getresponse()
+                payload = response.read()
+                break
+            except TimeoutError as exc:
+                self.close()
+                raise NodeTimeout(method, f"no answer within {self._timeout}s") from exc
+            except (ConnectionError, http.client.HTTPException, OSError) as exc:
+                self.close()
+                if attempt:
+                    raise NodeError(method, f"cannot reach {self.url}: {exc}") from exc
+        if response.status != 200:
+            raise NodeError(method, f"HTTP {response.status}: {payload[:200]!r}")
+        return json.loads(payload)
+
+    def request(self, method: str, params: Sequence[Any] = ()) -> Any:
+        self._next_id += 1
+        body = json.dumps({"jsonrpc": "2.0", "id": self._next_id, "method": method, "params": list(params)})
+        reply = self._post(body.encode(), method)
+        if "error" in reply:
+            err = reply["error"]
+            raise RpcFault(method, str(err.get("message")), err.get("code"), err.get("data"))
+        return reply["result"]
+
+    def batch(self, requests: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]:
+        """Send several requests in one HTTP round trip; results in request order.
+
+        Errors are returned in place as `RpcFault` instances, not raised, so one
+        failing read does not hide the others.
+        """
+        if not requests:
+            return []
+        first = self._next_id + 1
+        body = [
+            {"jsonrpc": "2.0", "id": first + i, "method": m, "params": list(p)}
+            for i, (m, p) in enumerate(requests)
+        ]
+        self._next_id += len(requests)
+        replies = self._post(json.dumps(body).encode(), requests[0][0])
+        by_id = {r["id"]: r for r in replies}
+        out: list[Any] = []
+        for i, (method, _params) in enumerate(requests):
+            r = by_id[first + i]
+            if "error" in r:
+                e = r["error"]
+                out.append(RpcFault(method, str(e.get("message")), e.get("code"), e.get("data")))
+            else:
+                out.append(r["result"])
+        return out
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None

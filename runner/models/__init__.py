@@ -1,0 +1,1 @@
+"""The pluggable models behind the runner's constructor arguments."""

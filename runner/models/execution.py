@@ -1,0 +1,147 @@
+"""Execution: turn approved trades into signed vault swaps, broadcast, confirm, settle.
+
+The order matters for crash safety: every transaction is signed and its hash written to
+the trade (and the state saved by the runner) before the node sees it. Whatever point
+a crash hits, `repair_state()` can then find out from the chain what really happened.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from runner.chain.abi import artifact
+from runner.chain.backend import Receipt
+from runner.chain.client import ChainClient, SignedTransaction
+from runner.chain.wallet import Wallet, checksum
+from runner.models.pricing import PricingModel
+from runner.models.routing import RoutingModel
+from runner.state import BlockchainTransaction, State, TradeExecution
+from runner.universe import Universe
+
+SWAP_GAS_PER_HOP = 180_000
+SWAP_GAS_BASE = 120_000
+DEADLINE = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class SwapResult:
+    amount_in: int
+    amount_out: int
+
+
+def failure_reason(receipt: Receipt) -> str:
+    if receipt.revert_reason:
+        return receipt.revert_reason
+    if receipt.out_of_gas:
+        return f"out of gas ({receipt.gas_used} of {receipt.gas_limit})"
+    return "reverted without a reason"
+
+
+class ExecutionModel:
+    """Trades through the strategy vault's guarded `swap`, from the asset manager key."""
+
+    def __init__(
+        self,
+        chain: ChainClient,
+        wallet: Wallet,
+        universe: Universe,
+        routing: RoutingModel,
+        trade_settle_wait: timedelta | None = None,
+    ) -> None:
+        self.chain = chain
+        self.wallet = wallet
+        self.universe = universe
+        self.routing = routing
+        self.trade_settle_wait = trade_settle_wait
+        self._vault = artifact("Vault")
+        self._swap = self._vault.fn("swap")
+        self._swapped = self._vault.event("Swapped")
+        self._signed: dict[int, SignedTransaction] = {}
+
+    # -- 1. sign ------------------------------------------------------------
+    def prepare(self, trade: TradeExecution, ts: datetime) -> None:
+        """Sign the trade's swap and record the transaction on the trade."""
+        asset = self.universe.pool(trade.pair).base.symbol
+        if trade.is_buy:
+            path = self.routing.buy_path(asset)
+            amount_in = path[0].to_units(trade.planned_reserve)
+            min_out = path[-1].to_units(trade.planned_quantity * (1 - trade.max_slippage))
+        else:
+            path = self.routing.sell_path(asset)
+            amount_in = path[0].to_units(-trade.planned_quantity)
+            min_out = path[-1].to_units(trade.planned_reserve * (1 - trade.max_slippage))
+        deadline = int((ts + DEADLINE).timestamp())
+        data = self._swap.encode(amount_in, min_out, [t.address for t in path], deadline)
+        gas = SWAP_GAS_BASE + SWAP_GAS_PER_HOP * (len(path) - 1)
+        signed = self.chain.sign(self.wallet, self.universe.vault, data, gas)
+        self._signed[trade.trade_id] = signed
+        trade.route = [t.symbol for t in path]
+        trade.blockchain_transactions.append(
+            BlockchainTransaction(
+                tx_hash="0x" + signed.tx_hash.hex(),
+                nonce=signed.nonce,
+                from_address=self.wallet.checksum_address,
+                to_address=checksum(self.universe.vault),
+                function="swap",
+                gas_limit=gas,
+            )
+        )
+
+    # -- 2. broadcast --------------------------------------------------------
+    def broadcast(self, trade: TradeExecution, ts: datetime) -> None:
+        signed = self._signed.pop(trade.trade_id)
+        self.chain.broadcast(signed)
+        trade.blockchain_transactions[-1].broadcast_at = ts
+
+    # -- 3. confirm ----------------------------------------------------------
+    def confirm(self, trade: TradeExecution) -> Receipt | None:
+        tx_hash = bytes.fromhex(trade.blockchain_transactions[-1].tx_hash[2:])
+        return self.chain.wait(tx_hash)
+
+    def lookup(self, trade: TradeExecution) -> Receipt | None:
+        """The receipt, if the chain has one, without mining anything (repair)."""
+        if not trade.blockchain_transactions:
+            return None
+        return self.chain.backend.get_receipt(bytes.fromhex(trade.blockchain_transactions[-1].tx_hash[2:]))
+
+    # -- 4. settle -----------------------------------------------------------
+    def swap_result(self, receipt: Receipt) -> SwapResult | None:
+        for log in receipt.logs:
+            if log.address == self.universe.vault and log.topics and log.topics[0] == self._swapped.topic:
+                ev = self._swapped.decode(log.topics, log.data)
+                return SwapResult(int(ev["amountIn"]), int(ev["amountOut"]))
+        return None
+
+    def settle(self, state: State, trade: TradeExecution, receipt: Receipt, ts: datetime,
+               pricing: PricingModel | None = None) -> None:
+        """Book a receipt on the trade and the portfolio, exactly once."""
+        tx = trade.blockchain_transactions[-1]
+        tx.block_number = receipt.block_number
+        tx.status = receipt.status
+        tx.gas_used = receipt.gas_used
+        tx.revert_reason = receipt.revert_reason
+        portfolio = state.portfolio
+        result = self.swap_result(receipt) if receipt.success else None
+        if result is None:
+            portfolio.settle_failure(trade, ts, failure_reason(receipt) if not receipt.success else "no Swapped event")
+            return
+        asset = self.universe.pool(trade.pair).base
+        reserve = self.universe.reserve
+        path_pools = self.routing.pools_on(
+            self.routing.buy_path(asset.symbol) if trade.is_buy else self.routing.sell_path(asset.symbol)
+        )
+        keep = Decimal(1)
+        for p in path_pools:
+            keep *= 1 - p.fee
+        fee_frac = 1 - keep
+        if trade.is_buy:
+            executed_reserve = reserve.from_units(result.amount_in)
+            executed_quantity = asset.from_units(result.amount_out)
+            lp_fee = executed_reserve * fee_frac
+        else:
+            executed_quantity = -asset.from_units(result.amount_in)
+            executed_reserve = reserve.from_units(result.amount_out)
+            lp_fee = executed_reserve * fee_frac / keep
+        portfolio.settle_success(trade, ts, executed_quantity, executed_reserve, reserve.quantize(lp_fee))

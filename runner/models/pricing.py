@@ -1,0 +1,126 @@
+"""Pricing from the chain: mid prices from pool reserves, executable quotes from the
+router (fee and price impact included). One batched read per question per cycle."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from runner.chain.abi import artifact
+from runner.chain.client import ChainClient
+from runner.models.routing import RoutingModel
+from runner.universe import Pool, Universe
+
+
+@dataclass(frozen=True)
+class Quote:
+    """What a trade would do now: amounts in token units, price in reserve per asset."""
+
+    amount_in: Decimal
+    amount_out: Decimal
+    price: Decimal
+    lp_fee: Decimal  # in reserve units
+
+
+class PricingModel:
+    """On-chain pricing for one cycle (or one trigger check); caches what it read."""
+
+    def __init__(self, chain: ChainClient, universe: Universe, routing: RoutingModel) -> None:
+        self.chain = chain
+        self.universe = universe
+        self.routing = routing
+        self._pair = artifact("Pair")
+        self._router = artifact("Router")
+        self._reserves: dict[bytes, tuple[int, int]] = {}
+
+    def _load_reserves(self, pools: list[Pool]) -> None:
+        missing = [p for p in pools if p.address not in self._reserves]
+        if not missing:
+            return
+        fn = self._pair.fn("getReserves")
+        results = self.chain.read_many([(p.address, fn, ()) for p in missing])
+        for pool, (r0, r1, _ts) in zip(missing, results, strict=True):
+            self._reserves[pool.address] = (r0, r1)
+
+    def pool_price(self, pool: Pool) -> Decimal:
+        """Quote per base in the pool, from reserves (no fee, no impact)."""
+        self._load_reserves([pool])
+        r0, r1 = self._reserves[pool.address]
+        base_units, quote_units = (r0, r1) if pool.base_is_token0 else (r1, r0)
+        if base_units == 0:
+            return Decimal(0)
+        return pool.quote.from_units(quote_units) / pool.base.from_units(base_units)
+
+    def mid_prices(self, assets: list[str]) -> dict[str, Decimal]:
+        """Reserve per unit of each asset, multiplied along its route."""
+        paths = {a: self.routing.sell_path(a) for a in assets}
+        self._load_reserves([p for path in paths.values() for p in self.routing.pools_on(path)])
+        out: dict[str, Decimal] = {}
+        for asset, path in paths.items():
+            price = Decimal(1)
+            for (a, _b), pool in zip(zip(path, path[1:], strict=False), self.routing.pools_on(path), strict=True):
+                p = self.pool_price(pool)
+                price *= p if pool.base.symbol == a.symbol else (1 / p if p else Decimal(0))
+            out[asset] = price
+        return out
+
+    def mid_price(self, asset: str) -> Decimal:
+        return self.mid_prices([asset])[asset]
+
+    def _fee_fraction(self, pools: list[Pool]) -> Decimal:
+        keep = Decimal(1)
+        for pool in pools:
+            keep *= 1 - pool.fee
+        return 1 - keep
+
+    def buy_quotes(self, requests: list[tuple[str, Decimal]]) -> list[Quote]:
+        """Spend `reserve_amount` of reserve on each asset: what would we get."""
+        fn = self._router.fn("getAmountsOut")
+        calls = []
+        for asset, reserve_amount in requests:
+            path = self.routing.buy_path(asset)
+            calls.append((self.universe.router, fn, (path[0].to_units(reserve_amount), [t.address for t in path])))
+        results = self.chain.read_many(calls)
+        quotes = []
+        for (asset, reserve_amount), amounts in zip(requests, results, strict=True):
+            path = self.routing.buy_path(asset)
+            amount_out = path[-1].from_units(amounts[-1])
+            fee = reserve_amount * self._fee_fraction(self.routing.pools_on(path))
+            price = reserve_amount / amount_out if amount_out else Decimal(0)
+            quotes.append(Quote(reserve_amount, amount_out, price, fee))
+        return quotes
+
+    def sell_quotes(self, requests: list[tuple[str, Decimal]]) -> list[Quote]:
+        """Sell `quantity` of each asset for reserve: what would we get."""
+        fn = self._router.fn("getAmountsOut")
+        live = [(a, q) for a, q in requests if q > 0]
+        calls = []
+        for asset, quantity in live:
+            path = self.routing.sell_path(asset)
+            calls.append((self.universe.router, fn, (path[0].to_units(quantity), [t.address for t in path])))
+        results = iter(self.chain.read_many(calls))
+        quotes = []
+        for asset, quantity in requests:
+            if quantity <= 0:
+                quotes.append(Quote(quantity, Decimal(0), Decimal(0), Decimal(0)))
+                continue
+            path = self.routing.sell_path(asset)
+            amounts = next(results)
+            if amounts[0] == 0:
+                quotes.append(Quote(quantity, Decimal(0), Decimal(0), Decimal(0)))
+                continue
+            out = path[-1].from_units(amounts[-1])
+            fee_frac = self._fee_fraction(self.routing.pools_on(path))
+            fee = out * fee_frac / (1 - fee_frac) if fee_frac < 1 else Decimal(0)
+            quotes.append(Quote(quantity, out, out / quantity, fee))
+        return quotes
+
+    def buy_quote(self, asset: str, reserve_amount: Decimal) -> Quote:
+        return self.buy_quotes([(asset, reserve_amount)])[0]
+
+    def sell_quote(self, asset: str, quantity: Decimal) -> Quote:
+        return self.sell_quotes([(asset, quantity)])[0]
+
+
+def pricing_model_factory(chain: ChainClient, universe: Universe, routing: RoutingModel) -> PricingModel:
+    return PricingModel(chain, universe, routing)

@@ -1,0 +1,115 @@
+"""Sync: turn what happened on chain behind the runner's back into BalanceUpdates.
+
+Only explained changes are booked here: vault deposits and redemptions (ERC-4626
+Deposit/Withdraw events) and rebases or interest of rebasing tokens (their events,
+applied to the ledger quantity). An unexplained difference (an airdrop, a drain) is
+left for the accounting check to find, never absorbed silently.
+Every update is keyed by its event (tx hash and log index), so syncing a block range
+twice books nothing the second time.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from runner.chain.abi import artifact
+from runner.chain.backend import Log
+from runner.chain.client import ChainClient
+from runner.state import BalanceUpdate, BalanceUpdateCause, State
+from runner.universe import Universe
+
+
+class VaultSyncModel:
+    """Reads the strategy vault's and rebasing tokens' events up to a block."""
+
+    def __init__(self, chain: ChainClient, universe: Universe) -> None:
+        self.chain = chain
+        self.universe = universe
+        vault = artifact("Vault")
+        token = artifact("RebasingToken")
+        self._deposit = vault.event("Deposit")
+        self._withdraw = vault.event("Withdraw")
+        self._rebase = token.event("Rebase")
+        self._interest = token.events.get("InterestAccrued")
+        self._rebasing = [t for t in universe.tokens.values() if t.rebasing]
+
+    def sync(self, state: State, ts: datetime, end_block: int | None = None) -> list[BalanceUpdate]:
+        head = self.chain.block_number() if end_block is None else end_block
+        start = state.sync.last_block + 1
+        if head < start:
+            return []
+        logs: list[Log] = list(self.chain.backend.get_logs(self.universe.vault, [], start, head))
+        for token in self._rebasing:
+            logs.extend(self.chain.backend.get_logs(token.address, [], start, head))
+        logs.sort(key=lambda lg: (lg.block_number, lg.log_index))
+        updates: list[BalanceUpdate] = []
+        for log in logs:
+            key = f"0x{log.tx_hash.hex()}:{log.log_index}"
+            if state.portfolio.has_event(key):
+                continue
+            update = self._book(state, log, key, ts)
+            if update is not None:
+                updates.append(update)
+        state.sync.last_block = head
+        state.sync.last_synced_at = ts
+        return updates
+
+    def _book(self, state: State, log: Log, key: str, ts: datetime) -> BalanceUpdate | None:
+        topic = log.topics[0] if log.topics else b""
+        portfolio = state.portfolio
+        reserve = self.universe.reserve
+        if log.address == self.universe.vault and topic in (self._deposit.topic, self._withdraw.topic):
+            deposit = topic == self._deposit.topic
+            ev = (self._deposit if deposit else self._withdraw).decode(log.topics, log.data)
+            amount = reserve.from_units(int(ev["assets"]))
+            shares = reserve.from_units(int(ev["shares"]))
+            qty = amount if deposit else -amount
+            old = portfolio.reserve.quantity
+            owner = ev.get("owner")
+            update = BalanceUpdate(
+                balance_update_id=0,
+                cause=BalanceUpdateCause.deposit if deposit else BalanceUpdateCause.redemption,
+                asset=reserve.symbol,
+                quantity=qty,
+                old_balance=old,
+                new_balance=old + qty,
+                block_number=log.block_number,
+                timestamp=ts,
+                event_key=key,
+                tx_hash="0x" + log.tx_hash.hex(),
+                owner=str(owner) if owner is not None else None,
+                shares=shares,
+                reserve_value=amount,
+            )
+            return portfolio.add_balance_update(update, None)
+        for token in self._rebasing:
+            if log.address != token.address:
+                continue
+            interest = self._interest is not None and topic == self._interest.topic
+            if topic != self._rebase.topic and not interest:
+                return None
+            ev = (self._interest if interest else self._rebase).decode(log.topics, log.data)  # type: ignore[union-attr]
+            old_total, new_total = int(ev["oldTotalPooled"]), int(ev["newTotalPooled"])
+            pos = portfolio.open_position_for(self.universe.pair_for(token.symbol))
+            if pos is None or pos.quantity == 0 or old_total == 0:
+                return None
+            new_qty = token.quantize(pos.quantity * Decimal(new_total) / Decimal(old_total))
+            delta = new_qty - pos.quantity
+            if delta == 0:
+                return None
+            update = BalanceUpdate(
+                balance_update_id=0,
+                cause=BalanceUpdateCause.interest if interest else BalanceUpdateCause.rebase,
+                asset=token.symbol,
+                quantity=delta,
+                old_balance=pos.quantity,
+                new_balance=new_qty,
+                block_number=log.block_number,
+                timestamp=ts,
+                event_key=key,
+                tx_hash="0x" + log.tx_hash.hex(),
+                reserve_value=(delta * pos.valuation_price) if pos.valuation_price else None,
+            )
+            return portfolio.add_balance_update(update, pos)
+        return None

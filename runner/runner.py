@@ -1,0 +1,478 @@
+"""StrategyRunner: the cycle engine of a live trading bot.
+
+`StrategyRunner` keeps the seed API (tick, sync_portfolio, revalue_state, on_clock,
+check_position_triggers, repair_state, check_accounts, ...); `ChainStrategyRunner` is the
+concrete runner that trades on the fixture AMM through the strategy vault.
+
+Each step of `tick()` is a named method, and `step_hook(name)` is called as each one
+completes: the harness uses it to kill the runner between any two steps.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from decimal import Decimal
+from types import ModuleType
+from typing import Any
+
+from runner.accounting import AccountingPolicy, apply_corrections, chain_balances, format_table, ledger_balances, run_check
+from runner.chain.client import ChainClient
+from runner.chain.wallet import Wallet
+from runner.errors import (
+    BalanceCheckFailed,
+    PreflightCheckFailed,
+    StrategyError,
+    UnexpectedAccountingCorrectionIssue,
+)
+from runner.models.approval import ApprovalModel
+from runner.models.context import ExecutionContext
+from runner.models.execution import ExecutionModel
+from runner.models.pricing import PricingModel
+from runner.models.routing import RoutingModel, RoutingState
+from runner.models.sync import VaultSyncModel
+from runner.models.valuation import ValuationModel
+from runner.repair import RepairReport, repair_unfinished
+from runner.run_state import RunState
+from runner.state import (
+    AccountingCheck,
+    CycleStatistics,
+    State,
+    StateStore,
+    TradeExecution,
+    TradeStatus,
+    TradeType,
+    Verdict,
+)
+from runner.timing import TimedTask, no_timing
+from runner.universe import Universe
+
+StepHook = Callable[[str], None]
+
+
+class StrategyRunner(ABC):
+    """A base class for a strategy executor (the seed API)."""
+
+    def __init__(
+        self,
+        timed_task_context_manager: TimedTask,
+        execution_model: ExecutionModel,
+        approval_model: ApprovalModel,
+        valuation_model_factory: Callable[[PricingModel], ValuationModel],
+        sync_model: VaultSyncModel,
+        pricing_model_factory: Callable[..., PricingModel],
+        execution_context: ExecutionContext,
+        routing_model: RoutingModel | None = None,
+        routing_model_factory: Callable[[Universe], RoutingModel] | None = None,
+        run_state: RunState | None = None,
+        accounting_checks: bool = False,
+        unit_testing: bool = False,
+        trade_settle_wait: timedelta | None = None,
+    ) -> None:
+        self.timed_task_context_manager = timed_task_context_manager
+        self.execution_model = execution_model
+        self.approval_model = approval_model
+        self.valuation_model_factory = valuation_model_factory
+        self.sync_model = sync_model
+        self.pricing_model_factory = pricing_model_factory
+        self.execution_context = execution_context
+        self.routing_model = routing_model
+        self.routing_model_factory = routing_model_factory
+        self.run_state = run_state or RunState()
+        self.accounting_checks = accounting_checks
+        self.unit_testing = unit_testing
+        self.trade_settle_wait = trade_settle_wait
+
+    @abstractmethod
+    def pretick_check(self, ts: datetime, universe: Universe) -> None: ...
+
+    def is_progress_report_needed(self) -> bool:
+        """Log progress only for live runs (simulations stay quiet for speed)."""
+        return self.execution_context.mode == "live"
+
+    def refresh_visualisations(self, state: State, universe: Universe) -> None:
+        last = state.stats[-1] if state.stats else None
+        lines = [f"{state.name}: cycle {state.cycle}"]
+        if last is not None:
+            lines.append(f"NAV {last.nav} cash {last.cash} positions {last.positions_value}")
+        for pos in state.portfolio.open_positions.values():
+            lines.append(f"  #{pos.position_id} {pos.pair} qty {pos.quantity} value {state.portfolio.position_value(pos)}")
+        self.run_state.visualisation_text = "\n".join(lines)
+
+    # Report hooks: no-ops the concrete runner or a subclass can fill.
+    def report_after_sync_and_revaluation(self, clock: datetime, universe: Universe, state: State, debug_details: dict[str, Any]) -> None:
+        debug_details["nav_after_revaluation"] = state.portfolio.nav()
+
+    def report_before_execution(self, clock: datetime, universe: Universe, state: State, trades: list[TradeExecution], debug_details: dict[str, Any]) -> None:
+        debug_details["planned_trades"] = [t.trade_id for t in trades]
+
+    def report_after_execution(self, clock: datetime, universe: Universe, state: State, debug_details: dict[str, Any]) -> None:
+        debug_details["nav_after_execution"] = state.portfolio.nav()
+
+    def report_strategy_thinking(self, strategy_cycle_timestamp: datetime, cycle: int, universe: Universe,
+                                 state: State, trades: list[TradeExecution], debug_details: dict[str, Any]) -> None:
+        self.run_state.last_trades = [t.trade_id for t in trades]
+
+
+class ChainStrategyRunner(StrategyRunner):
+    """Trades a strategy module on the fixture AMM through the strategy vault."""
+
+    def __init__(
+        self,
+        *,
+        chain: ChainClient,
+        universe: Universe,
+        strategy: ModuleType,
+        parameters: dict[str, Any],
+        asset_manager: Wallet,
+        accounting_policy: AccountingPolicy | None = None,
+        step_hook: StepHook | None = None,
+        timed_task_context_manager: TimedTask = no_timing,
+        approval_model: ApprovalModel | None = None,
+        execution_context: ExecutionContext | None = None,
+        accounting_checks: bool = True,
+        trade_settle_wait: timedelta | None = None,
+        run_state: RunState | None = None,
+        post_nav: bool = True,
+    ) -> None:
+        routing = RoutingModel(universe)
+        super().__init__(
+            timed_task_context_manager=timed_task_context_manager,
+            execution_model=ExecutionModel(chain, asset_manager, universe, routing, trade_settle_wait),
+            approval_model=approval_model or ApprovalModel(),
+            valuation_model_factory=ValuationModel,
+            sync_model=VaultSyncModel(chain, universe),
+            pricing_model_factory=lambda u, r: PricingModel(chain, u, r),
+            execution_context=execution_context or ExecutionContext(),
+            routing_model=routing,
+            run_state=run_state,
+            accounting_checks=accounting_checks,
+            trade_settle_wait=trade_settle_wait,
+        )
+        self.chain = chain
+        self.universe = universe
+        self.strategy = strategy
+        self.parameters = dict(parameters)
+        self.asset_manager = asset_manager
+        self.accounting_policy = accounting_policy or AccountingPolicy()
+        self.step_hook = step_hook
+        self.post_nav = post_nav
+        self.needs_repair = True  # the first tick after a (re)start repairs first
+        self._vault_post_nav = None
+
+    # -- the step seam ---------------------------------------------------------
+    def _step(self, name: str) -> None:
+        if self.step_hook is not None:
+            self.step_hook(name)
+
+    # -- steps -------------------------------------------------------------------
+    def pretick_check(self, ts: datetime, universe: Universe) -> None:
+        """Pools exist and have positive prices; otherwise no trading this cycle."""
+        pricing = self.pricing_model_factory(universe, self.routing_model)
+        for pair, pool in universe.pools.items():
+            price = pricing.pool_price(pool)
+            if price <= 0:
+                raise PreflightCheckFailed(f"pool {pair} has no price (empty reserves)", step="pretick_check")
+
+    def sync_portfolio(self, strategy_cycle_or_trigger_check_ts: datetime, universe: Universe, state: State,
+                       debug_details: dict[str, Any], end_block: int | None = None,
+                       long_short_metrics_latest: object | None = None) -> None:
+        updates = self.sync_model.sync(state, strategy_cycle_or_trigger_check_ts, end_block)
+        debug_details["balance_updates"] = [u.balance_update_id for u in updates]
+
+    def setup_routing(self, universe: Universe) -> tuple[RoutingState, PricingModel, ValuationModel]:
+        assert self.routing_model is not None
+        routing_state = self.routing_model.setup()
+        pricing = self.pricing_model_factory(universe, self.routing_model)
+        return routing_state, pricing, self.valuation_model_factory(pricing)
+
+    def revalue_state(self, ts: datetime, state: State, valuation_model: ValuationModel) -> None:
+        valuation_model.revalue(list(state.portfolio.open_positions.values()), ts)
+
+    def on_clock(self, clock: datetime, universe: Universe, pricing_model: PricingModel, state: State,
+                 debug_details: dict[str, Any]) -> list[TradeExecution]:
+        try:
+            trades = self.strategy.decide_trades(clock, universe, state, pricing_model, self.parameters)
+        except Exception as exc:
+            raise StrategyError(f"decide_trades raised {type(exc).__name__}: {exc}", cycle=state.cycle + 1,
+                                step="on_clock") from exc
+        return list(trades)
+
+    def collect_post_execution_data(self, execution_context: ExecutionContext, pricing_model: PricingModel,
+                                    trades: list[TradeExecution]) -> None:
+        """Prices after execution, for every trade (failed ones most of all)."""
+        assets = sorted({self.universe.pool(t.pair).base.symbol for t in trades})
+        if not assets:
+            return
+        fresh = PricingModel(self.chain, self.universe, self.routing_model)  # type: ignore[arg-type]
+        prices = fresh.mid_prices(assets)
+        for t in trades:
+            t.notes.append(f"price after execution {prices[self.universe.pool(t.pair).base.symbol]}")
+
+    def check_accounts(self, universe: Universe, state: State, report_only: bool = False,
+                       end_block: int | None = None, cycle: int | None = None,
+                       kind: str = "start", ts: datetime | None = None) -> AccountingCheck:
+        """Compare on-chain balances with the ledger and apply the accounting policy."""
+        ts = ts or state.last_updated_at or state.created_at
+        check = run_check(self.chain, universe, state, self.accounting_policy, kind, ts, end_block)
+        policy = "report" if report_only else self.accounting_policy.on_mismatch
+        if check.outcome == Verdict.mismatch:
+            if policy == "abort":
+                check.action = "aborted"
+                raise UnexpectedAccountingCorrectionIssue(
+                    "on-chain balances differ from the ledger", format_table(check),
+                    cycle=cycle, step="check_accounts",
+                )
+            if policy == "correct":
+                apply_corrections(state, universe, check, ts)
+            else:
+                check.action = "reported"
+        state.accounting_checks.append(check)
+        return check
+
+    def check_balances_post_execution(self, universe: Universe, state: State, cycle: int,
+                                      ts: datetime | None = None) -> AccountingCheck:
+        """After trades and the save: balances must equal what the ledger says.
+
+        Run every cycle, not only after trades: it reads the head block, so a balance
+        that changed after the sync (mid-cycle, or an unexplained transfer) is caught in
+        the cycle it happened, never absorbed. The accounting policy decides the outcome.
+        """
+        ts = ts or state.last_updated_at or state.created_at
+        check = run_check(self.chain, universe, state, self.accounting_policy, "post_execution", ts)
+        state.accounting_checks.append(check)
+        bad = [r.asset for r in check.rows if r.verdict == Verdict.mismatch]
+        if not bad:
+            return check
+        policy = self.accounting_policy.on_mismatch
+        if policy == "abort" and self.execution_context.is_live:
+            check.action = "aborted"
+            raise BalanceCheckFailed("on-chain balances differ from the ledger after execution", bad,
+                                     format_table(check), cycle=cycle, step="check_balances")
+        if policy == "correct":
+            apply_corrections(state, universe, check, ts)
+        else:
+            check.action = "reported"
+        return check
+
+    def repair_state(self, state: State, ts: datetime | None = None) -> list[TradeExecution]:
+        """Resolve unfinished trades from the chain; returns the trades it fixed."""
+        report = self.repair(state, ts or state.last_updated_at or state.created_at)
+        return report.fixed
+
+    def repair(self, state: State, ts: datetime) -> RepairReport:
+        backend = self.chain.backend
+        chain_nonce = backend.get_nonce(self.asset_manager.address)
+        pending = set(backend.pending_transactions())
+        report = repair_unfinished(state, self.execution_model, ts, chain_nonce, pending)
+        on_chain = chain_balances(self.chain, self.universe)
+        ledger = ledger_balances(state, self.universe)
+        for pos in list(state.portfolio.open_positions.values()):
+            if pos.is_frozen and on_chain.get(pos.asset) == ledger.get(pos.asset):
+                pos.frozen_at = None
+                pos.frozen_reason = None
+                report.unfrozen.append(pos.position_id)
+        self.chain.sync_nonce(self.asset_manager)
+        return report
+
+    # -- execution ----------------------------------------------------------------
+    def execute_trades(self, ts: datetime, state: State, trades: list[TradeExecution],
+                       store: StateStore | None, pricing: PricingModel) -> None:
+        portfolio = state.portfolio
+        ordered = sorted(trades, key=lambda t: (0 if t.is_sell else 1, t.trade_id))
+        for trade in ordered:
+            portfolio.start_trade(trade, ts)
+            self.execution_model.prepare(trade, ts)
+        if store is not None and ordered:
+            state.clean_shutdown = False
+            store.save(state)  # write-ahead: hashes are on disk before the node sees them
+        for trade in ordered:
+            self.execution_model.broadcast(trade, ts)
+            trade.status = TradeStatus.broadcasted
+            trade.broadcasted_at = ts
+        self._step("broadcast")
+        receipts = []
+        for trade in ordered:
+            receipts.append(self.execution_model.confirm(trade))
+        self._step("confirm")
+        for trade, receipt in zip(ordered, receipts, strict=True):
+            if receipt is None:
+                trade.notes.append("no receipt yet: left broadcasted for the next sync or repair")
+                continue
+            self.execution_model.settle(state, trade, receipt, ts, pricing)
+            self._after_settlement(state, trade, ts)
+
+    def _after_settlement(self, state: State, trade: TradeExecution, ts: datetime) -> None:
+        portfolio = state.portfolio
+        pos = portfolio.position_of(trade)
+        if trade.status == TradeStatus.failed:
+            if trade.is_sell or pos.quantity > 0:
+                pos.frozen_at = ts
+                pos.frozen_reason = f"trade #{trade.trade_id} failed: {trade.failure_reason}"
+            elif not pos.unfinished_trades():
+                portfolio.close_position(pos, ts, "failed_open")
+            return
+        if trade.status == TradeStatus.success and trade.is_sell and pos.quantity <= 0:
+            closed_by = trade.trade_type.value if trade.trade_type != TradeType.rebalance else "strategy"
+            portfolio.close_position(pos, ts, closed_by)
+
+    # -- the cycle ----------------------------------------------------------------
+    def tick(self, strategy_cycle_timestamp: datetime, universe: Universe, state: State,
+             debug_details: dict[str, Any], cycle_duration: timedelta | None = None,
+             cycle: int | None = None, store: StateStore | None = None,
+             long_short_metrics_latest: object | None = None) -> dict[str, Any]:
+        ts = strategy_cycle_timestamp
+        cycle = cycle if cycle is not None else state.cycle + 1
+        timed = self.timed_task_context_manager
+        debug_details.update({"cycle": cycle, "timestamp": ts})
+        state.last_updated_at = ts
+
+        restarted = self.needs_repair and state.cycle > 0
+        if self.needs_repair:
+            with timed("repair_state"):
+                fixed = self.repair_state(state, ts)
+            debug_details["repaired_trades"] = [t.trade_id for t in fixed]
+            self.needs_repair = False
+        with timed("sync_portfolio"):
+            self.sync_portfolio(ts, universe, state, debug_details)
+        self._step("sync_portfolio")
+
+        start_check = None
+        if self.accounting_checks:
+            # After the sync, so deposits and rebases are explained before comparing:
+            # what is left is an unexplained change (an airdrop, a drain, a lost trade).
+            kind = "restart" if restarted else "start"
+            with timed("check_accounts"):
+                start_check = self.check_accounts(universe, state, end_block=state.sync.last_block,
+                                                  cycle=cycle, kind=kind, ts=ts)
+        self._step("check_accounts")
+
+        with timed("setup_routing"):
+            _routing_state, pricing, valuation = self.setup_routing(universe)
+        self._step("setup_routing")
+
+        with timed("revalue_state"):
+            self.revalue_state(ts, state, valuation)
+        self._step("revalue_state")
+        self.report_after_sync_and_revaluation(ts, universe, state, debug_details)
+
+        trades: list[TradeExecution] = []
+        status = "ok"
+        try:
+            with timed("pretick_check"):
+                self.pretick_check(ts, universe)
+            self._step("pretick_check")
+            with timed("on_clock"):
+                trades = self.on_clock(ts, universe, pricing, state, debug_details)
+            self._step("on_clock")
+        except PreflightCheckFailed as exc:
+            status = f"preflight failed: {exc.message}"
+            self.run_state.exceptions.append(str(exc))
+
+        approved, vetoed = self.approval_model.approve(state, trades)
+        for trade in vetoed:
+            state.portfolio.settle_failure(trade, ts, trade.vetoed_by or "vetoed")
+        self._step("approve")
+        self.report_before_execution(ts, universe, state, approved, debug_details)
+
+        with timed("execute_trades"):
+            self.execute_trades(ts, state, approved, store, pricing)
+        self.collect_post_execution_data(self.execution_context, pricing, approved)
+        self.report_after_execution(ts, universe, state, debug_details)
+
+        if approved:
+            # what we now hold is worth its post-trade price
+            self.revalue_state(ts, state, self.setup_routing(universe)[2])
+        state.cycle = cycle
+        state.clean_shutdown = True
+        if store is not None:
+            with timed("save_state"):
+                store.save(state)
+        self._step("save_state")
+
+        moved = start_check is None or self.chain.block_number() != start_check.block_number
+        if self.accounting_checks and self.execution_context.is_live and (approved or moved):
+            with timed("check_balances"):
+                self.check_balances_post_execution(universe, state, cycle, ts)
+        self._step("check_balances")
+
+        self._record_statistics(state, ts, cycle, approved, "tick", status)
+        if self.post_nav:
+            self._post_nav(state)
+        self.report_strategy_thinking(ts, cycle, universe, state, approved, debug_details)
+        self.refresh_visualisations(state, universe)
+        self.run_state.latest_cycle = cycle
+        self.run_state.latest_cycle_at = ts
+        if store is not None:
+            store.save(state)
+        self._step("statistics")
+        debug_details["trades"] = [t.trade_id for t in approved]
+        debug_details["status"] = status
+        return debug_details
+
+    def _record_statistics(self, state: State, ts: datetime, cycle: int, trades: list[TradeExecution],
+                           kind: str, status: str) -> None:
+        portfolio = state.portfolio
+        state.stats.append(CycleStatistics(
+            cycle=cycle, timestamp=ts, nav=portfolio.nav(), cash=portfolio.cash(),
+            positions_value=portfolio.positions_value(), open_positions=len(portfolio.open_positions),
+            trades_succeeded=sum(1 for t in trades if t.status == TradeStatus.success),
+            trades_failed=sum(1 for t in trades if t.status == TradeStatus.failed),
+            kind=kind, status=status,
+        ))
+
+    def _post_nav(self, state: State) -> None:
+        """Publish NAV to the vault so deposits and redemptions are priced fairly."""
+        from runner.chain.abi import artifact
+
+        nav_units = self.universe.reserve.to_units(state.portfolio.nav())
+        fn = artifact("Vault").fn("postNav")
+        receipt = self.chain.transact(self.asset_manager, self.universe.vault, fn.encode(nav_units), 100_000)
+        if not receipt.success:
+            self.run_state.exceptions.append(f"postNav failed: {receipt.revert_reason}")
+
+    # -- between ticks ------------------------------------------------------------
+    def check_position_triggers(self, clock: datetime, state: State, universe: Universe,
+                                stop_loss_pricing_model: PricingModel | None = None,
+                                routing_state: RoutingState | None = None,
+                                long_short_metrics_latest: object | None = None) -> list[TradeExecution]:
+        """Stop loss / take profit / trailing stop on open positions only."""
+        candidates = [p for p in state.portfolio.open_positions.values()
+                      if p.has_triggers() and not p.is_frozen and p.quantity > 0]
+        if not candidates:
+            return []
+        pricing = stop_loss_pricing_model or self.pricing_model_factory(universe, self.routing_model)
+        mids = pricing.mid_prices([p.asset for p in candidates])
+        from runner.strategy.position_manager import PositionManager
+
+        pm = PositionManager(clock, universe, state, pricing)
+        trades: list[TradeExecution] = []
+        for pos in candidates:
+            price = mids[pos.asset]
+            fired: TradeType | None = None
+            if pos.stop_loss is not None and price <= pos.stop_loss:
+                fired = TradeType.stop_loss
+            elif pos.take_profit is not None and price >= pos.take_profit:
+                fired = TradeType.take_profit
+            elif pos.trailing_stop_pct is not None:
+                high = max(pos.trailing_high or price, price)
+                pos.trailing_high = high
+                if price <= high * (1 - pos.trailing_stop_pct):
+                    fired = TradeType.trailing_stop
+            if fired is None:
+                continue
+            trade = pm.sell(pos.pair, pos.quantity, fired)
+            trade.max_slippage = Decimal("0.05")
+            trade.notes.append(f"{fired.value} fired at {price}")
+            pos.closed_by = fired.value
+            trades.append(trade)
+        if not trades:
+            return []
+        state.last_updated_at = clock
+        self.execute_trades(clock, state, trades, None, pricing)
+        for pos in candidates:
+            if pos.is_open and pos.closed_by and not pos.unfinished_trades() and pos.quantity > 0:
+                pos.closed_by = None  # the trigger's sell failed: the position stays open
+        self._record_statistics(state, clock, state.cycle, trades, "trigger", "ok")
+        return trades

@@ -1,0 +1,37 @@
+"""The strategy's persisted state: typed models with exact Decimal amounts."""
+
+from runner.state.accounting import AccountingCheck, AccountingRow, Verdict
+from runner.state.balance_update import BalanceUpdate, BalanceUpdateCause
+from runner.state.portfolio import Portfolio
+from runner.state.position import ReservePosition, TradingPosition
+from runner.state.serialization import StateFormatError, decode_state, encode_state, to_builtins
+from runner.state.state import SCHEMA_VERSION, State, SyncState
+from runner.state.statistics import CycleStatistics
+from runner.state.store import MemoryStateStore, StateStore, atomic_write
+from runner.state.trade import BlockchainTransaction, TradeExecution, TradeStatus, TradeType
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "AccountingCheck",
+    "AccountingRow",
+    "BalanceUpdate",
+    "BalanceUpdateCause",
+    "BlockchainTransaction",
+    "CycleStatistics",
+    "MemoryStateStore",
+    "Portfolio",
+    "ReservePosition",
+    "State",
+    "StateFormatError",
+    "StateStore",
+    "SyncState",
+    "TradeExecution",
+    "TradeStatus",
+    "TradeType",
+    "TradingPosition",
+    "Verdict",
+    "atomic_write",
+    "decode_state",
+    "encode_state",
+    "to_builtins",
+]

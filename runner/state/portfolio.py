@@ -1,0 +1,216 @@
+"""The portfolio: reserves, positions and the external balance updates, and the only
+place that moves money between them (so every movement has one implementation)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from runner.state.balance_update import BalanceUpdate
+from runner.state.position import ReservePosition, TradingPosition
+from runner.state.trade import TradeExecution, TradeStatus, TradeType
+
+
+@dataclass
+class Portfolio:
+    reserve: ReservePosition
+    open_positions: dict[int, TradingPosition] = field(default_factory=dict)
+    closed_positions: dict[int, TradingPosition] = field(default_factory=dict)
+    balance_updates: dict[int, BalanceUpdate] = field(default_factory=dict)
+    next_position_id: int = 1
+    next_trade_id: int = 1
+    next_balance_update_id: int = 1
+    seen_event_keys: list[str] = field(default_factory=list)
+
+    # -- look-ups ----------------------------------------------------------
+    def all_positions(self) -> Iterator[TradingPosition]:
+        yield from self.open_positions.values()
+        yield from self.closed_positions.values()
+
+    def open_position_for(self, pair: str) -> TradingPosition | None:
+        for p in self.open_positions.values():
+            if p.pair == pair:
+                return p
+        return None
+
+    def all_trades(self) -> Iterator[TradeExecution]:
+        for p in self.all_positions():
+            yield from p.trades.values()
+
+    def get_trade(self, trade_id: int) -> TradeExecution:
+        for t in self.all_trades():
+            if t.trade_id == trade_id:
+                return t
+        raise KeyError(trade_id)
+
+    def position_of(self, trade: TradeExecution) -> TradingPosition:
+        pos = self.open_positions.get(trade.position_id) or self.closed_positions.get(trade.position_id)
+        if pos is None:
+            raise KeyError(trade.position_id)
+        return pos
+
+    def cash(self) -> Decimal:
+        return self.reserve.quantity
+
+    def positions_value(self) -> Decimal:
+        return sum((self.position_value(p) for p in self.open_positions.values()), Decimal(0))
+
+    def position_value(self, position: TradingPosition) -> Decimal:
+        return position.value_in(self.reserve.unit)
+
+    def allocated_to_trades(self) -> Decimal:
+        return sum((t.reserve_allocated for p in self.open_positions.values() for t in p.trades.values()), Decimal(0))
+
+    def nav(self) -> Decimal:
+        """Net asset value in reserve units: cash, capital in flight, positions at valuation."""
+        return self.cash() + self.allocated_to_trades() + self.positions_value()
+
+    # -- positions and trades ----------------------------------------------
+    def open_position(self, pair: str, asset: str, ts: datetime) -> TradingPosition:
+        pos = TradingPosition(position_id=self.next_position_id, pair=pair, asset=asset, opened_at=ts)
+        self.next_position_id += 1
+        self.open_positions[pos.position_id] = pos
+        return pos
+
+    def create_trade(
+        self,
+        position: TradingPosition,
+        ts: datetime,
+        quantity: Decimal,
+        reserve: Decimal,
+        price: Decimal,
+        trade_type: TradeType = TradeType.rebalance,
+        max_slippage: Decimal = Decimal("0.01"),
+        route: list[str] | None = None,
+    ) -> TradeExecution:
+        trade = TradeExecution(
+            trade_id=self.next_trade_id,
+            position_id=position.position_id,
+            pair=position.pair,
+            opened_at=ts,
+            planned_quantity=quantity,
+            planned_reserve=reserve,
+            planned_price=price,
+            trade_type=trade_type,
+            max_slippage=max_slippage,
+            route=list(route or []),
+        )
+        self.next_trade_id += 1
+        position.trades[trade.trade_id] = trade
+        return trade
+
+    def start_trade(self, trade: TradeExecution, ts: datetime) -> None:
+        """Move a buy's capital out of the reserve into the trade."""
+        assert trade.status == TradeStatus.planned, trade.status
+        if trade.is_buy:
+            self.reserve.quantity -= trade.planned_reserve
+        trade.status = TradeStatus.started
+        trade.started_at = ts
+
+    def settle_success(
+        self,
+        trade: TradeExecution,
+        ts: datetime,
+        executed_quantity: Decimal,
+        executed_reserve: Decimal,
+        lp_fees: Decimal,
+    ) -> None:
+        """Book a confirmed trade: quantities, reserve, price, fees and slippage."""
+        pos = self.position_of(trade)
+        trade.status = TradeStatus.success
+        trade.executed_at = ts
+        trade.executed_quantity = executed_quantity
+        trade.executed_reserve = executed_reserve
+        trade.lp_fees_paid = lp_fees
+        if executed_quantity != 0:
+            trade.executed_price = executed_reserve / abs(executed_quantity)
+            if trade.planned_price:
+                trade.slippage = (
+                    (trade.executed_price - trade.planned_price) / trade.planned_price
+                    * (1 if trade.is_buy else -1)
+                )
+        if trade.is_buy:
+            self.reserve.quantity += trade.planned_reserve - executed_reserve
+            pos.cost_basis += executed_reserve
+        else:
+            self.reserve.quantity += executed_reserve
+            if pos.quantity > 0:
+                share = min(Decimal(1), abs(executed_quantity) / pos.quantity)
+                cost = pos.cost_basis * share
+                pos.realised_pnl += executed_reserve - cost
+                pos.cost_basis -= cost
+        pos.quantity += executed_quantity
+        self.reserve.last_updated_at = ts
+
+    def settle_failure(self, trade: TradeExecution, ts: datetime, reason: str) -> None:
+        """A failed trade gives its capital back and changes no holdings."""
+        if trade.is_buy and trade.status in (TradeStatus.started, TradeStatus.broadcasted):
+            self.reserve.quantity += trade.planned_reserve
+        trade.status = TradeStatus.failed
+        trade.failed_at = ts
+        trade.failure_reason = reason
+
+    def repair_trade(self, trade: TradeExecution, ts: datetime, reason: str) -> TradeExecution:
+        """Undo an unfinished trade that never happened on chain, with a counter entry."""
+        pos = self.position_of(trade)
+        restored = trade.reserve_allocated
+        counter = TradeExecution(
+            trade_id=self.next_trade_id,
+            position_id=pos.position_id,
+            pair=trade.pair,
+            opened_at=ts,
+            planned_quantity=Decimal(0),
+            planned_reserve=restored,
+            planned_price=trade.planned_price,
+            trade_type=TradeType.repair,
+            status=TradeStatus.success,
+            executed_at=ts,
+            executed_quantity=Decimal(0),
+            executed_reserve=restored,
+            repaired_trade_id=trade.trade_id,
+            notes=[f"repairs trade #{trade.trade_id}: {reason}; reserve restored {restored}"],
+        )
+        self.next_trade_id += 1
+        pos.trades[counter.trade_id] = counter
+        self.reserve.quantity += restored
+        trade.status = TradeStatus.repaired
+        trade.repaired_at = ts
+        trade.repaired_by_trade_id = counter.trade_id
+        trade.failure_reason = reason
+        return counter
+
+    def close_position(self, pos: TradingPosition, ts: datetime, closed_by: str | None) -> None:
+        pos.closed_at = ts
+        pos.closed_by = pos.closed_by or closed_by
+        self.open_positions.pop(pos.position_id, None)
+        self.closed_positions[pos.position_id] = pos
+
+    # -- external balance changes ------------------------------------------
+    def has_event(self, key: str) -> bool:
+        return key in self._seen()
+
+    def _seen(self) -> set[str]:
+        cache = getattr(self, "_seen_cache", None)
+        if cache is None or len(cache) != len(self.seen_event_keys):
+            cache = set(self.seen_event_keys)
+            object.__setattr__(self, "_seen_cache", cache)
+        return cache
+
+    def add_balance_update(self, update: BalanceUpdate, position: TradingPosition | None) -> BalanceUpdate:
+        """Apply an external change once; returns the stored update."""
+        update.balance_update_id = self.next_balance_update_id
+        self.next_balance_update_id += 1
+        self.balance_updates[update.balance_update_id] = update
+        self.seen_event_keys.append(update.event_key)
+        self._seen().add(update.event_key)
+        if position is None:
+            self.reserve.quantity += update.quantity
+            self.reserve.last_updated_at = update.timestamp
+        else:
+            update.position_id = position.position_id
+            position.quantity += update.quantity
+            position.balance_update_total += update.quantity
+            position.balance_update_ids.append(update.balance_update_id)
+        return update

@@ -1,0 +1,83 @@
+"""Positions: the reserve and each trading position's token holdings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import ROUND_DOWN, Decimal
+
+from runner.state.trade import TradeExecution, TradeStatus
+
+
+@dataclass
+class ReservePosition:
+    """Cash in the reserve token, in token units."""
+
+    asset: str
+    quantity: Decimal = Decimal(0)
+    decimals: int = 18
+    last_updated_at: datetime | None = None
+
+    @property
+    def unit(self) -> Decimal:
+        return Decimal(1).scaleb(-self.decimals)
+
+
+@dataclass
+class TradingPosition:
+    """Holdings of one base token against the reserve, across its trades.
+
+    `quantity` is maintained on every settlement and balance update (recomputing it from
+    history each access would make long runs quadratic); `recomputed_quantity()` is the
+    cross-check the accounting tests use.
+    """
+
+    position_id: int
+    pair: str
+    asset: str
+    opened_at: datetime
+    quantity: Decimal = Decimal(0)
+    trades: dict[int, TradeExecution] = field(default_factory=dict)
+    balance_update_ids: list[int] = field(default_factory=list)
+    balance_update_total: Decimal = Decimal(0)
+    closed_at: datetime | None = None
+    frozen_at: datetime | None = None
+    frozen_reason: str | None = None
+    closed_by: str | None = None
+    last_price: Decimal | None = None
+    valuation_price: Decimal | None = None
+    valued_at: datetime | None = None
+    stop_loss: Decimal | None = None
+    take_profit: Decimal | None = None
+    trailing_stop_pct: Decimal | None = None
+    trailing_high: Decimal | None = None
+    cost_basis: Decimal = Decimal(0)
+    realised_pnl: Decimal = Decimal(0)
+
+    @property
+    def is_open(self) -> bool:
+        return self.closed_at is None
+
+    @property
+    def is_frozen(self) -> bool:
+        return self.frozen_at is not None
+
+    def value_in(self, unit: Decimal) -> Decimal:
+        """What the holdings would fetch if sold now (valuation price, after fees),
+        rounded down to the reserve's smallest unit: value is never overstated."""
+        if self.valuation_price is None:
+            return Decimal(0)
+        return (self.quantity * self.valuation_price).quantize(unit, rounding=ROUND_DOWN)
+
+    def recomputed_quantity(self) -> Decimal:
+        traded = sum(
+            (t.executed_quantity or Decimal(0) for t in self.trades.values() if t.status == TradeStatus.success),
+            Decimal(0),
+        )
+        return traded + self.balance_update_total
+
+    def unfinished_trades(self) -> list[TradeExecution]:
+        return [t for t in self.trades.values() if t.is_unfinished]
+
+    def has_triggers(self) -> bool:
+        return self.stop_loss is not None or self.take_profit is not None or self.trailing_stop_pct is not None

@@ -1,0 +1,47 @@
+"""State <-> JSON, exactly: Decimals as strings, datetimes as ISO-8601, keys sorted.
+
+msgspec encodes the dataclasses directly and validates on the way back in, so a state
+file either round-trips to an equal object or fails with the path of the bad field.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from runner.state.state import SCHEMA_VERSION, State
+
+
+class StateFormatError(ValueError):
+    """A state file that is not a valid state of this schema version."""
+
+
+# Field order is the dataclass definition order and dict order is insertion order,
+# both fixed by the code path, so the bytes are reproducible without sorting.
+_encoder = msgspec.json.Encoder(decimal_format="string")
+_decoder = msgspec.json.Decoder(State)
+
+
+def encode_state(state: State, *, pretty: bool = False) -> bytes:
+    data = _encoder.encode(state)
+    return msgspec.json.format(data, indent=2) + b"\n" if pretty else data
+
+
+def decode_state(data: bytes, source: str = "<bytes>") -> State:
+    try:
+        head = msgspec.json.decode(data, type=dict[str, Any])
+    except msgspec.DecodeError as exc:
+        raise StateFormatError(f"{source}: not a JSON state file: {exc}") from None
+    version = head.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise StateFormatError(f"{source}: schema_version {version!r}, this runner reads {SCHEMA_VERSION}")
+    try:
+        return _decoder.decode(data)
+    except msgspec.ValidationError as exc:
+        raise StateFormatError(f"{source}: {exc}") from None
+
+
+def to_builtins(obj: Any) -> Any:
+    """Plain JSON-ready structures (for snapshots and reports), amounts as strings."""
+    return msgspec.to_builtins(obj, str_keys=True)

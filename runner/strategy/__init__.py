@@ -1,0 +1,1 @@
+"""What a strategy module sees: the decision input and the position manager."""
