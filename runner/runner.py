@@ -287,15 +287,19 @@ class ChainStrategyRunner(StrategyRunner):
         if store is not None and ordered:
             state.clean_shutdown = False
             store.save(state)  # write-ahead: hashes are on disk before the node sees them
+        if ordered:
+            # Dying here leaves signed, saved, never-sent transactions: repair's job.
+            self._step("broadcast")
         for trade in ordered:
             self.execution_model.broadcast(trade, ts)
             trade.status = TradeStatus.broadcasted
             trade.broadcasted_at = ts
-        self._step("broadcast")
         receipts = []
+        if ordered:
+            # Dying here leaves broadcast transactions without a settlement.
+            self._step("confirm")
         for trade in ordered:
             receipts.append(self.execution_model.confirm(trade))
-        self._step("confirm")
         for trade, receipt in zip(ordered, receipts, strict=True):
             if receipt is None:
                 trade.notes.append("no receipt yet: left broadcasted for the next sync or repair")
@@ -386,10 +390,10 @@ class ChainStrategyRunner(StrategyRunner):
             self.revalue_state(ts, state, self.setup_routing(universe)[2])
         state.cycle = cycle
         state.clean_shutdown = True
+        self._step("save_state")  # dying here loses the cycle's last save, not the write-ahead one
         if store is not None:
             with timed("save_state"):
                 store.save(state)
-        self._step("save_state")
 
         moved = start_check is None or self.chain.block_number() != start_check.block_number
         if self.accounting_checks and self.execution_context.is_live and (approved or moved):
@@ -404,9 +408,9 @@ class ChainStrategyRunner(StrategyRunner):
         self.refresh_visualisations(state, universe)
         self.run_state.latest_cycle = cycle
         self.run_state.latest_cycle_at = ts
+        self._step("statistics")
         if store is not None:
             store.save(state)
-        self._step("statistics")
         debug_details["trades"] = [t.trade_id for t in approved]
         debug_details["status"] = status
         return debug_details
