@@ -62,6 +62,7 @@ class ChainPool:
     _anvil: AnvilBackend | None = None
     _worlds: dict[tuple[str, str], _Cached] = field(default_factory=dict)
     deploys: int = 0
+    _anvil_stale: bool = False
 
     def _backend(self, name: str, accounts: Accounts) -> EthTesterBackend | AnvilBackend:
         if name == "eth-tester":
@@ -70,7 +71,11 @@ class ChainPool:
                 self._ethtester_genesis = self._ethtester.snapshot()
             return self._ethtester
         if name == "anvil":
-            if self._anvil is None or self._anvil_node is None or not self._anvil_node.running:
+            if (self._anvil is None or self._anvil_node is None or not self._anvil_node.running
+                    or self._anvil_stale):
+                if self._anvil_node is not None:
+                    self._anvil_node.stop()
+                self._anvil_stale = False
                 self._anvil_node = AnvilNode(genesis_timestamp=GENESIS, extra_args=self.anvil_args)
                 self._anvil = AnvilBackend(self._anvil_node.url)
                 self._anvil_genesis = self._anvil.snapshot()
@@ -116,6 +121,24 @@ class ChainPool:
         backend.set_eth_balance(accounts.admin.address, ETH_PER_ACCOUNT * 100)
         for w in accounts.all():
             w.nonce = 0
+
+    def restart_anvil(self) -> str:
+        """Restart the node process keeping its chain (anvil_dumpState / anvil_loadState).
+
+        The same AnvilBackend object is re-pointed at the new process, so every client of
+        it carries on. Snapshots die with the old process: this node is not reused for
+        another world afterwards.
+        """
+        assert self._anvil is not None and self._anvil_node is not None
+        dump = self._anvil.rpc.request("anvil_dumpState")
+        self._anvil.close()
+        self._anvil_node.stop()
+        self._anvil_node = AnvilNode(genesis_timestamp=GENESIS, extra_args=self.anvil_args)
+        self._anvil.reconnect(self._anvil_node.url)
+        self._anvil.rpc.request("anvil_loadState", [dump])
+        self._worlds = {k: v for k, v in self._worlds.items() if k[0] != "anvil"}
+        self._anvil_stale = True
+        return self._anvil_node.url
 
     def close(self) -> None:
         if self._anvil is not None:

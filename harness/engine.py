@@ -23,6 +23,8 @@ from freezegun import freeze_time
 
 from runner.accounting import AccountingPolicy
 from runner.chain.wallet import Wallet
+from runner.chain.errors import ChainError
+from runner.chain.retry import RetryingBackend
 from runner.errors import RunnerError, SimulatedCrash
 from runner.runner import ChainStrategyRunner
 from runner.state import State, StateStore, TradeExecution
@@ -34,6 +36,7 @@ from harness.errors import ScenarioRuntimeError
 from harness.events import apply_event
 from harness.expectations import ExpectationResult, evaluate
 from harness.journal import JournalEntry
+from harness.node_faults import FaultInjectingBackend
 from harness.scenario.model import Scenario
 from harness.scenario.quantities import format_duration
 from harness.timeline import build_timeline
@@ -55,6 +58,8 @@ class RunResult:
     error: str | None = None
     error_kind: str | None = None
     crashes: int = 0
+    node_errors: int = 0
+    retries: list[str] = field(default_factory=list)
     state_path: Path | None = None
     node_reads: int = 0
     node_sends: int = 0
@@ -120,6 +125,9 @@ class ScenarioRun:
         self.state_path = Path(state_dir) / "state.json"
         self.rng = random.Random(self.seed)
         self.crash = CrashSwitch()
+        self.faults: FaultInjectingBackend | None = None
+        self.reorg_snaps: dict[timedelta, object] = {}
+        self.now: datetime = scenario.clock.start
 
     def _runner(self, world: World, state: State) -> ChainStrategyRunner:
         s = self.scenario
@@ -148,6 +156,9 @@ class ScenarioRun:
         s = self.scenario
         accounts = Accounts.for_investors(s.investors)
         chain, world = self.pool.world(self.backend, world_spec(s), accounts)
+        self.faults = FaultInjectingBackend(chain.backend)
+        retrying = RetryingBackend(self.faults)
+        chain.backend = retrying
         reserve = world.universe.reserve
         state = State.new(s.name, reserve.symbol, s.clock.start, reserve.decimals)
         store = StateStore(self.state_path, fsync=False)
@@ -157,7 +168,10 @@ class ScenarioRun:
         stopped = False
         for instant in build_timeline(s):
             ts = s.clock.start + instant.offset
+            self.now = ts
             chain.set_clock(int(ts.timestamp()))
+            if instant.reorg_mark:
+                self.reorg_snaps[instant.offset] = chain.snapshot()
             entry = JournalEntry(at=format_duration(instant.offset), time=ts, kind="events")
             with freeze_time(ts):
                 for event in instant.events:
@@ -166,7 +180,14 @@ class ScenarioRun:
                     entry.kind = "tick"
                     state, runner, stopped = self._tick(world, runner, state, store, ts, entry, result)
                 elif instant.trigger_check and not stopped:
-                    trades = runner.check_position_triggers(ts, state, world.universe)
+                    try:
+                        trades = runner.check_position_triggers(ts, state, world.universe)
+                    except ChainError as exc:
+                        result.node_errors += 1
+                        entry.kind, entry.status = "trigger", "node error"
+                        entry.events.append(f"node error: {exc}")
+                        state, runner = self._restart(world, store, ts, result)
+                        trades = []
                     if trades:
                         entry.kind = "trigger"
                         entry.trades = [describe_trade(t) for t in trades]
@@ -174,6 +195,9 @@ class ScenarioRun:
                         store.save(state)
                     elif not instant.events and not instant.expectations:
                         continue
+            left = self.faults.disarm()
+            if left:
+                entry.events.append(f"{left} injected node fault(s) unused")
             entry.nav = state.portfolio.nav()
             entry.cash = state.portfolio.cash()
             if instant.events or instant.tick or entry.trades or entry.kind != "events":
@@ -181,6 +205,7 @@ class ScenarioRun:
             for exp in instant.expectations:
                 result.expectations.append(evaluate(exp, ts, state, result, world.universe))
         result.state = state
+        result.retries = list(retrying.retries)
         result.node_reads = chain.reads
         result.node_sends = chain.sent
         return result
@@ -212,6 +237,16 @@ class ScenarioRun:
                 if state.cycle >= cycle:
                     break  # the crashed cycle had already been saved as complete
                 continue
+            except ChainError as exc:
+                # The node failed past what the runner retries: the process exits, as a
+                # live runner would, and is restarted from its state file.
+                result.node_errors += 1
+                entry.events.append(f"node error: {exc}")
+                self.faults.disarm() if self.faults else None
+                state, runner = self._restart(world, store, ts, result)
+                if state.cycle >= cycle:
+                    break
+                continue
             except RunnerError as exc:
                 entry.status = "error"
                 result.error = str(exc)
@@ -230,9 +265,7 @@ class ScenarioRun:
     def _restart(self, world: World, store: StateStore, ts: datetime,
                  result: RunResult) -> tuple[State, ChainStrategyRunner]:
         """The process died: the chain goes on, a new runner starts from the state file."""
-        chain = world.chain
-        if chain.backend.pending_transactions() or chain._block_open:
-            chain.mine()
+        world.chain.flush()  # the chain goes on while the runner is dead
         state = store.load()
         runner = self._runner(world, state)
         fixed = runner.repair_state(state, ts)

@@ -7,15 +7,20 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from harness.errors import ScenarioRuntimeError
 from harness.scenario.model import (
     CrashEvent,
     DepositEvent,
     ExternalTransferEvent,
     FailNextTradeEvent,
     InterestEvent,
+    MempoolEvent,
+    NodeFaultEvent,
+    NodeRestartEvent,
     NoteEvent,
     PriceShockEvent,
     RebaseEvent,
+    ReorgEvent,
     SetParameterEvent,
     WithdrawEvent,
 )
@@ -65,4 +70,57 @@ def apply_event(world: World, event: Any, run: ScenarioRun, runner: ChainStrateg
         return f"set parameter {event.name} = {event.value}"
     if isinstance(event, NoteEvent):
         return f"note: {event.text}"
+    if isinstance(event, NodeFaultEvent):
+        assert run.faults is not None
+        run.faults.arm(event.mode, event.calls, event.method)
+        what = f"{event.method} request(s)" if event.method else "request(s)"
+        return f"node fault: the next {event.calls} {what} {'time out' if event.mode == 'timeout' else 'fail'}"
+    if isinstance(event, MempoolEvent):
+        return _mempool(world, event, run)
+    if isinstance(event, NodeRestartEvent):
+        _needs_node(world, event, run)
+        run.pool.restart_anvil()
+        return f"node restarted ({event.reason}); chain kept by state dump"
+    if isinstance(event, ReorgEvent):
+        return _reorg(world, event, run)
     raise TypeError(f"no handler for event {type(event).__name__}")
+
+
+def _needs_node(world: World, event: Any, run: ScenarioRun) -> None:
+    if world.chain.backend.name != "anvil":
+        raise ScenarioRuntimeError(
+            run.scenario.source.path, event.line, f"timeline: {event.kind}",
+            f"needs a node with a mempool and a process (backend anvil), not {world.chain.backend.name}; "
+            "set chain: {backend: anvil} or run with --backend anvil",
+        )
+
+
+def _mempool(world: World, event: MempoolEvent, run: ScenarioRun) -> str:
+    _needs_node(world, event, run)
+    chain = world.chain
+    if event.action == "stall":
+        chain.automine = False
+        return "blocks stall: broadcasts stay pending"
+    if event.action == "resume":
+        pending = len(chain.backend.pending_transactions())
+        chain.automine = True
+        chain.mine()
+        return f"blocks resume: {pending} pending transaction(s) mined"
+    dropped = [h for h in chain.backend.pending_transactions() if chain.backend.drop_transaction(h)]
+    chain.automine = True
+    return f"node dropped {len(dropped)} pending transaction(s)"
+
+
+def _reorg(world: World, event: ReorgEvent, run: ScenarioRun) -> str:
+    chain = world.chain
+    snap = run.reorg_snaps.get(event.to)
+    if snap is None:
+        raise ScenarioRuntimeError(run.scenario.source.path, event.line, "timeline: reorg.to",
+                                   "no chain snapshot at that instant")
+    before = chain.block_number()
+    chain.revert(snap)  # type: ignore[arg-type]
+    run.reorg_snaps[event.to] = chain.snapshot()  # a snapshot is used up by a revert
+    chain.set_clock(int(run.now.timestamp()))
+    for wallet in world.accounts.all():
+        chain.sync_nonce(wallet)
+    return f"reorg: {before - chain.block_number()} block(s) replaced, back to {chain.block_number()}"

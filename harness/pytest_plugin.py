@@ -53,6 +53,10 @@ class ScenarioFile(pytest.File):
             raise ScenarioCollectError(str(exc)) from None
         choice = self.config.getoption("--backend")
         backends = ["eth-tester", "anvil"] if choice == "both" else [choice]
+        if scenario.chain.backend != "eth-tester":
+            # It needs what only a node has (a mempool, a process, a fork): that backend only.
+            needed = scenario.chain.backend
+            backends = [needed] if choice in ("both", "anvil") else []
         for backend in backends:
             item = pytest.Function.from_parent(
                 self, name=f"{scenario.name}[{backend}]", callobj=_make_test(scenario, backend),

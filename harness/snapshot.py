@@ -59,6 +59,8 @@ def snapshot_document(result: RunResult) -> dict[str, Any]:
             "error": result.error,
             "error_kind": result.error_kind,
             "crashes": result.crashes,
+            "node_errors": result.node_errors,
+            "node_retries": result.retries,
             "cycles": state.cycle,
         },
         "final": {

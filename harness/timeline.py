@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from harness.scenario.model import Event, Expectation, Scenario
+from harness.scenario.model import Event, Expectation, ReorgEvent, Scenario
 
 
 @dataclass
@@ -21,6 +21,7 @@ class Instant:
     tick: bool = False
     trigger_check: bool = False
     expectations: list[Expectation] = field(default_factory=list)
+    reorg_mark: bool = False  # a reorg goes back to this instant: snapshot the chain here
 
 
 def build_timeline(scenario: Scenario) -> list[Instant]:
@@ -46,6 +47,8 @@ def build_timeline(scenario: Scenario) -> list[Instant]:
             t += clock.trigger_checks
     for event in scenario.timeline:
         at(event.at).events.append(event)
+        if isinstance(event, ReorgEvent):
+            at(event.to).reorg_mark = True
     for exp in scenario.expect:
         at(exp.at).expectations.append(exp)
     return [instants[k] for k in sorted(instants)]

@@ -55,6 +55,8 @@ class World:
     # -- plumbing --------------------------------------------------------------
     def _tx(self, wallet: Wallet, to: bytes, contract: str, fn: str, *args: Any, gas: int = TX_GAS,
             action: str = "") -> Receipt:
+        if not self.chain.automine:
+            raise WorldActionFailed(action or f"{contract}.{fn}", "blocks are stalled (mempool stall)")
         data = artifact(contract).fn(fn).encode(*args)
         receipt = self.chain.transact(wallet, to, data, gas)
         if not receipt.success:

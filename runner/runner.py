@@ -159,6 +159,7 @@ class ChainStrategyRunner(StrategyRunner):
         self.step_hook = step_hook
         self.post_nav = post_nav
         self.needs_repair = True  # the first tick after a (re)start repairs first
+        self.pending_trade_ids: set[int] = set()  # broadcast, no receipt yet (this process)
         self._vault_post_nav = None
 
     # -- the step seam ---------------------------------------------------------
@@ -281,6 +282,9 @@ class ChainStrategyRunner(StrategyRunner):
                        store: StateStore | None, pricing: PricingModel) -> None:
         portfolio = state.portfolio
         ordered = sorted(trades, key=lambda t: (0 if t.is_sell else 1, t.trade_id))
+        if ordered:
+            # The node's count is the truth (a reorg or a dropped tx can move it back).
+            self.chain.sync_nonce(self.execution_model.wallet)
         for trade in ordered:
             portfolio.start_trade(trade, ts)
             self.execution_model.prepare(trade, ts)
@@ -302,7 +306,8 @@ class ChainStrategyRunner(StrategyRunner):
             receipts.append(self.execution_model.confirm(trade))
         for trade, receipt in zip(ordered, receipts, strict=True):
             if receipt is None:
-                trade.notes.append("no receipt yet: left broadcasted for the next sync or repair")
+                trade.notes.append("no receipt yet: left broadcasted for the next cycle to resolve")
+                self.pending_trade_ids.add(trade.trade_id)
                 continue
             self.execution_model.settle(state, trade, receipt, ts, pricing)
             self._after_settlement(state, trade, ts)
@@ -333,10 +338,15 @@ class ChainStrategyRunner(StrategyRunner):
         state.last_updated_at = ts
 
         restarted = self.needs_repair and state.cycle > 0
-        if self.needs_repair:
+        waiting: list[TradeExecution] = []
+        if self.needs_repair or self.pending_trade_ids:
+            # After a restart, and whenever an earlier broadcast is still unconfirmed:
+            # settle what the chain has answered, repair what it never will.
             with timed("repair_state"):
-                fixed = self.repair_state(state, ts)
-            debug_details["repaired_trades"] = [t.trade_id for t in fixed]
+                report = self.repair(state, ts)
+            debug_details["repaired_trades"] = [t.trade_id for t in report.fixed]
+            waiting = report.unresolved
+            self.pending_trade_ids = {t.trade_id for t in waiting}
             self.needs_repair = False
         with timed("sync_portfolio"):
             self.sync_portfolio(ts, universe, state, debug_details)
@@ -361,18 +371,12 @@ class ChainStrategyRunner(StrategyRunner):
         self._step("revalue_state")
         self.report_after_sync_and_revaluation(ts, universe, state, debug_details)
 
-        trades: list[TradeExecution] = []
-        status = "ok"
-        try:
-            with timed("pretick_check"):
-                self.pretick_check(ts, universe)
-            self._step("pretick_check")
-            with timed("on_clock"):
-                trades = self.on_clock(ts, universe, pricing, state, debug_details)
-            self._step("on_clock")
-        except PreflightCheckFailed as exc:
-            status = f"preflight failed: {exc.message}"
-            self.run_state.exceptions.append(str(exc))
+        if waiting:
+            # Deciding now could buy what an unconfirmed trade already bought: wait.
+            trades: list[TradeExecution] = []
+            status = f"waiting for {len(waiting)} unconfirmed trade(s)"
+        else:
+            trades, status = self._decide(ts, universe, pricing, state, debug_details)
 
         approved, vetoed = self.approval_model.approve(state, trades)
         for trade in vetoed:
@@ -415,6 +419,22 @@ class ChainStrategyRunner(StrategyRunner):
         debug_details["status"] = status
         return debug_details
 
+    def _decide(self, ts: datetime, universe: Universe, pricing: PricingModel, state: State,
+                debug_details: dict[str, Any]) -> tuple[list[TradeExecution], str]:
+        """Pre-tick check, then the strategy; a failed check means no trades this cycle."""
+        timed = self.timed_task_context_manager
+        try:
+            with timed("pretick_check"):
+                self.pretick_check(ts, universe)
+            self._step("pretick_check")
+        except PreflightCheckFailed as exc:
+            self.run_state.exceptions.append(str(exc))
+            return [], f"preflight failed: {exc.message}"
+        with timed("on_clock"):
+            trades = self.on_clock(ts, universe, pricing, state, debug_details)
+        self._step("on_clock")
+        return trades, "ok"
+
     def _record_statistics(self, state: State, ts: datetime, cycle: int, trades: list[TradeExecution],
                            kind: str, status: str) -> None:
         portfolio = state.portfolio
@@ -432,8 +452,9 @@ class ChainStrategyRunner(StrategyRunner):
 
         nav_units = self.universe.reserve.to_units(state.portfolio.nav())
         fn = artifact("Vault").fn("postNav")
-        receipt = self.chain.transact(self.asset_manager, self.universe.vault, fn.encode(nav_units), 100_000)
-        if not receipt.success:
+        tx_hash = self.chain.send(self.asset_manager, self.universe.vault, fn.encode(nav_units), 100_000)
+        receipt = self.chain.wait(tx_hash)  # None while blocks are stalled: it lands later
+        if receipt is not None and not receipt.success:
             self.run_state.exceptions.append(f"postNav failed: {receipt.revert_reason}")
 
     # -- between ticks ------------------------------------------------------------

@@ -56,13 +56,17 @@ __all__ = [
     "ExternalTransferEvent",
     "FailNextTradeEvent",
     "InterestEvent",
+    "MempoolEvent",
     "Mismatch",
     "NavExpectation",
+    "NodeFaultEvent",
+    "NodeRestartEvent",
     "NoteEvent",
     "PoolSpec",
     "PositionExpectation",
     "PriceShockEvent",
     "RebaseEvent",
+    "ReorgEvent",
     "Scenario",
     "SetParameterEvent",
     "SourceInfo",
@@ -581,6 +585,67 @@ class NoteEvent(Event):
     text: str = spec("The note.", shorthand=True, min_length=1)
 
 
+@dataclass(frozen=True, kw_only=True)
+class MempoolEvent(Event):
+    """The node's block production, as the runner's transactions experience it (anvil only).
+
+    ``stall``: blocks stop; the runner's broadcasts stay pending. ``resume``: a block
+    includes everything pending. ``drop``: pending transactions are dropped from the
+    mempool (anvil_dropTransaction), as a node that lost them would.
+    """
+
+    kind: ClassVar[str] = "mempool"
+
+    action: Literal["stall", "resume", "drop"] = spec("What the node does.", shorthand=True)
+
+
+@dataclass(frozen=True, kw_only=True)
+class NodeFaultEvent(Event):
+    """The node answers the runner's next ``calls`` requests with errors or not at all."""
+
+    kind: ClassVar[str] = "node_fault"
+
+    mode: Literal["error", "timeout"] = spec("Error responses or timeouts.", default="error")
+    calls: int = spec("How many of the runner's node requests fail.", default=1, min=1)
+    method: (
+        Literal["call", "call_many", "get_logs", "get_receipt", "get_nonce", "block_number",
+                "block_hash", "send_raw_transaction"]
+        | None
+    ) = spec("Only requests of this kind fail; any kind when omitted.", default=None)
+
+
+@dataclass(frozen=True, kw_only=True)
+class NodeRestartEvent(Event):
+    """The node process restarts, keeping its chain through a state dump (anvil only)."""
+
+    kind: ClassVar[str] = "node_restart"
+
+    reason: str = spec("Why, for the journal.", default="maintenance", shorthand=True)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReorgEvent(Event):
+    """The chain goes back to how it was at an earlier instant (before that instant's events).
+
+    Blocks after it vanish, with the runner's confirmed trades in them: what the runner
+    does about trades that no longer exist is the point of such a scenario.
+    """
+
+    kind: ClassVar[str] = "reorg"
+
+    to: timedelta = spec(
+        "The earlier instant to go back to: a duration after clock.start or a datetime.",
+        kind="time_offset",
+        shorthand=True,
+        checks=(not_before_start,),
+    )
+
+    def problems(self) -> Iterator[tuple[str, str]]:
+        """A reorg can only go back in time."""
+        if self.to >= self.at:
+            yield "to", f"an instant before the reorg itself ({format_duration(self.at)})"
+
+
 # -- expectations ----------------------------------------------------------------------------
 
 
@@ -687,6 +752,10 @@ EVENT_TYPES: tuple[type[Event], ...] = (
     CrashEvent,
     SetParameterEvent,
     NoteEvent,
+    MempoolEvent,
+    NodeFaultEvent,
+    NodeRestartEvent,
+    ReorgEvent,
 )
 EXPECTATION_TYPES: tuple[type[Expectation], ...] = (
     PositionExpectation,

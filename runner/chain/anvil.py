@@ -55,6 +55,12 @@ class AnvilBackend:
         self._pending: list[bytes] = []
         self._next_ts: int | None = None
 
+    def reconnect(self, url: str) -> None:
+        """Talk to a new node process at `url` (a restarted node with the same chain)."""
+        self.rpc.close()
+        self.rpc = JsonRpcClient(url, timeout=self.rpc._timeout)
+        self.rpc.request("evm_setAutomine", [False])
+
     # -- reads -----------------------------------------------------------
     def block_number(self) -> int:
         return int(self.rpc.request("eth_blockNumber"), 16)
@@ -62,6 +68,10 @@ class AnvilBackend:
     def block_timestamp(self, block: int | None = None) -> int:
         blk = self.rpc.request("eth_getBlockByNumber", [_block_tag(block), False])
         return int(blk["timestamp"], 16)
+
+    def block_hash(self, block: int) -> bytes | None:
+        blk = self.rpc.request("eth_getBlockByNumber", [hex(block), False])
+        return None if blk is None else _unhex(blk["hash"])
 
     def call(self, to: bytes, data: bytes, block: int | None = None, sender: bytes | None = None) -> bytes:
         tx: dict[str, Any] = {"to": _hex(to), "data": _hex(data)}

@@ -75,6 +75,10 @@ class ChainBackend(Protocol):
 
     def block_timestamp(self, block: int | None = None) -> int: ...
 
+    def block_hash(self, block: int) -> bytes | None:
+        """The canonical hash at `block`, None above the head (how reorgs are noticed)."""
+        ...
+
     def call(self, to: bytes, data: bytes, block: int | None = None, sender: bytes | None = None) -> bytes:
         """eth_call; raises `CallReverted` with the decoded reason on revert."""
         ...

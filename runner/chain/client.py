@@ -125,6 +125,12 @@ class ChainClient:
         self._block_open = False
         return number
 
+    def flush(self) -> int | None:
+        """Seal the block being built, if any and if blocks are being produced."""
+        if self._block_open and self.automine:
+            return self.mine()
+        return None
+
     def wait(self, tx_hash: bytes) -> Receipt | None:
         """The receipt; under automine a still-pending transaction is mined first."""
         receipt = self.backend.get_receipt(tx_hash)

@@ -55,6 +55,11 @@ class EthTesterBackend:
             return self._head_timestamp
         return int(self._chain.get_canonical_block_header_by_number(block).timestamp)
 
+    def block_hash(self, block: int) -> bytes | None:
+        if block > self.block_number():
+            return None
+        return bytes(self._chain.get_canonical_block_header_by_number(block).hash)
+
     def _read_state(self, block: int | None) -> Any:
         """A fee-free state on top of `block` (head by default), reused until the next block.
 
@@ -119,6 +124,9 @@ class EthTesterBackend:
 
     # -- writes ----------------------------------------------------------
     def send_raw_transaction(self, raw: bytes) -> bytes:
+        known = keccak(raw)
+        if known in self._receipts or known in self._pending_hashes:
+            raise TransactionRejected("already known")  # as a node answers a repeated broadcast
         vm = self._chain.get_vm()
         try:
             tx = vm.get_transaction_builder().decode(raw)

@@ -20,6 +20,9 @@ from runner.state import BalanceUpdate, BalanceUpdateCause, State
 from runner.universe import Universe
 
 
+REORG_WINDOW = 64
+
+
 class VaultSyncModel:
     """Reads the strategy vault's and rebasing tokens' events up to a block."""
 
@@ -36,7 +39,7 @@ class VaultSyncModel:
 
     def sync(self, state: State, ts: datetime, end_block: int | None = None) -> list[BalanceUpdate]:
         head = self.chain.block_number() if end_block is None else end_block
-        start = state.sync.last_block + 1
+        start = self._resume_from(state, head)
         if head < start:
             return []
         logs: list[Log] = list(self.chain.backend.get_logs(self.universe.vault, [], start, head))
@@ -52,8 +55,26 @@ class VaultSyncModel:
             if update is not None:
                 updates.append(update)
         state.sync.last_block = head
+        known = self.chain.backend.block_hash(head)
+        state.sync.last_block_hash = "0x" + known.hex() if known else None
         state.sync.last_synced_at = ts
         return updates
+
+    def _resume_from(self, state: State, head: int) -> int:
+        """The first block to read: after the last synced one, unless the chain moved under us.
+
+        If the block we synced last is gone or has another hash, a reorg replaced it: read
+        again from REORG_WINDOW blocks before it. Booked events are keyed, so re-reading
+        books only what is new; what vanished stays booked for the accounting check to flag.
+        """
+        sync = state.sync
+        if sync.last_block == 0 or sync.last_block_hash is None:
+            return sync.last_block + 1
+        current = self.chain.backend.block_hash(sync.last_block) if sync.last_block <= head else None
+        if current is not None and "0x" + current.hex() == sync.last_block_hash:
+            return sync.last_block + 1
+        sync.reorgs_detected += 1
+        return max(1, min(head, sync.last_block) - REORG_WINDOW)
 
     def _book(self, state: State, log: Log, key: str, ts: datetime) -> BalanceUpdate | None:
         topic = log.topics[0] if log.topics else b""

@@ -19,7 +19,9 @@ class SyncState:
     """How far the chain has been read: the next sync starts after `last_block`."""
 
     last_block: int = 0
+    last_block_hash: str | None = None
     last_synced_at: datetime | None = None
+    reorgs_detected: int = 0
     vault_shares_outstanding: str = "0"
 
 
