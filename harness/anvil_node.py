@@ -50,14 +50,15 @@ def find_anvil() -> str:
 class AnvilNode:
     """One anvil process."""
 
-    def __init__(self, *, genesis_timestamp: int, extra_args: list[str] | None = None,
+    def __init__(self, *, genesis_timestamp: int | None, extra_args: list[str] | None = None,
                  log_dir: str | None = None, startup_timeout: float = 30.0) -> None:
         self.binary = find_anvil()
         self.log_path = Path(tempfile.mkstemp(prefix="anvil-", suffix=".log", dir=log_dir)[1])
         args = [
             self.binary, "--port", "0", "--host", "127.0.0.1",
             "--chain-id", str(CHAIN_ID), "--accounts", "0", "--balance", "0",
-            "--timestamp", str(genesis_timestamp), "--hardfork", "prague",
+            *(["--timestamp", str(genesis_timestamp)] if genesis_timestamp is not None else []),
+            "--hardfork", "prague",
             "--gas-limit", "30000000", "--base-fee", "1000000000", "--gas-price", "10000000000",
             "--order", "fifo", "--no-mining", "--mnemonic",
             "test test test test test test test test test test test junk",
@@ -95,8 +96,10 @@ class AnvilNode:
         t.join(timeout)
         if not result:
             self._log.flush()
-            tail = self.log_path.read_text(errors="replace")[-2000:]
-            raise BackendUnavailable("anvil", f"did not start within {timeout}s; its output:\n{tail}", hint=INSTALL_HINT)
+            tail = self.log_path.read_text(errors="replace")[-2000:].strip()
+            exited = self.proc.poll()
+            why = f"exited with code {exited}" if exited is not None else f"did not listen within {timeout}s"
+            raise BackendUnavailable("anvil", f"{why}; its output:\n{tail}")
         return result[0]
 
     def _copy_output(self) -> None:

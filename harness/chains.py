@@ -37,10 +37,11 @@ class WorldSpec:
     investors: tuple[str, ...]
     deploy_at: int
 
-    def key(self) -> str:
+    def key(self, *, with_time: bool = True) -> str:
+        """Identity of the deployed world; without time it identifies its addresses."""
         doc = json.dumps(
             [self.reserve, [t.__dict__ for t in self.tokens], [p.__dict__ for p in self.pools],
-             list(self.investors), self.deploy_at],
+             list(self.investors), self.deploy_at if with_time else None],
             default=str, sort_keys=True,
         )
         return hashlib.sha256(doc.encode()).hexdigest()
@@ -121,6 +122,15 @@ class ChainPool:
         backend.set_eth_balance(accounts.admin.address, ETH_PER_ACCOUNT * 100)
         for w in accounts.all():
             w.nonce = 0
+
+    def deployed_universe(self, backend_name: str, spec: WorldSpec) -> World:
+        """The world this pool deployed for `spec` (after a run used it)."""
+        return self._worlds[(backend_name, spec.key())].world
+
+    @property
+    def anvil_url(self) -> str:
+        assert self._anvil_node is not None
+        return self._anvil_node.url
 
     def restart_anvil(self) -> str:
         """Restart the node process keeping its chain (anvil_dumpState / anvil_loadState).

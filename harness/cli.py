@@ -22,6 +22,8 @@ EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
 def _out(stream: TextIO, text: str = "") -> None:
+    if stream is sys.stderr:
+        sys.stdout.flush()
     stream.write(text + "\n")
 
 

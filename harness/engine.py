@@ -128,6 +128,7 @@ class ScenarioRun:
         self.faults: FaultInjectingBackend | None = None
         self.reorg_snaps: dict[timedelta, object] = {}
         self.now: datetime = scenario.clock.start
+        self._cleanups: list[Any] = []
 
     def _runner(self, world: World, state: State) -> ChainStrategyRunner:
         s = self.scenario
@@ -149,13 +150,22 @@ class ScenarioRun:
         try:
             return self._run()
         finally:
+            for cleanup in self._cleanups:
+                cleanup()
             if self._own_pool:
                 self.pool.close()
 
     def _run(self) -> RunResult:
         s = self.scenario
         accounts = Accounts.for_investors(s.investors)
-        chain, world = self.pool.world(self.backend, world_spec(s), accounts)
+        if self.backend == "anvil-fork":
+            from harness.forks import open_fork
+
+            fork = open_fork(s, accounts)
+            self._cleanups.append(fork.close)
+            chain, world = fork.chain, fork.world
+        else:
+            chain, world = self.pool.world(self.backend, world_spec(s), accounts)
         self.faults = FaultInjectingBackend(chain.backend)
         retrying = RetryingBackend(self.faults)
         chain.backend = retrying

@@ -202,6 +202,22 @@ class AnvilBackend:
         self._pending.clear()
         self._gas_limits.clear()
 
+    def send_impersonated(self, sender: bytes, to: bytes, data: bytes, gas: int) -> bytes:
+        """Send as `sender` without its key (anvil_impersonateAccount): third parties on a node."""
+        self.rpc.request("anvil_impersonateAccount", [_hex(sender)])
+        try:
+            balance = int(self.rpc.request("eth_getBalance", [_hex(sender), "latest"]), 16)
+            if balance < 10**17:
+                self.set_eth_balance(sender, 10**18)
+            tx = {"from": _hex(sender), "to": _hex(to), "data": _hex(data), "gas": hex(gas),
+                  "gasPrice": hex(10 * 10**9)}
+            tx_hash = _unhex(self.rpc.request("eth_sendTransaction", [tx]))
+        finally:
+            self.rpc.request("anvil_stopImpersonatingAccount", [_hex(sender)])
+        self._pending.append(tx_hash)
+        self._gas_limits[tx_hash] = gas
+        return tx_hash
+
     def set_eth_balance(self, address: bytes, wei: int) -> None:
         self.rpc.request("anvil_setBalance", [_hex(address), hex(wei)])
 

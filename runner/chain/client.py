@@ -117,6 +117,21 @@ class ChainClient:
             wallet.nonce = tx.nonce  # the node refused it: the nonce was not consumed
             raise
 
+    def send_as(self, sender: bytes, to: bytes, data: bytes, gas: int) -> Receipt:
+        """Send as an account whose key we do not have (node impersonation) and wait."""
+        impersonate = getattr(self.backend, "send_impersonated", None)
+        if impersonate is None:
+            raise NotImplementedError(f"{self.backend.name} cannot impersonate accounts")
+        if not self._block_open:
+            self._block_ts = self._next_block_ts()
+            self._block_open = True
+        tx_hash = impersonate(sender, to, data, gas)
+        self.sent += 1
+        receipt = self.wait(tx_hash)
+        if receipt is None:
+            raise RuntimeError("impersonated transaction still pending with automine off")
+        return receipt
+
     def mine(self) -> int:
         """Seal a block now (with whatever is pending, possibly nothing)."""
         ts = self._block_ts if self._block_open else self._next_block_ts()

@@ -21,7 +21,8 @@ import sys
 from harness.engine import ScenarioRun
 from harness.scenario import load_scenario
 from harness.snapshot import render, snapshot_document
-result = ScenarioRun(load_scenario(sys.argv[1]), backend="eth-tester").run()
+scenario = load_scenario(sys.argv[1])
+result = ScenarioRun(scenario, backend=scenario.chain.backend).run()
 sys.stdout.buffer.write(render(snapshot_document(result)))
 """
 
@@ -32,7 +33,9 @@ class TestDeterminism:
     def test_fresh_process_with_another_hash_seed_gives_identical_bytes(self, path: Path, chain_pool: object) -> None:
         """A second run in a new interpreter with a different PYTHONHASHSEED matches byte for byte."""
         rel = path.relative_to(ROOT)
-        here = render(snapshot_document(ScenarioRun(load_scenario(rel), backend="eth-tester", pool=chain_pool).run()))  # type: ignore[arg-type]
+        scenario = load_scenario(rel)
+        run = ScenarioRun(scenario, backend=scenario.chain.backend, pool=chain_pool)  # type: ignore[arg-type]
+        here = render(snapshot_document(run.run()))
         env = {**os.environ, "PYTHONHASHSEED": "12345"}
         other = subprocess.run([sys.executable, "-c", CHILD, str(rel)], cwd=ROOT, env=env,
                                capture_output=True, check=True, timeout=600).stdout

@@ -1,0 +1,121 @@
+"""The NAV / cash / positions-value chart as hand-written inline SVG.
+
+Coordinates are computed with Decimals and written with two decimals, so the same
+statistics give the same bytes on every machine (no plotting library, no floats, no
+fonts embedded, no ids or timestamps generated at render time).
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Context, Decimal, localcontext
+from html import escape
+
+from harness.report.model import StatPoint, plain
+
+WIDTH, HEIGHT = 960, 380
+LEFT, RIGHT, TOP, BOTTOM = 96, 24, 40, 56
+X_TICKS = 6
+Y_STEPS = 4
+PIXEL = Decimal("0.01")
+
+# (attribute of StatPoint, legend label, colour)
+SERIES: tuple[tuple[str, str, str], ...] = (
+    ("nav", "NAV", "#1f4e9c"),
+    ("cash", "Cash", "#2e8b57"),
+    ("positions_value", "Positions value", "#c0632b"),
+)
+
+
+def _px(d: Decimal) -> str:
+    return plain(d.quantize(PIXEL, rounding=ROUND_HALF_EVEN))
+
+
+def _nice_step(span: Decimal) -> Decimal:
+    """The smallest 1, 2 or 5 times a power of ten that is at least span / Y_STEPS."""
+    raw = span / Y_STEPS
+    magnitude = Decimal(1).scaleb(raw.adjusted())
+    for m in (1, 2, 5, 10):
+        if m * magnitude >= raw:
+            return m * magnitude
+    return 10 * magnitude
+
+
+def _time_label(p: StatPoint) -> str:
+    return p.timestamp.strftime("%Y-%m-%d %H:%M")
+
+
+def render_chart(points: list[StatPoint], reserve_asset: str) -> str:
+    """An <svg> element (no XML declaration, no namespace URL: it is inlined in HTML)."""
+    with localcontext(Context(prec=28)):  # fixed, whatever the caller's context is
+        return _render(points, reserve_asset)
+
+
+def _render(points: list[StatPoint], reserve_asset: str) -> str:
+    plot_w = Decimal(WIDTH - LEFT - RIGHT)
+    plot_h = Decimal(HEIGHT - TOP - BOTTOM)
+    out = [
+        f'<svg id="nav-chart" class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" '
+        f'height="{HEIGHT}" role="img" aria-label="NAV, cash and positions value per cycle">',
+        f"<title>NAV, cash and positions value per cycle, in {escape(reserve_asset)}</title>",
+    ]
+    if not points:
+        out.append(f'<text x="{WIDTH // 2}" y="{HEIGHT // 2}" text-anchor="middle" class="muted">'
+                   "no cycle statistics recorded</text>")
+        out.append("</svg>")
+        return "\n".join(out)
+
+    values = [getattr(p, attr) for p in points for attr, _, _ in SERIES]
+    lo, hi = min(min(values), Decimal(0)), max(values)
+    if hi == lo:
+        hi = lo + 1
+    step = _nice_step(hi - lo)
+    lo = (lo / step).to_integral_value(rounding=ROUND_FLOOR) * step
+    hi = (hi / step).to_integral_value(rounding=ROUND_CEILING) * step
+    t0 = points[0].timestamp
+    span = int((points[-1].timestamp - t0).total_seconds())
+
+    def x_of(p: StatPoint) -> Decimal:
+        if span == 0:
+            return LEFT + plot_w / 2
+        return LEFT + plot_w * int((p.timestamp - t0).total_seconds()) / span
+
+    def y_of(v: Decimal) -> Decimal:
+        return TOP + plot_h * (hi - v) / (hi - lo)
+
+    # axes and grid
+    out.append('<g class="grid">')
+    tick = lo
+    while tick <= hi:
+        y = _px(y_of(tick))
+        out.append(f'<line x1="{LEFT}" y1="{y}" x2="{WIDTH - RIGHT}" y2="{y}" />')
+        out.append(f'<text x="{LEFT - 8}" y="{y}" text-anchor="end" dominant-baseline="middle">'
+                   f"{plain(tick)}</text>")
+        tick += step
+    n = len(points)
+    shown = sorted({(i * (n - 1)) // (X_TICKS - 1) for i in range(X_TICKS)}) if n > 1 else [0]
+    for i in shown:
+        x = _px(x_of(points[i]))
+        out.append(f'<line x1="{x}" y1="{TOP + plot_h}" x2="{x}" y2="{TOP + plot_h + 5}" />')
+        out.append(f'<text x="{x}" y="{TOP + plot_h + 20}" text-anchor="middle">'
+                   f"{escape(_time_label(points[i]))}</text>")
+    out.append("</g>")
+    out.append(f'<rect class="frame" x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" />')
+    out.append(f'<text x="{LEFT}" y="{TOP - 14}" class="axis-title">{escape(reserve_asset)}</text>')
+
+    # one polyline per series, then the legend
+    for attr, label, colour in SERIES:
+        coords = " ".join(f"{_px(x_of(p))},{_px(y_of(getattr(p, attr)))}" for p in points)
+        out.append(f'<polyline data-series="{attr}" fill="none" stroke="{colour}" stroke-width="2" '
+                   f'points="{coords}"><title>{escape(label)}</title></polyline>')
+        if n == 1:
+            p = points[0]
+            out.append(f'<circle cx="{_px(x_of(p))}" cy="{_px(y_of(getattr(p, attr)))}" r="3" '
+                       f'fill="{colour}" />')
+    lx = LEFT + 180
+    for k, (_attr, label, colour) in enumerate(SERIES):
+        x = lx + 170 * k
+        out.append(f'<line x1="{x}" y1="{TOP - 18}" x2="{x + 24}" y2="{TOP - 18}" stroke="{colour}" '
+                   'stroke-width="3" />')
+        out.append(f'<text x="{x + 30}" y="{TOP - 14}">{escape(label)}</text>')
+    out.append("</svg>")
+    return "\n".join(out)
