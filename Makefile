@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 WORKERS ?= 2
-DEFAULT_SCENARIO ?= scenarios/rebase-while-holding.yaml
+DEFAULT_SCENARIO ?= scenarios/main-rebalance-30d.yaml
 
 .PHONY: install run test test-ci test-fast lint contracts snapshots bench clean
 

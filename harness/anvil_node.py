@@ -104,9 +104,12 @@ class AnvilNode:
 
     def _copy_output(self) -> None:
         assert self.proc.stdout is not None
-        for line in self.proc.stdout:
-            self._log.write(line)
-        self._log.flush()
+        try:
+            for line in self.proc.stdout:
+                self._log.write(line)
+            self._log.flush()
+        except ValueError:  # the log was closed by stop(): the node is gone, nothing to copy
+            pass
 
     def log_tail(self, chars: int = 4000) -> str:
         try:

@@ -58,6 +58,7 @@ class ChainPool:
     """Chains and deployed worlds, reused across the runs of one process."""
 
     anvil_args: list[str] = field(default_factory=list)
+    anvil_url: str | None = None  # an anvil someone else started: used, never stopped
     _ethtester: EthTesterBackend | None = None
     _anvil_node: AnvilNode | None = None
     _anvil: AnvilBackend | None = None
@@ -71,6 +72,11 @@ class ChainPool:
                 self._ethtester = EthTesterBackend(GENESIS, [accounts.admin.address], ETH_PER_ACCOUNT * 100)
                 self._ethtester_genesis = self._ethtester.snapshot()
             return self._ethtester
+        if name == "anvil" and self.anvil_url is not None:
+            if self._anvil is None:
+                self._anvil = AnvilBackend(self.anvil_url)
+                self._anvil_genesis = self._anvil.snapshot()
+            return self._anvil
         if name == "anvil":
             if (self._anvil is None or self._anvil_node is None or not self._anvil_node.running
                     or self._anvil_stale):
@@ -128,7 +134,9 @@ class ChainPool:
         return self._worlds[(backend_name, spec.key())].world
 
     @property
-    def anvil_url(self) -> str:
+    def node_url(self) -> str:
+        if self.anvil_url is not None:
+            return self.anvil_url
         assert self._anvil_node is not None
         return self._anvil_node.url
 

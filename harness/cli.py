@@ -68,6 +68,28 @@ def cmd_new(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _progress_bar() -> object:
+    """A rich progress bar for interactive runs; never in logs (stdout not a TTY)."""
+    from rich.progress import Progress
+
+    bar = Progress(transient=True)
+    task = None
+
+    def update(index: int, total: int) -> None:
+        nonlocal task
+        if index < 0:
+            bar.stop()
+            return
+        if task is None:
+            if total < 200:
+                return
+            bar.start()
+            task = bar.add_task("simulating", total=total)
+        bar.update(task, completed=index + 1)
+
+    return update
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from harness.engine import ScenarioRun, replay_command
     from harness.journal import JOURNAL_HEADER, format_journal_row
@@ -82,7 +104,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     out_dir = Path(args.out) if args.out else None
     if out_dir:
         out_dir.mkdir(parents=True, exist_ok=True)
-    run = ScenarioRun(scenario, backend=args.backend, seed=args.seed, state_dir=out_dir)
+    from harness.chains import ChainPool
+
+    pool = ChainPool(anvil_url=args.rpc)
+    progress = _progress_bar() if sys.stdout.isatty() and not args.quiet else None
+    run = ScenarioRun(scenario, backend=args.backend, seed=args.seed, state_dir=out_dir, pool=pool,
+                      restart_after_crash=not args.no_restart, progress=progress)
     _out(sys.stdout, "fingerprint: " + __import__("harness.engine", fromlist=["fingerprint"]).fingerprint(
         scenario, run.seed, run.backend))
     try:
@@ -90,6 +117,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     except HarnessError as exc:
         _out(sys.stderr, str(exc))
         return EXIT_FAILED
+    finally:
+        pool.close()
+        if progress is not None:
+            progress(-1, 0)
     if not args.quiet:
         _out(sys.stdout, JOURNAL_HEADER)
         for entry in result.journal:
@@ -119,6 +150,24 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_repair(args: argparse.Namespace) -> int:
+    from harness.repair_cli import run_repair
+    from harness.scenario import load_scenario
+
+    try:
+        scenario = load_scenario(args.scenario)
+        code, lines = run_repair(Path(args.state_file), scenario, args.rpc, args.apply)
+    except HarnessError as exc:
+        _out(sys.stderr, str(exc))
+        return EXIT_FAILED
+    except OSError as exc:
+        _out(sys.stderr, f"{args.state_file}: {exc.strerror or exc}")
+        return EXIT_FAILED
+    for line in lines:
+        _out(sys.stdout, line)
+    return code
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="harness", description="Deterministic scenario harness for the strategy runner.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -129,6 +178,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
     run.add_argument("--out", default=None, help="directory for state.json and snapshot.json")
     run.add_argument("--quiet", action="store_true", help="do not print the journal")
+    run.add_argument("--rpc", default=None, help="use this running anvil instead of starting one (--backend anvil)")
+    run.add_argument("--no-restart", action="store_true",
+                     help="a crash event stops the run (state left as the dead process left it)")
     run.set_defaults(func=cmd_run)
     check = sub.add_parser("check", help="validate scenario files without running them")
     check.add_argument("files", nargs="+")
@@ -137,6 +189,12 @@ def build_parser() -> argparse.ArgumentParser:
     new.add_argument("name")
     new.add_argument("--dir", default="scenarios")
     new.set_defaults(func=cmd_new)
+    repair = sub.add_parser("repair", help="resolve a dead runner's unfinished trades against a node")
+    repair.add_argument("state_file")
+    repair.add_argument("--scenario", required=True, help="the scenario file the state belongs to (its universe)")
+    repair.add_argument("--rpc", required=True, help="JSON-RPC URL of the node (e.g. a running anvil)")
+    repair.add_argument("--apply", action="store_true", help="write the repaired state (default: dry run)")
+    repair.set_defaults(func=cmd_repair)
     schema = sub.add_parser("schema", help="print the scenario JSON Schema")
     schema.set_defaults(func=cmd_schema)
     return parser

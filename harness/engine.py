@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import random
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -112,7 +113,9 @@ class ScenarioRun:
     """One run of one scenario on one backend."""
 
     def __init__(self, scenario: Scenario, *, backend: str | None = None, seed: int | None = None,
-                 pool: ChainPool | None = None, state_dir: Path | None = None) -> None:
+                 pool: ChainPool | None = None, state_dir: Path | None = None,
+                 restart_after_crash: bool = True,
+                 progress: Callable[[int, int], None] | None = None) -> None:
         self.scenario = scenario
         self.backend = backend or scenario.chain.backend
         self.seed = scenario.seed if seed is None else seed
@@ -123,6 +126,8 @@ class ScenarioRun:
             self._tmp = tempfile.TemporaryDirectory(prefix="dst-run-")
             state_dir = Path(self._tmp.name)
         self.state_path = Path(state_dir) / "state.json"
+        self.restart_after_crash = restart_after_crash
+        self.progress = progress
         self.rng = random.Random(self.seed)
         self.crash = CrashSwitch()
         self.faults: FaultInjectingBackend | None = None
@@ -176,7 +181,10 @@ class ScenarioRun:
         result = RunResult(s, self.backend, self.seed, state, state_path=self.state_path)
         runner = self._runner(world, state)
         stopped = False
-        for instant in build_timeline(s):
+        timeline = build_timeline(s)
+        for index, instant in enumerate(timeline):
+            if self.progress is not None:
+                self.progress(index, len(timeline))
             ts = s.clock.start + instant.offset
             self.now = ts
             chain.set_clock(int(ts.timestamp()))
@@ -214,6 +222,8 @@ class ScenarioRun:
                 result.journal.append(entry)
             for exp in instant.expectations:
                 result.expectations.append(evaluate(exp, ts, state, result, world.universe))
+            if stopped and result.error_kind == "SimulatedCrash":
+                break  # the process is dead and nobody restarts it
         result.state = state
         result.retries = list(retrying.retries)
         result.node_reads = chain.reads
@@ -243,7 +253,13 @@ class ScenarioRun:
             except SimulatedCrash as crash:
                 result.crashes += 1
                 entry.events.append(f"crash at {crash.step}")
-                state, runner = self._restart(world, store, ts, result)
+                if not self.restart_after_crash:
+                    # Leave everything as the dead process left it: for `harness repair`.
+                    entry.status = "crashed"
+                    world.chain.flush()  # the chain goes on without the runner
+                    result.error = str(crash)
+                    result.error_kind = "SimulatedCrash"
+                    return store.load(), runner, True
                 if state.cycle >= cycle:
                     break  # the crashed cycle had already been saved as complete
                 continue

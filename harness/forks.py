@@ -53,7 +53,7 @@ def open_fork(scenario: Scenario, accounts: Accounts) -> Fork:
                                        "a fork finds contracts by the addresses the same world would have")
         mainnet = ChainPool()
         ScenarioRun(history, backend="anvil", pool=mainnet).run()
-        url = mainnet.anvil_url
+        url = mainnet.node_url
         universe_world = mainnet.deployed_universe("anvil", world_spec(history))
     else:
         raise ScenarioRuntimeError(src, None, "chain.fork_url",

@@ -1,0 +1,97 @@
+"""`harness repair STATE_FILE`: resolve a dead runner's unfinished trades against a node.
+
+Dry run by default: it prints what repair would change (each trade's status before and
+after, counter entries, unfrozen positions) and writes nothing. `--apply` saves the
+repaired state atomically. The universe comes from the scenario file: deployment is
+deterministic, so its addresses are derived by deploying the same world on a throwaway
+embedded chain, then checked against the node (the vault must have code there).
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+
+from runner.chain.anvil import AnvilBackend
+from runner.chain.client import ChainClient
+from runner.chain.ethtester import EthTesterBackend
+from runner.chain.wallet import Wallet
+from runner.runner import ChainStrategyRunner
+from runner.state import State, StateStore, TradeStatus
+from runner.strategy.loader import load_strategy
+from runner.universe import Universe
+
+from harness.accounts import Accounts
+from harness.chains import ETH_PER_ACCOUNT, GENESIS
+from harness.engine import world_spec
+from harness.errors import HarnessError
+from harness.scenario.model import Scenario
+from harness.world import deploy_world
+
+
+class RepairError(HarnessError):
+    pass
+
+
+@dataclass
+class RepairPlan:
+    lines: list[str]
+    state: State
+    changed: bool
+
+
+def derive_universe(scenario: Scenario) -> Universe:
+    spec = world_spec(scenario)
+    accounts = Accounts.for_investors(spec.investors)
+    scratch = EthTesterBackend(GENESIS, [accounts.admin.address], ETH_PER_ACCOUNT * 100)
+    chain = ChainClient(scratch, clock=spec.deploy_at)
+    return deploy_world(chain, accounts, spec.reserve, list(spec.tokens), list(spec.pools)).universe
+
+
+def plan_repair(state_path: Path, scenario: Scenario, rpc_url: str) -> RepairPlan:
+    store = StateStore(state_path)
+    original = store.load()
+    state = copy.deepcopy(original)
+    universe = derive_universe(scenario)
+    backend = AnvilBackend(rpc_url)
+    chain = ChainClient(backend, clock=backend.block_timestamp())
+    code = backend.rpc.request("eth_getCode", ["0x" + universe.vault.hex(), "latest"])
+    if code in ("0x", "0x0", None):
+        backend.close()
+        raise RepairError(f"no vault at 0x{universe.vault.hex()} on {rpc_url}: is this the scenario's chain?")
+    runner = ChainStrategyRunner(
+        chain=chain, universe=universe, strategy=load_strategy(scenario.strategy.module),
+        parameters=dict(scenario.strategy.parameters), asset_manager=Wallet.from_label("asset-manager"),
+    )
+    before = {t.trade_id: t.status for t in state.portfolio.all_trades()}
+    frozen_before = {p.position_id for p in state.portfolio.open_positions.values() if p.is_frozen}
+    report = runner.repair(state, state.last_updated_at or state.created_at)
+    backend.close()
+    lines = []
+    for t in sorted(state.portfolio.all_trades(), key=lambda t: t.trade_id):
+        old = before.get(t.trade_id)
+        if old is None:
+            lines.append(f"+ trade #{t.trade_id} {t.trade_type.value} (counter entry for #{t.repaired_trade_id}): "
+                         f"reserve {t.executed_reserve}")
+        elif old != t.status:
+            lines.append(f"~ trade #{t.trade_id} {t.pair}: {old.value} -> {t.status.value}"
+                         + (f" ({t.failure_reason})" if t.status != TradeStatus.success and t.failure_reason else ""))
+    for t in report.unresolved:
+        lines.append(f"? trade #{t.trade_id} {t.pair}: still pending on the node; left {t.status.value}")
+    for pid in report.unfrozen:
+        if pid in frozen_before:
+            lines.append(f"~ position #{pid}: unfrozen (holdings match the chain)")
+    changed = any(not ln.startswith("?") for ln in lines)
+    return RepairPlan(lines, state, changed)
+
+
+def run_repair(state_path: Path, scenario: Scenario, rpc_url: str, apply: bool) -> tuple[int, list[str]]:
+    plan = plan_repair(state_path, scenario, rpc_url)
+    out = list(plan.lines) or ["nothing to repair: no unfinished trades"]
+    if apply and plan.changed:
+        StateStore(state_path).save(plan.state)
+        out.append(f"applied: {state_path} written")
+    elif plan.changed:
+        out.append("dry run: nothing written (use --apply)")
+    return 0, out
