@@ -6,9 +6,13 @@ PY := $(VENV)/bin/python
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 WORKERS ?= 2
+# Tests run in a shuffled order (pytest-randomly) to prove they are order-independent; the
+# seed is fixed so CI is reproducible: `make test TEST_SEED=$$RANDOM` tries another order.
+TEST_SEED ?= 20261125
+CHROMIUM := /usr/bin/chromium
 DEFAULT_SCENARIO ?= scenarios/main-rebalance-30d.yaml
 
-.PHONY: install run test test-ci test-fast lint contracts snapshots bench clean
+.PHONY: install run test test-ci test-fast lint contracts snapshots bench clean chromium
 
 $(PY_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,12 +31,20 @@ run: $(PY_STAMP)
 	$(VENV)/bin/harness run $(DEFAULT_SCENARIO)
 
 ## the whole suite: unit tests, integration tests on both backends, every scenario on both
-test: install
-	$(PY) -m pytest -n $(WORKERS) -p no:randomly
+test: install $(CHROMIUM)
+	$(PY) -m pytest -n $(WORKERS) -p randomly --randomly-seed=$(TEST_SEED)
 
 ## the same with JUnit XML for CI systems
-test-ci: install
-	$(PY) -m pytest -n $(WORKERS) --junitxml=build/junit.xml
+test-ci: install $(CHROMIUM)
+	$(PY) -m pytest -n $(WORKERS) -p randomly --randomly-seed=$(TEST_SEED) --junitxml=build/junit.xml
+
+## Debian's chromium renders the auditor's report in the browser test (root: apt-get)
+chromium: $(CHROMIUM)
+
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else echo "chromium missing: run 'sudo apt-get install chromium' (the report browser test needs it)"; exit 1; fi
 
 ## no node needed: unit tests only
 test-fast: $(PY_STAMP)

@@ -9,6 +9,7 @@ orphan anvil outlives the harness.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import re
 import shutil
@@ -112,10 +113,8 @@ class AnvilNode:
             pass
 
     def log_tail(self, chars: int = 4000) -> str:
-        try:
+        with contextlib.suppress(ValueError):
             self._log.flush()
-        except ValueError:
-            pass
         return self.log_path.read_text(errors="replace")[-chars:]
 
     @property
@@ -124,10 +123,8 @@ class AnvilNode:
 
     def stop(self) -> None:
         if self.proc.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
             try:
                 self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
@@ -135,10 +132,8 @@ class AnvilNode:
                 self.proc.wait()
         with _lock:
             _live.discard(self)
-        try:
+        with contextlib.suppress(Exception):
             self._log.close()
-        except Exception:
-            pass
 
     def __enter__(self) -> AnvilNode:
         return self

@@ -12,19 +12,18 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-
-from runner.chain.anvil import AnvilBackend
-from runner.chain.client import ChainClient
-from runner.chain.ethtester import EthTesterBackend
+from datetime import UTC, datetime
 
 from harness.accounts import Accounts
 from harness.anvil_node import AnvilNode
 from harness.world import PoolDecl, TokenDecl, World, deploy_world
+from runner.chain.anvil import AnvilBackend
+from runner.chain.client import ChainClient
+from runner.chain.ethtester import EthTesterBackend
 
 # Every chain starts at the same genesis time, so block timestamps and numbers agree
 # across backends and across scenarios sharing a node.
-GENESIS = int(datetime(2020, 1, 1, tzinfo=timezone.utc).timestamp())
+GENESIS = int(datetime(2020, 1, 1, tzinfo=UTC).timestamp())
 ETH_PER_ACCOUNT = 10**24
 BACKENDS = ("eth-tester", "anvil")
 

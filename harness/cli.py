@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from collections.abc import Callable
 from typing import TextIO
 
 from harness.errors import HarnessError
@@ -68,7 +69,7 @@ def cmd_new(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _progress_bar() -> object:
+def _progress_bar() -> Callable[[int, int], None]:
     """A rich progress bar for interactive runs; never in logs (stdout not a TTY)."""
     from rich.progress import Progress
 
@@ -143,10 +144,37 @@ def cmd_run(args: argparse.Namespace) -> int:
     if out_dir:
         (out_dir / "snapshot.json").write_bytes(render(snapshot_document(result)))
         _out(sys.stdout, f"wrote {out_dir / 'state.json'} and {out_dir / 'snapshot.json'}")
+    if args.report:
+        from harness.report import build_report, write_report
+
+        report = build_report(result)
+        paths = write_report(report, Path(args.report))
+        _out(sys.stdout, f"report: {', '.join(str(p) for p in paths)}")
+        _out(sys.stdout, f"reconciliation residual: {report.reconciliation.residual}")
     unexpected_error = result.error and not any(e.kind == "error" for e in result.expectations)
     if failed or unexpected_error:
         _out(sys.stdout, "replay: " + replay_command(scenario, result.seed, result.backend))
         return EXIT_FAILED
+    return EXIT_OK
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from harness.report import build_report_from_state, write_report
+    from runner.state import StateFormatError, StateStore
+
+    path = Path(args.state_file)
+    try:
+        state = StateStore(path).load()
+    except StateFormatError as exc:
+        _out(sys.stderr, str(exc))
+        return EXIT_FAILED
+    except OSError as exc:
+        _out(sys.stderr, f"{path}: {exc.strerror or exc}")
+        return EXIT_FAILED
+    report = build_report_from_state(state, args.name or state.name)
+    paths = write_report(report, Path(args.out))
+    _out(sys.stdout, f"report: {', '.join(str(p) for p in paths)}")
+    _out(sys.stdout, f"reconciliation residual: {report.reconciliation.residual}")
     return EXIT_OK
 
 
@@ -178,6 +206,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
     run.add_argument("--out", default=None, help="directory for state.json and snapshot.json")
     run.add_argument("--quiet", action="store_true", help="do not print the journal")
+    run.add_argument("--report", default=None, metavar="DIR",
+                     help="write the auditor's report (report.md, .html, .json, ledger.csv) to DIR")
     run.add_argument("--rpc", default=None, help="use this running anvil instead of starting one (--backend anvil)")
     run.add_argument("--no-restart", action="store_true",
                      help="a crash event stops the run (state left as the dead process left it)")
@@ -189,6 +219,11 @@ def build_parser() -> argparse.ArgumentParser:
     new.add_argument("name")
     new.add_argument("--dir", default="scenarios")
     new.set_defaults(func=cmd_new)
+    report = sub.add_parser("report", help="write the auditor's report of a state file")
+    report.add_argument("state_file")
+    report.add_argument("--out", default="report", help="output directory (default: ./report)")
+    report.add_argument("--name", default=None, help="title (default: the state's name)")
+    report.set_defaults(func=cmd_report)
     repair = sub.add_parser("repair", help="resolve a dead runner's unfinished trades against a node")
     repair.add_argument("state_file")
     repair.add_argument("--scenario", required=True, help="the scenario file the state belongs to (its universe)")

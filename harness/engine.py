@@ -22,15 +22,6 @@ from typing import Any
 
 from freezegun import freeze_time
 
-from runner.accounting import AccountingPolicy
-from runner.chain.wallet import Wallet
-from runner.chain.errors import ChainError
-from runner.chain.retry import RetryingBackend
-from runner.errors import RunnerError, SimulatedCrash
-from runner.runner import ChainStrategyRunner
-from runner.state import State, StateStore, TradeExecution
-from runner.strategy.loader import StrategyLoadError, load_strategy
-
 from harness.accounts import Accounts
 from harness.chains import ChainPool, WorldSpec
 from harness.errors import ScenarioRuntimeError
@@ -41,8 +32,16 @@ from harness.node_faults import FaultInjectingBackend
 from harness.scenario.model import Scenario
 from harness.scenario.quantities import format_duration
 from harness.timeline import build_timeline
-from harness.world import World, WorldActionFailed
 from harness.version import HARNESS_VERSION
+from harness.world import World, WorldActionFailed
+from runner.accounting import AccountingPolicy
+from runner.chain.errors import ChainError
+from runner.chain.retry import RetryingBackend
+from runner.chain.wallet import Wallet
+from runner.errors import RunnerError, SimulatedCrash
+from runner.runner import ChainStrategyRunner
+from runner.state import State, StateStore, TradeExecution
+from runner.strategy.loader import StrategyLoadError, load_strategy
 
 DEPLOY_LEAD = timedelta(hours=1)  # the world is deployed this long before clock.start
 
@@ -218,7 +217,7 @@ class ScenarioRun:
                 entry.events.append(f"{left} injected node fault(s) unused")
             entry.nav = state.portfolio.nav()
             entry.cash = state.portfolio.cash()
-            if instant.events or instant.tick or entry.trades or entry.kind != "events":
+            if instant.events or entry.trades or (instant.tick and not (stopped and entry.kind == "events")):
                 result.journal.append(entry)
             for exp in instant.expectations:
                 result.expectations.append(evaluate(exp, ts, state, result, world.universe))
@@ -260,6 +259,7 @@ class ScenarioRun:
                     result.error = str(crash)
                     result.error_kind = "SimulatedCrash"
                     return store.load(), runner, True
+                state, runner = self._restart(world, store, ts, result)
                 if state.cycle >= cycle:
                     break  # the crashed cycle had already been saved as complete
                 continue

@@ -27,9 +27,17 @@ from harness.scenario.model import (
 from harness.world import World
 
 if TYPE_CHECKING:
+    from harness.engine import RunResult, ScenarioRun
     from runner.runner import ChainStrategyRunner
 
-    from harness.engine import RunResult, ScenarioRun
+
+def _plain(value: Any) -> str:
+    """A YAML value as a person wrote it: no Decimal('...') wrappers."""
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {_plain(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_plain(v) for v in value) + "]"
+    return str(value)
 
 
 def _pct(x: Any) -> str:
@@ -67,7 +75,7 @@ def apply_event(world: World, event: Any, run: ScenarioRun, runner: ChainStrateg
         runner.parameters[event.name] = event.value
         overrides = result.state.parameters.setdefault("overrides", {})
         overrides[event.name] = event.value
-        return f"set parameter {event.name} = {event.value}"
+        return f"set parameter {event.name} = {_plain(event.value)}"
     if isinstance(event, NoteEvent):
         return f"note: {event.text}"
     if isinstance(event, NodeFaultEvent):

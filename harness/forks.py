@@ -17,15 +17,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from runner.chain.anvil import AnvilBackend
-from runner.chain.client import ChainClient
-
 from harness.accounts import Accounts
 from harness.anvil_node import AnvilNode
 from harness.chains import ChainPool
 from harness.errors import ScenarioRuntimeError
 from harness.scenario.model import Scenario
 from harness.world import World
+from runner.chain.anvil import AnvilBackend
+from runner.chain.client import ChainClient
 
 
 @dataclass

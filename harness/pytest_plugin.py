@@ -58,7 +58,7 @@ class ScenarioFile(pytest.File):
             needed = scenario.chain.backend
             backends = [needed] if choice in ("both", "anvil") else []
         for backend in backends:
-            item = pytest.Function.from_parent(
+            item = ScenarioItem.from_parent(
                 self, name=f"{scenario.name}[{backend}]", callobj=_make_test(scenario, backend),
             )
             item.add_marker(pytest.mark.scenario)
@@ -70,6 +70,15 @@ class ScenarioFile(pytest.File):
         if isinstance(excinfo.value, ScenarioCollectError):
             return str(excinfo.value)
         return super().repr_failure(excinfo)  # type: ignore[return-value]
+
+
+class ScenarioItem(pytest.Function):
+    """A scenario on one backend. A failed expectation reads like a compiler message."""
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:  # type: ignore[override]
+        if isinstance(excinfo.value, HarnessError):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo, style=style)
 
 
 def _make_test(scenario: Any, backend: str) -> Any:

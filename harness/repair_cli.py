@@ -13,6 +13,12 @@ import copy
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.accounts import Accounts
+from harness.chains import ETH_PER_ACCOUNT, GENESIS
+from harness.engine import world_spec
+from harness.errors import HarnessError
+from harness.scenario.model import Scenario
+from harness.world import deploy_world
 from runner.chain.anvil import AnvilBackend
 from runner.chain.client import ChainClient
 from runner.chain.ethtester import EthTesterBackend
@@ -21,13 +27,6 @@ from runner.runner import ChainStrategyRunner
 from runner.state import State, StateStore, TradeStatus
 from runner.strategy.loader import load_strategy
 from runner.universe import Universe
-
-from harness.accounts import Accounts
-from harness.chains import ETH_PER_ACCOUNT, GENESIS
-from harness.engine import world_spec
-from harness.errors import HarnessError
-from harness.scenario.model import Scenario
-from harness.world import deploy_world
 
 
 class RepairError(HarnessError):

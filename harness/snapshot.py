@@ -14,9 +14,8 @@ from typing import Any
 
 import msgspec
 
-from runner.state import State, TradeExecution, TradingPosition
-
 from harness.engine import RunResult
+from runner.state import State, TradeExecution, TradingPosition
 
 VOLATILE_TX_FIELDS = ("gas_used",)
 

@@ -13,13 +13,12 @@ from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
+from harness.accounts import Accounts
 from runner.chain.abi import artifact
 from runner.chain.backend import Receipt
 from runner.chain.client import ChainClient
 from runner.chain.wallet import Wallet
 from runner.universe import Pool, Token, Universe
-
-from harness.accounts import Accounts
 
 MAX_UINT = 2**256 - 1
 DEPLOY_GAS = 6_000_000
@@ -232,7 +231,7 @@ def deploy_world(chain: ChainClient, accounts: Accounts, reserve: str, tokens: l
     for decl in tokens:
         contract = "RebasingToken" if decl.rebasing else "TestToken"
         address = deploy(contract, decl.symbol, decl.symbol, decl.decimals)
-        token_objs[decl.symbol] = Token(decl.symbol, address, decl.decimals, decl.rebasing)
+        token_objs[decl.symbol] = Token(decl.symbol, address, decl.decimals, decl.rebasing, decl.transfer_fee)
         if decl.transfer_fee:
             bps = int((decl.transfer_fee * 10000).to_integral_value())
             receipt = chain.transact(admin, address, artifact("TestToken").fn("setTransferFee").encode(bps), TX_GAS)
@@ -245,15 +244,15 @@ def deploy_world(chain: ChainClient, accounts: Accounts, reserve: str, tokens: l
                              chain.chain_id)
     world = World(chain, accounts, universe_stub, fault_switch)
     factory_abi = artifact("Factory")
-    for decl in pools:
-        base, quote = token_objs[decl.base], token_objs[decl.quote]
-        fee_bps = int((decl.fee * 10000).to_integral_value())
+    for pdecl in pools:
+        base, quote = token_objs[pdecl.base], token_objs[pdecl.quote]
+        fee_bps = int((pdecl.fee * 10000).to_integral_value())
         world._tx(admin, factory, "Factory", "createPair", base.address, quote.address, fee_bps,
-                  gas=DEPLOY_GAS, action=f"create pool {decl.base}/{decl.quote}")
+                  gas=DEPLOY_GAS, action=f"create pool {pdecl.base}/{pdecl.quote}")
         pair_address = chain.read(factory, factory_abi.fn("getPair"), base.address, quote.address)
         pair_bytes = bytes.fromhex(pair_address[2:]) if isinstance(pair_address, str) else pair_address
-        world.mint(quote, pair_bytes, quote.to_units(decl.depth))
-        world.mint(base, pair_bytes, base.to_units(decl.depth / decl.price))
+        world.mint(quote, pair_bytes, quote.to_units(pdecl.depth))
+        world.mint(base, pair_bytes, base.to_units(pdecl.depth / pdecl.price))
         world._tx(admin, pair_bytes, "Pair", "sync")
-        pool_objs[f"{decl.base}/{decl.quote}"] = Pool(f"{decl.base}/{decl.quote}", base, quote, pair_bytes, decl.fee)
+        pool_objs[f"{pdecl.base}/{pdecl.quote}"] = Pool(f"{pdecl.base}/{pdecl.quote}", base, quote, pair_bytes, pdecl.fee)
     return world

@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from runner.chain.abi import artifact
+from runner.chain.abi import Function, artifact
 from runner.chain.client import ChainClient
 from runner.chain.wallet import checksum
 from runner.state import (
@@ -55,7 +56,9 @@ def chain_balances(chain: ChainClient, universe: Universe, block: int | None = N
     erc20 = artifact("TestToken")
     vault = artifact("Vault")
     symbols = list(universe.tokens)
-    calls = [(universe.tokens[s].address, erc20.fn("balanceOf"), (universe.vault,)) for s in symbols]
+    calls: list[tuple[bytes, Function, tuple[Any, ...]]] = [
+        (universe.tokens[s].address, erc20.fn("balanceOf"), (universe.vault,)) for s in symbols
+    ]
     calls.append((universe.vault, vault.fn("totalSupply"), ()))
     values = chain.read_many(calls, block)
     out = {s: universe.tokens[s].from_units(v) for s, v in zip(symbols, values, strict=False)}

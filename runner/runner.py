@@ -17,7 +17,14 @@ from decimal import Decimal
 from types import ModuleType
 from typing import Any
 
-from runner.accounting import AccountingPolicy, apply_corrections, chain_balances, format_table, ledger_balances, run_check
+from runner.accounting import (
+    AccountingPolicy,
+    apply_corrections,
+    chain_balances,
+    format_table,
+    ledger_balances,
+    run_check,
+)
 from runner.chain.client import ChainClient
 from runner.chain.wallet import Wallet
 from runner.errors import (
@@ -267,6 +274,8 @@ class ChainStrategyRunner(StrategyRunner):
         chain_nonce = backend.get_nonce(self.asset_manager.address)
         pending = set(backend.pending_transactions())
         report = repair_unfinished(state, self.execution_model, ts, chain_nonce, pending)
+        # Still in the mempool: the next tick waits for them instead of trading on top.
+        self.pending_trade_ids = {t.trade_id for t in report.unresolved}
         on_chain = chain_balances(self.chain, self.universe)
         ledger = ledger_balances(state, self.universe)
         for pos in list(state.portfolio.open_positions.values()):

@@ -16,6 +16,7 @@ class Token:
     address: bytes
     decimals: int
     rebasing: bool = False
+    transfer_fee: Decimal = Decimal(0)  # fee-on-transfer tokens lose this share per transfer
 
     @property
     def unit(self) -> Decimal:

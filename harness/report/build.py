@@ -6,8 +6,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from runner.state import BalanceUpdateCause, State, TradeExecution, TradeStatus
-
 from harness.report.model import (
     CheckRow,
     CheckTable,
@@ -21,6 +19,7 @@ from harness.report.model import (
     plain,
 )
 from harness.report.reconcile import reconcile
+from runner.state import BalanceUpdateCause, State, TradeExecution, TradeStatus
 
 if TYPE_CHECKING:
     from harness.engine import RunResult

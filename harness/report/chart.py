@@ -95,8 +95,9 @@ def _render(points: list[StatPoint], reserve_asset: str) -> str:
     shown = sorted({(i * (n - 1)) // (X_TICKS - 1) for i in range(X_TICKS)}) if n > 1 else [0]
     for i in shown:
         x = _px(x_of(points[i]))
+        anchor = "middle" if n == 1 or 0 < i < n - 1 else "start" if i == 0 else "end"
         out.append(f'<line x1="{x}" y1="{TOP + plot_h}" x2="{x}" y2="{TOP + plot_h + 5}" />')
-        out.append(f'<text x="{x}" y="{TOP + plot_h + 20}" text-anchor="middle">'
+        out.append(f'<text x="{x}" y="{TOP + plot_h + 20}" text-anchor="{anchor}">'
                    f"{escape(_time_label(points[i]))}</text>")
     out.append("</g>")
     out.append(f'<rect class="frame" x="{LEFT}" y="{TOP}" width="{plot_w}" height="{plot_h}" />')
@@ -113,9 +114,9 @@ def _render(points: list[StatPoint], reserve_asset: str) -> str:
                        f'fill="{colour}" />')
     lx = LEFT + 180
     for k, (_attr, label, colour) in enumerate(SERIES):
-        x = lx + 170 * k
-        out.append(f'<line x1="{x}" y1="{TOP - 18}" x2="{x + 24}" y2="{TOP - 18}" stroke="{colour}" '
-                   'stroke-width="3" />')
-        out.append(f'<text x="{x + 30}" y="{TOP - 14}">{escape(label)}</text>')
+        key_x = lx + 170 * k
+        out.append(f'<line x1="{key_x}" y1="{TOP - 18}" x2="{key_x + 24}" y2="{TOP - 18}" '
+                   f'stroke="{colour}" stroke-width="3" />')
+        out.append(f'<text x="{key_x + 30}" y="{TOP - 14}">{escape(label)}</text>')
     out.append("</svg>")
     return "\n".join(out)

@@ -7,7 +7,7 @@ here reads a clock or a random source, so the same run always gives the same rep
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, is_dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -21,11 +21,19 @@ def plain(d: Decimal | None) -> str:
     return format(d, "f")
 
 
+def in_units(d: Decimal, decimals: int) -> str:
+    """An amount with exactly `decimals` places when that is exact, else every digit it has."""
+    unit = Decimal(1).scaleb(-decimals)
+    if d == d.quantize(unit):
+        return f"{d.quantize(unit):f}"
+    return plain(d)
+
+
 def iso(ts: datetime | None) -> str:
     """ISO-8601, UTC written as Z (the state file's own spelling)."""
     if ts is None:
         return ""
-    if ts.tzinfo is not None and ts.utcoffset() == timezone.utc.utcoffset(None):
+    if ts.tzinfo is not None and ts.utcoffset() == UTC.utcoffset(None):
         return ts.strftime("%Y-%m-%dT%H:%M:%SZ") if ts.microsecond == 0 else ts.isoformat().replace("+00:00", "Z")
     return ts.isoformat()
 

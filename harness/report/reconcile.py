@@ -42,8 +42,6 @@ from decimal import (
     localcontext,
 )
 
-from runner.state import BalanceUpdateCause, State, TradeStatus, TradingPosition
-
 from harness.report.model import (
     CrossCheck,
     Line,
@@ -52,16 +50,18 @@ from harness.report.model import (
     ResidualTerm,
     plain,
 )
+from runner.state import BalanceUpdateCause, State, TradeStatus, TradingPosition
 
 WIDE = 200  # digits: far more than any sum of state amounts needs
+HELD_DISPLAY = Decimal("1e-18")  # the held share is shown, never used, at this precision
 STARTING_CAPITAL = Decimal(0)  # State.new: an empty reserve; capital enters as deposits
 
 DEFINITIONS = {
     "starting_capital": "Reserve cash when the state was created: State.new starts with an empty reserve and the state records no other opening balance, so all capital enters as deposits.",
     "deposits": "Sum of the deposit balance updates (vault Deposit events) booked to the reserve, in reserve units.",
     "withdrawals": "Sum of the redemption balance updates (vault Withdraw events): reserve paid out to redeeming investors.",
-    "realised_pnl": "Per position, sale proceeds minus the purchase cost no longer in its cost basis (all of its purchase cost once the position is closed), with the LP fees inside those sales and that released cost added back (before fees).",
-    "unrealised_pnl": "Per open position, its value at the valuation price (rounded down to the reserve unit, as in NAV) minus its cost basis and minus the value of the rebase, interest and correction tokens it still holds (their own lines), with the LP fees still inside the cost basis added back (before fees).",
+    "realised_pnl": "Per position, sale proceeds minus the purchase cost no longer in its cost basis (rounded to the reserve unit; all of its purchase cost once the position is closed), with the LP fees inside those sales and that released cost added back (before fees).",
+    "unrealised_pnl": "Per open position, its value at the valuation price (rounded down to the reserve unit, as in NAV) minus its cost basis (rounded to the reserve unit) and minus the value of the rebase, interest and correction tokens it still holds (their own lines), with the LP fees still inside the cost basis added back (before fees).",
     "rebases": "Rebase tokens booked to open positions, scaled by the share of the position not sold (quantity / (quantity + quantity sold)) and valued at the position's valuation price rounded down to the reserve unit, plus rebases of the reserve itself in cash; rebase tokens already sold are inside realised PnL.",
     "interest": "Interest tokens booked to open positions (InterestAccrued events), valued as for rebases, plus interest on the reserve itself in cash; interest tokens already sold are inside realised PnL.",
     "corrections": "Accounting-check corrections: reserve-side corrections in cash, plus position-side corrections still held, valued as for rebases.",
@@ -183,6 +183,10 @@ def reconcile(state: State) -> Reconciliation:
         sold_all.append(s)
         in_flight_all.append(total(flight))
         k = pos.cost_basis
+        with localcontext(_rounding()):
+            # Only the split between realised and unrealised uses the cost basis (it cancels
+            # in their sum), so rounding it to the reserve unit keeps both lines in units.
+            k_units = k.quantize(unit, rounding=ROUND_HALF_EVEN)
         value = value_of.get(pos.position_id, Decimal(0))
         vp = pos.valuation_price
         q = pos.quantity
@@ -190,9 +194,9 @@ def reconcile(state: State) -> Reconciliation:
         bu_qty = dict(sorted(position_bu.get(pos.position_id, {}).items()))
         bu_value: dict[str, Decimal] = {}
         with localcontext(_rounding()):
-            held = q / (q + sq) if is_open and q > 0 else Decimal(0)
+            held = (q / (q + sq)).quantize(HELD_DISPLAY) if is_open and q > 0 else Decimal(0)
             fees_unrealised = (
-                (fb * k / b).quantize(unit, rounding=ROUND_HALF_EVEN) if is_open and b != 0 else Decimal(0)
+                (fb * k_units / b).quantize(unit, rounding=ROUND_HALF_EVEN) if is_open and b != 0 else Decimal(0)
             )
             for cause, qty in bu_qty.items():
                 bu_value[cause] = (
@@ -201,10 +205,10 @@ def reconcile(state: State) -> Reconciliation:
                     else Decimal(0)
                 )
         with localcontext(_exact()):
-            ledger_realised = s - b + k if is_open else s - b  # after fees
+            ledger_realised = s - b + k_units if is_open else s - b  # after fees
             fees_realised = fb + fs - fees_unrealised
             realised = ledger_realised + fees_realised
-            unrealised = (value - k - total(bu_value.values()) + fees_unrealised) if is_open else Decimal(0)
+            unrealised = (value - k_units - total(bu_value.values()) + fees_unrealised) if is_open else Decimal(0)
             recomputed_after_fees = s - b + k
         for cause, v in bu_value.items():
             line_parts[CAUSE_LINE[BalanceUpdateCause(cause)]].append(v)
@@ -214,7 +218,7 @@ def reconcile(state: State) -> Reconciliation:
         breakdowns.append(PositionBreakdown(
             position_id=pos.position_id, pair=pos.pair, asset=pos.asset,
             state=_position_state(pos, is_open), quantity=q, valuation_price=vp, value=value,
-            bought=b, sold=s, cost_basis=k, buy_fees=fb, sell_fees=fs,
+            bought=b, sold=s, cost_basis=k_units, buy_fees=fb, sell_fees=fs,
             fees_unrealised=fees_unrealised, realised_pnl=realised,
             runner_realised_pnl=pos.realised_pnl, unrealised_pnl=unrealised,
             held_fraction=held, balance_update_quantity=bu_qty, balance_update_value=bu_value,

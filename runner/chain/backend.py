@@ -68,8 +68,11 @@ class Call:
 class ChainBackend(Protocol):
     """The node operations the runner and the harness need."""
 
-    name: str
-    chain_id: int
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def chain_id(self) -> int: ...
 
     def block_number(self) -> int: ...
 

@@ -10,7 +10,7 @@ as blocks are sealed, and read calls reuse one VM per head block.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from eth.vm.spoof import SpoofTransaction
 from eth_hash.auto import keccak
@@ -41,14 +41,20 @@ class EthTesterBackend:
         self.chain_id = int(self._chain.chain_id)
         self._receipts: dict[bytes, Receipt] = {}
         self._logs: list[Log] = []
-        self._pending: list[tuple[bytes, Any, int]] = []  # (hash, receipt, computation error)
+        self._pending: list[tuple[bytes, Any, Any, int]] = []  # (hash, receipt, computation, gas limit)
         self._pending_hashes: list[bytes] = []
         self._read_vm: Any = None
         self._head_timestamp = genesis_timestamp
+        self._head_cache: int | None = None
 
     # -- reads -----------------------------------------------------------
     def block_number(self) -> int:
-        return int(self._chain.get_canonical_head().block_number)
+        return self._head_number()
+
+    def _head_number(self) -> int:
+        if self._head_cache is None:
+            self._head_cache = int(self._chain.get_canonical_head().block_number)
+        return self._head_cache
 
     def block_timestamp(self, block: int | None = None) -> int:
         if block is None:
@@ -66,6 +72,8 @@ class EthTesterBackend:
         Same idea as py-evm's `in_costless_state`, but built once per head instead of once
         per call: reads are the hot path of pricing and accounting.
         """
+        if block is not None and block == self._head_number():
+            block = None  # "at the head" by number is the cached head state
         if block is None and self._read_vm is not None:
             return self._read_vm
         header = (
@@ -151,7 +159,7 @@ class EthTesterBackend:
         for index, (tx_hash, receipt, computation, gas_limit) in enumerate(self._pending):
             gas_used = receipt.gas_used - prev_cumulative
             prev_cumulative = receipt.gas_used
-            logs = tuple(
+            logs: tuple[Log, ...] = tuple(
                 Log(
                     address=bytes(entry.address),
                     topics=tuple(t.to_bytes(32, "big") for t in entry.topics),
@@ -182,14 +190,15 @@ class EthTesterBackend:
             fixed = Log(log.address, log.topics, log.data, log.block_number, log.tx_hash, i)
             renumbered.setdefault(log.tx_hash, []).append(fixed)
             self._logs.append(fixed)
-        for tx_hash, logs in renumbered.items():
+        for tx_hash, fixed_logs in renumbered.items():
             r = self._receipts[tx_hash]
             self._receipts[tx_hash] = Receipt(
-                r.tx_hash, r.status, r.block_number, r.gas_used, r.gas_limit, tuple(logs), r.revert_reason
+                r.tx_hash, r.status, r.block_number, r.gas_used, r.gas_limit, tuple(fixed_logs), r.revert_reason
             )
         self._pending.clear()
         self._pending_hashes.clear()
         self._read_vm = None
+        self._head_cache = None
         self._head_timestamp = int(block.header.timestamp)
         return number
 
@@ -211,7 +220,7 @@ class EthTesterBackend:
         return (self._chain.get_canonical_head().hash, len(self._logs), dict(self._receipts), self._head_timestamp)
 
     def revert(self, snapshot_id: object) -> None:
-        head_hash, n_logs, receipts, head_ts = snapshot_id  # type: ignore[misc]
+        head_hash, n_logs, receipts, head_ts = cast(tuple[bytes, int, dict[bytes, Receipt], int], snapshot_id)
         self._backend.revert_to_snapshot(head_hash)
         self._chain = self._backend.chain
         del self._logs[n_logs:]
@@ -219,6 +228,7 @@ class EthTesterBackend:
         self._pending.clear()
         self._pending_hashes.clear()
         self._read_vm = None
+        self._head_cache = None
         self._head_timestamp = head_ts
 
     def close(self) -> None:

@@ -58,6 +58,7 @@ class ExecutionModel:
         self._vault = artifact("Vault")
         self._swap = self._vault.fn("swap")
         self._swapped = self._vault.event("Swapped")
+        self._balance_of = artifact("TestToken").fn("balanceOf")
         self._signed: dict[int, SignedTransaction] = {}
 
     # -- 1. sign ------------------------------------------------------------
@@ -71,6 +72,15 @@ class ExecutionModel:
         else:
             path = self.routing.sell_path(asset)
             amount_in = path[0].to_units(-trade.planned_quantity)
+            held = int(self.chain.read(path[0].address, self._balance_of, self.universe.vault))
+            if held < amount_in:
+                # The ledger holds more than the vault (dust, a drain): sell what is really
+                # there rather than send a swap that cannot be paid for.
+                trade.notes.append(f"sell clamped to the vault's balance: {path[0].from_units(held)} "
+                                   f"of {path[0].from_units(amount_in)}")
+                scale = Decimal(held) / Decimal(amount_in) if amount_in else Decimal(0)
+                trade.planned_reserve = path[-1].quantize(trade.planned_reserve * scale)
+                amount_in = held
             min_out = path[-1].to_units(trade.planned_reserve * (1 - trade.max_slippage))
         deadline = int((ts + DEADLINE).timestamp())
         data = self._swap.encode(amount_in, min_out, [t.address for t in path], deadline)

@@ -4,12 +4,12 @@ router (fee and price impact included). One batched read per question per cycle.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
 from runner.chain.abi import artifact
 from runner.chain.client import ChainClient
 from runner.models.routing import RoutingModel
-from runner.universe import Pool, Universe
+from runner.universe import Pool, Token, Universe
 
 
 @dataclass(frozen=True)
@@ -73,18 +73,42 @@ class PricingModel:
             keep *= 1 - pool.fee
         return 1 - keep
 
+    @staticmethod
+    def _after_fees(units: int, token: Token) -> int:
+        """What arrives of `units` of a fee-on-transfer token."""
+        if not token.transfer_fee:
+            return units
+        return int((Decimal(units) * (1 - token.transfer_fee)).to_integral_value(ROUND_DOWN))
+
+    def _outputs(self, items: list[tuple[tuple[Token, ...], int]]) -> list[int]:
+        """Units delivered at the end of each path for its input, one batched read when no
+        fee-on-transfer token is involved. With one, each hop is quoted on what really
+        reached the pair, and the recipient only gets what survives the last transfer."""
+        fn = self._router.fn("getAmountsOut")
+        plain = [i for i, (path, _) in enumerate(items) if not any(t.transfer_fee for t in path)]
+        out = [0] * len(items)
+        results = self.chain.read_many(
+            [(self.universe.router, fn, (items[i][1], [t.address for t in items[i][0]])) for i in plain]
+        )
+        for i, amounts in zip(plain, results, strict=True):
+            out[i] = int(amounts[-1])
+        for i, (path, units) in enumerate(items):
+            if i in plain:
+                continue
+            units = self._after_fees(units, path[0])
+            for a, b in zip(path, path[1:], strict=False):
+                units = int(self.chain.read(self.universe.router, fn, units, [a.address, b.address])[-1])
+                units = self._after_fees(units, b)
+            out[i] = units
+        return out
+
     def buy_quotes(self, requests: list[tuple[str, Decimal]]) -> list[Quote]:
         """Spend `reserve_amount` of reserve on each asset: what would we get."""
-        fn = self._router.fn("getAmountsOut")
-        calls = []
-        for asset, reserve_amount in requests:
-            path = self.routing.buy_path(asset)
-            calls.append((self.universe.router, fn, (path[0].to_units(reserve_amount), [t.address for t in path])))
-        results = self.chain.read_many(calls)
+        paths = [self.routing.buy_path(asset) for asset, _ in requests]
+        outputs = self._outputs([(p, p[0].to_units(amount)) for p, (_, amount) in zip(paths, requests, strict=True)])
         quotes = []
-        for (asset, reserve_amount), amounts in zip(requests, results, strict=True):
-            path = self.routing.buy_path(asset)
-            amount_out = path[-1].from_units(amounts[-1])
+        for (_asset, reserve_amount), path, units in zip(requests, paths, outputs, strict=True):
+            amount_out = path[-1].from_units(units)
             fee = reserve_amount * self._fee_fraction(self.routing.pools_on(path))
             price = reserve_amount / amount_out if amount_out else Decimal(0)
             quotes.append(Quote(reserve_amount, amount_out, price, fee))
@@ -92,27 +116,16 @@ class PricingModel:
 
     def sell_quotes(self, requests: list[tuple[str, Decimal]]) -> list[Quote]:
         """Sell `quantity` of each asset for reserve: what would we get."""
-        fn = self._router.fn("getAmountsOut")
-        live = [(a, q) for a, q in requests if q > 0]
-        calls = []
-        for asset, quantity in live:
-            path = self.routing.sell_path(asset)
-            calls.append((self.universe.router, fn, (path[0].to_units(quantity), [t.address for t in path])))
-        results = iter(self.chain.read_many(calls))
-        quotes = []
-        for asset, quantity in requests:
-            if quantity <= 0:
-                quotes.append(Quote(quantity, Decimal(0), Decimal(0), Decimal(0)))
+        live = [(i, self.routing.sell_path(a), q) for i, (a, q) in enumerate(requests) if q > 0]
+        outputs = self._outputs([(path, path[0].to_units(q)) for _, path, q in live])
+        quotes = [Quote(q, Decimal(0), Decimal(0), Decimal(0)) for _, q in requests]
+        for (i, path, quantity), units in zip(live, outputs, strict=True):
+            if units == 0:
                 continue
-            path = self.routing.sell_path(asset)
-            amounts = next(results)
-            if amounts[0] == 0:
-                quotes.append(Quote(quantity, Decimal(0), Decimal(0), Decimal(0)))
-                continue
-            out = path[-1].from_units(amounts[-1])
+            out = path[-1].from_units(units)
             fee_frac = self._fee_fraction(self.routing.pools_on(path))
             fee = out * fee_frac / (1 - fee_frac) if fee_frac < 1 else Decimal(0)
-            quotes.append(Quote(quantity, out, out / quantity, fee))
+            quotes[i] = Quote(quantity, out, out / quantity, fee)
         return quotes
 
     def buy_quote(self, asset: str, reserve_amount: Decimal) -> Quote:

@@ -19,7 +19,6 @@ from runner.chain.client import ChainClient
 from runner.state import BalanceUpdate, BalanceUpdateCause, State
 from runner.universe import Universe
 
-
 REORG_WINDOW = 64
 
 

@@ -14,7 +14,6 @@ from harness.chains import ChainPool
 from runner.chain.abi import artifact
 from runner.chain.backend import Call
 from runner.chain.errors import CallReverted
-
 from tests.integration.worlds import make_bench
 
 BACKENDS = ["eth-tester", pytest.param("anvil", marks=pytest.mark.anvil)]

@@ -54,7 +54,6 @@ class TestCrashRecovery:
         from runner.errors import SimulatedCrash
         from runner.runner import ChainStrategyRunner
         from runner.state import encode_state
-
         from tests.integration.worlds import make_bench
 
         b = make_bench(chain_pool)

@@ -7,7 +7,6 @@ from decimal import Decimal
 from harness.chains import ChainPool
 from runner.accounting import chain_balances, ledger_balances
 from runner.state import TradeStatus, TradeType
-
 from tests.integration.worlds import make_bench
 
 

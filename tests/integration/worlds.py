@@ -16,7 +16,6 @@ from runner.chain.wallet import Wallet
 from runner.runner import ChainStrategyRunner
 from runner.state import MemoryStateStore, State
 from runner.strategy.loader import load_strategy
-
 from tests.conftest import T0
 
 TOKENS = (TokenDecl("USDC", 6), TokenDecl("WETH", 18), TokenDecl("stETH", 18, rebasing=True))

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.snapshot_prune import orphan_snapshots, scenario_names
 from harness.snapshot_extension import SNAPSHOT_DIR
+from harness.snapshot_prune import orphan_snapshots, scenario_names
 
 
 class TestSnapshotFiles:

@@ -1,0 +1,75 @@
+"""The report as Markdown: the same sections and figures as the HTML, chart as a table."""
+
+from __future__ import annotations
+
+from harness.report import tables
+from harness.report.model import Report, plain
+from harness.report.tables import Table
+
+
+def _cell(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ") or " "
+
+
+def _table(t: Table) -> list[str]:
+    if not t.rows:
+        return ["_none_", ""]
+    head = "| " + " | ".join(_cell(h) for h in t.headers) + " |"
+    align = "|" + "|".join("---:" if i in t.numeric else "---" for i in range(len(t.headers))) + "|"
+    body = ["| " + " | ".join(_cell(c) for c in row) + " |" for row in t.rows]
+    return [head, align, *body, ""]
+
+
+def render_markdown(report: Report) -> str:
+    rec = report.reconciliation
+    out = [f"# Auditor's report: {report.name}", ""]
+    if report.description:
+        out += [report.description, ""]
+    out += [f"- **{k}**: {_cell(v)}" for k, v in tables.facts(report)]
+    out.append("")
+
+    out += ["## Closing reconciliation", "",
+            "starting capital + deposits - withdrawals + realised PnL + unrealised PnL + rebases "
+            "+ interest + corrections - fees = final NAV", ""]
+    out += _table(tables.reconciliation(report))
+    verdict = "exactly zero" if rec.residual == 0 else f"NOT zero: {plain(rec.residual)} {rec.reserve_asset}"
+    out += [f"**Residual: {verdict}.**", ""]
+    out += ["### What each line is", ""]
+    out += [f"- **{line.label}**: {line.definition}" for line in rec.lines]
+    out.append("")
+    out += ["### Final NAV", ""]
+    out += _table(tables.nav_composition(report))
+    out += ["### Where a residual would come from", ""]
+    out += _table(tables.residual_terms(report))
+    if rec.notes:
+        out += ["### Notes", ""]
+        out += [f"- {n}" for n in rec.notes]
+        out.append("")
+    out += ["### Per position", ""]
+    out += _table(tables.positions(report))
+    out += ["### Cross-checks of the runner's own figures", "",
+            "Not part of the residual: each compares a figure the runner maintains with the same "
+            "figure recomputed from its records.", ""]
+    out += _table(tables.cross_checks(report))
+
+    out += ["## NAV, cash and positions value over time", ""]
+    out += _table(tables.statistics(report))
+    out += ["## Deposits, withdrawals, rebases, interest and corrections", ""]
+    out += _table(tables.movements(report))
+    out += ["## Trades", ""]
+    out += _table(tables.trades(report))
+    out += ["## Repaired trades", ""]
+    out += _table(tables.repairs(report))
+    out += ["## Accounting checks", ""]
+    if not report.checks:
+        out += ["_none_", ""]
+    for c in report.checks:
+        out += [f"### {tables.check_heading(c)}", ""]
+        out += _table(tables.check_rows(c))
+    if report.source == "run":
+        out += ["## Expectations", ""]
+        out += _table(tables.expectations(report))
+    out += ["## Ledger", "",
+            f"`ledger.csv` holds the {len(report.ledger)} ledger movements (balance updates, trade "
+            "settlements, repairs and corrections), one a row, in time order.", ""]
+    return "\n".join(out).rstrip("\n") + "\n"
