@@ -75,10 +75,10 @@ class ScenarioFile(pytest.File):
 class ScenarioItem(pytest.Function):
     """A scenario on one backend. A failed expectation reads like a compiler message."""
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:  # type: ignore[override]
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         if isinstance(excinfo.value, HarnessError):
             return str(excinfo.value)
-        return super().repr_failure(excinfo, style=style)
+        return super().repr_failure(excinfo, *args, **kwargs)
 
 
 def _make_test(scenario: Any, backend: str) -> Any:

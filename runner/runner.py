@@ -294,9 +294,14 @@ class ChainStrategyRunner(StrategyRunner):
         if ordered:
             # The node's count is the truth (a reorg or a dropped tx can move it back).
             self.chain.sync_nonce(self.execution_model.wallet)
+        unsendable = []
         for trade in ordered:
             portfolio.start_trade(trade, ts)
-            self.execution_model.prepare(trade, ts)
+            reason = self.execution_model.prepare(trade, ts)
+            if reason is not None:
+                portfolio.settle_failure(trade, ts, reason)
+                unsendable.append(trade)
+        ordered = [t for t in ordered if t not in unsendable]
         if store is not None and ordered:
             state.clean_shutdown = False
             store.save(state)  # write-ahead: hashes are on disk before the node sees them
@@ -325,7 +330,7 @@ class ChainStrategyRunner(StrategyRunner):
         portfolio = state.portfolio
         pos = portfolio.position_of(trade)
         if trade.status == TradeStatus.failed:
-            if trade.is_sell or pos.quantity > 0:
+            if (trade.is_sell or pos.quantity > 0) and trade.blockchain_transactions:
                 pos.frozen_at = ts
                 pos.frozen_reason = f"trade #{trade.trade_id} failed: {trade.failure_reason}"
             elif not pos.unfinished_trades():

@@ -62,8 +62,12 @@ class ExecutionModel:
         self._signed: dict[int, SignedTransaction] = {}
 
     # -- 1. sign ------------------------------------------------------------
-    def prepare(self, trade: TradeExecution, ts: datetime) -> None:
-        """Sign the trade's swap and record the transaction on the trade."""
+    def prepare(self, trade: TradeExecution, ts: datetime) -> str | None:
+        """Sign the trade's swap and record the transaction on the trade.
+
+        Returns a reason when there is nothing to send (a sell of tokens the vault does
+        not hold): the trade then fails without a transaction.
+        """
         asset = self.universe.pool(trade.pair).base.symbol
         if trade.is_buy:
             path = self.routing.buy_path(asset)
@@ -78,6 +82,8 @@ class ExecutionModel:
                 # there rather than send a swap that cannot be paid for.
                 trade.notes.append(f"sell clamped to the vault's balance: {path[0].from_units(held)} "
                                    f"of {path[0].from_units(amount_in)}")
+                if held == 0:
+                    return f"nothing to sell: the vault holds no {path[0].symbol} (ledger {-trade.planned_quantity})"
                 scale = Decimal(held) / Decimal(amount_in) if amount_in else Decimal(0)
                 trade.planned_reserve = path[-1].quantize(trade.planned_reserve * scale)
                 amount_in = held
@@ -98,6 +104,7 @@ class ExecutionModel:
                 gas_limit=gas,
             )
         )
+        return None
 
     # -- 2. broadcast --------------------------------------------------------
     def broadcast(self, trade: TradeExecution, ts: datetime) -> None:

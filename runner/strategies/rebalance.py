@@ -55,6 +55,8 @@ def decide_trades(
         target = investable * weights[asset]
         current = pm.position_value(pair)
         if target == 0:
+            if current < min_trade:
+                continue  # dust: not worth a swap (and possibly not even on chain)
             closing = pm.close_position(pair)
             if closing:
                 sells.append(closing)
