@@ -180,17 +180,20 @@ class ScenarioRun:
         result = RunResult(s, self.backend, self.seed, state, state_path=self.state_path)
         runner = self._runner(world, state)
         stopped = False
-        timeline = build_timeline(s)
-        for index, instant in enumerate(timeline):
-            if self.progress is not None:
-                self.progress(index, len(timeline))
-            ts = s.clock.start + instant.offset
-            self.now = ts
-            chain.set_clock(int(ts.timestamp()))
-            if instant.reorg_mark:
-                self.reorg_snaps[instant.offset] = chain.snapshot()
-            entry = JournalEntry(at=format_duration(instant.offset), time=ts, kind="events")
-            with freeze_time(ts):
+        # One frozen clock for the whole run, moved per instant: starting freezegun per
+        # instant rescans every loaded module and costs more than a trading cycle.
+        with freeze_time(s.clock.start) as frozen:
+            timeline = build_timeline(s)
+            for index, instant in enumerate(timeline):
+                if self.progress is not None:
+                    self.progress(index, len(timeline))
+                ts = s.clock.start + instant.offset
+                self.now = ts
+                chain.set_clock(int(ts.timestamp()))
+                if instant.reorg_mark:
+                    self.reorg_snaps[instant.offset] = chain.snapshot()
+                entry = JournalEntry(at=format_duration(instant.offset), time=ts, kind="events")
+                frozen.move_to(ts)
                 for event in instant.events:
                     entry.events.append(self._event(world, event, runner, result))
                 if instant.tick and not stopped:
@@ -212,17 +215,17 @@ class ScenarioRun:
                         store.save(state)
                     elif not instant.events and not instant.expectations:
                         continue
-            left = self.faults.disarm()
-            if left:
-                entry.events.append(f"{left} injected node fault(s) unused")
-            entry.nav = state.portfolio.nav()
-            entry.cash = state.portfolio.cash()
-            if instant.events or entry.trades or (instant.tick and not (stopped and entry.kind == "events")):
-                result.journal.append(entry)
-            for exp in instant.expectations:
-                result.expectations.append(evaluate(exp, ts, state, result, world.universe))
-            if stopped and result.error_kind == "SimulatedCrash":
-                break  # the process is dead and nobody restarts it
+                left = self.faults.disarm()
+                if left:
+                    entry.events.append(f"{left} injected node fault(s) unused")
+                entry.nav = state.portfolio.nav()
+                entry.cash = state.portfolio.cash()
+                if instant.events or entry.trades or (instant.tick and not (stopped and entry.kind == "events")):
+                    result.journal.append(entry)
+                for exp in instant.expectations:
+                    result.expectations.append(evaluate(exp, ts, state, result, world.universe))
+                if stopped and result.error_kind == "SimulatedCrash":
+                    break  # the process is dead and nobody restarts it
         result.state = state
         result.retries = list(retrying.retries)
         result.node_reads = chain.reads

@@ -151,5 +151,6 @@ def format_table(check: AccountingCheck) -> str:
     header = f"{'asset':<14}{'on-chain':>28}{'ledger':>28}{'difference':>28}  verdict"
     lines = [f"accounting check #{check.check_id} ({check.kind}) at block {check.block_number}", header]
     for r in check.rows:
-        lines.append(f"{r.asset:<14}{r.on_chain!s:>28}{r.ledger!s:>28}{r.difference!s:>28}  {r.verdict}")
+        on_chain, ledger, diff = (format(x, "f") for x in (r.on_chain, r.ledger, r.difference))
+        lines.append(f"{r.asset:<14}{on_chain:>28}{ledger:>28}{diff:>28}  {r.verdict}")
     return "\n".join(lines)

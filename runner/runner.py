@@ -167,7 +167,8 @@ class ChainStrategyRunner(StrategyRunner):
         self.post_nav = post_nav
         self.needs_repair = True  # the first tick after a (re)start repairs first
         self.pending_trade_ids: set[int] = set()  # broadcast, no receipt yet (this process)
-        self._vault_post_nav = None
+        self._posted_nav: int | None = None
+        self._cycle_pricing: PricingModel | None = None
 
     # -- the step seam ---------------------------------------------------------
     def _step(self, name: str) -> None:
@@ -177,7 +178,7 @@ class ChainStrategyRunner(StrategyRunner):
     # -- steps -------------------------------------------------------------------
     def pretick_check(self, ts: datetime, universe: Universe) -> None:
         """Pools exist and have positive prices; otherwise no trading this cycle."""
-        pricing = self.pricing_model_factory(universe, self.routing_model)
+        pricing = self._cycle_pricing or self.pricing_model_factory(universe, self.routing_model)
         for pair, pool in universe.pools.items():
             price = pricing.pool_price(pool)
             if price <= 0:
@@ -193,6 +194,7 @@ class ChainStrategyRunner(StrategyRunner):
         assert self.routing_model is not None
         routing_state = self.routing_model.setup()
         pricing = self.pricing_model_factory(universe, self.routing_model)
+        self._cycle_pricing = pricing  # the cycle's reserves, read once, shared by its steps
         return routing_state, pricing, self.valuation_model_factory(pricing)
 
     def revalue_state(self, ts: datetime, state: State, valuation_model: ValuationModel) -> None:
@@ -213,8 +215,7 @@ class ChainStrategyRunner(StrategyRunner):
         assets = sorted({self.universe.pool(t.pair).base.symbol for t in trades})
         if not assets:
             return
-        fresh = PricingModel(self.chain, self.universe, self.routing_model)  # type: ignore[arg-type]
-        prices = fresh.mid_prices(assets)
+        prices = pricing_model.mid_prices(assets)
         for t in trades:
             t.notes.append(f"price after execution {prices[self.universe.pool(t.pair).base.symbol]}")
 
@@ -398,14 +399,20 @@ class ChainStrategyRunner(StrategyRunner):
         self._step("approve")
         self.report_before_execution(ts, universe, state, approved, debug_details)
 
+        if start_check is not None:
+            # The balances the check just read are the vault's: sells never exceed them.
+            self.execution_model.known_balances = {
+                r.asset: universe.tokens[r.asset].to_units(r.on_chain) for r in start_check.rows if r.asset in universe.tokens
+            }
         with timed("execute_trades"):
             self.execute_trades(ts, state, approved, store, pricing)
-        self.collect_post_execution_data(self.execution_context, pricing, approved)
-        self.report_after_execution(ts, universe, state, debug_details)
-
+        self.execution_model.known_balances = None
         if approved:
-            # what we now hold is worth its post-trade price
-            self.revalue_state(ts, state, self.setup_routing(universe)[2])
+            # prices moved with our trades: one fresh read for the post-trade figures
+            _, after, after_valuation = self.setup_routing(universe)
+            self.collect_post_execution_data(self.execution_context, after, approved)
+            self.revalue_state(ts, state, after_valuation)
+        self.report_after_execution(ts, universe, state, debug_details)
         state.cycle = cycle
         state.clean_shutdown = True
         self._step("save_state")  # dying here loses the cycle's last save, not the write-ahead one
@@ -465,6 +472,9 @@ class ChainStrategyRunner(StrategyRunner):
         from runner.chain.abi import artifact
 
         nav_units = self.universe.reserve.to_units(state.portfolio.nav())
+        if nav_units == self._posted_nav:
+            return  # unchanged: a transaction per idle cycle buys nothing
+        self._posted_nav = nav_units
         fn = artifact("Vault").fn("postNav")
         tx_hash = self.chain.send(self.asset_manager, self.universe.vault, fn.encode(nav_units), 100_000)
         receipt = self.chain.wait(tx_hash)  # None while blocks are stalled: it lands later

@@ -44,6 +44,10 @@ class Pool:
     fee: Decimal
 
     @property
+    def fee_bps(self) -> int:
+        return int((self.fee * 10_000).to_integral_value())
+
+    @property
     def base_is_token0(self) -> bool:
         return self.base.address.lower() < self.quote.address.lower()
 

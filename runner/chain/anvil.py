@@ -54,16 +54,20 @@ class AnvilBackend:
         self._gas_limits: dict[bytes, int] = {}
         self._pending: list[bytes] = []
         self._next_ts: int | None = None
+        self._head: int | None = None  # we are the only miner: the head is known after mine()
 
     def reconnect(self, url: str) -> None:
         """Talk to a new node process at `url` (a restarted node with the same chain)."""
         self.rpc.close()
         self.rpc = JsonRpcClient(url, timeout=self.rpc._timeout)
+        self._head = None
         self.rpc.request("evm_setAutomine", [False])
 
     # -- reads -----------------------------------------------------------
     def block_number(self) -> int:
-        return int(self.rpc.request("eth_blockNumber"), 16)
+        if self._head is None:
+            self._head = int(self.rpc.request("eth_blockNumber"), 16)
+        return self._head
 
     def block_timestamp(self, block: int | None = None) -> int:
         blk = self.rpc.request("eth_getBlockByNumber", [_block_tag(block), False])
@@ -150,10 +154,10 @@ class AnvilBackend:
         )
 
     def get_logs(
-        self, address: bytes, topics: Sequence[bytes | None], from_block: int, to_block: int
+        self, address: bytes | Sequence[bytes], topics: Sequence[bytes | None], from_block: int, to_block: int
     ) -> list[Log]:
         flt = {
-            "address": _hex(address),
+            "address": _hex(address) if isinstance(address, bytes) else [_hex(a) for a in address],
             "fromBlock": hex(from_block),
             "toBlock": hex(to_block),
             "topics": [None if t is None else _hex(t) for t in topics],
@@ -176,10 +180,12 @@ class AnvilBackend:
         self._gas_limits[tx_hash] = gas_limit
 
     def mine(self, timestamp: int) -> int:
+        head = self.block_number()
         self.rpc.request("evm_mine", [timestamp])
         self._pending.clear()
         self._next_ts = None
-        return self.block_number()
+        self._head = head + 1
+        return self._head
 
     def pending_transactions(self) -> list[bytes]:
         return list(self._pending)
@@ -196,6 +202,7 @@ class AnvilBackend:
 
     def revert(self, snapshot_id: object) -> None:
         # A snapshot id is consumed by a revert: callers take a fresh one after.
+        self._head = None
         ok = self.rpc.request("evm_revert", [snapshot_id])
         if not ok:
             raise RuntimeError(f"evm_revert({snapshot_id}) failed: snapshot unknown or already used")

@@ -120,11 +120,12 @@ class EthTesterBackend:
         return self._receipts.get(tx_hash)
 
     def get_logs(
-        self, address: bytes, topics: Sequence[bytes | None], from_block: int, to_block: int
+        self, address: bytes | Sequence[bytes], topics: Sequence[bytes | None], from_block: int, to_block: int
     ) -> list[Log]:
+        addresses = {address} if isinstance(address, bytes) else set(address)
         out = []
         for log in self._logs:
-            if log.block_number < from_block or log.block_number > to_block or log.address != address:
+            if log.block_number < from_block or log.block_number > to_block or log.address not in addresses:
                 continue
             if all(t is None or (i < len(log.topics) and log.topics[i] == t) for i, t in enumerate(topics)):
                 out.append(log)

@@ -72,7 +72,7 @@ class RetryingBackend:
     def get_receipt(self, tx_hash: bytes) -> Receipt | None:
         return self._retry("get_receipt", lambda: self.inner.get_receipt(tx_hash))
 
-    def get_logs(self, address: bytes, topics: Sequence[bytes | None], from_block: int, to_block: int) -> list[Log]:
+    def get_logs(self, address: bytes | Sequence[bytes], topics: Sequence[bytes | None], from_block: int, to_block: int) -> list[Log]:
         return self._retry("get_logs", lambda: self.inner.get_logs(address, topics, from_block, to_block))
 
     def get_nonce(self, address: bytes) -> int:

@@ -59,6 +59,7 @@ class ExecutionModel:
         self._swap = self._vault.fn("swap")
         self._swapped = self._vault.event("Swapped")
         self._balance_of = artifact("TestToken").fn("balanceOf")
+        self.known_balances: dict[str, int] | None = None  # this cycle's on-chain balances
         self._signed: dict[int, SignedTransaction] = {}
 
     # -- 1. sign ------------------------------------------------------------
@@ -76,7 +77,9 @@ class ExecutionModel:
         else:
             path = self.routing.sell_path(asset)
             amount_in = path[0].to_units(-trade.planned_quantity)
-            held = int(self.chain.read(path[0].address, self._balance_of, self.universe.vault))
+            known = self.known_balances or {}
+            held = known[path[0].symbol] if path[0].symbol in known else int(
+                self.chain.read(path[0].address, self._balance_of, self.universe.vault))
             if held < amount_in:
                 # The ledger holds more than the vault (dust, a drain): sell what is really
                 # there rather than send a swap that cannot be paid for.

@@ -30,7 +30,6 @@ class PricingModel:
         self.universe = universe
         self.routing = routing
         self._pair = artifact("Pair")
-        self._router = artifact("Router")
         self._reserves: dict[bytes, tuple[int, int]] = {}
 
     def _load_reserves(self, pools: list[Pool]) -> None:
@@ -81,26 +80,32 @@ class PricingModel:
         return int((Decimal(units) * (1 - token.transfer_fee)).to_integral_value(ROUND_DOWN))
 
     def _outputs(self, items: list[tuple[tuple[Token, ...], int]]) -> list[int]:
-        """Units delivered at the end of each path for its input, one batched read when no
-        fee-on-transfer token is involved. With one, each hop is quoted on what really
-        reached the pair, and the recipient only gets what survives the last transfer."""
-        fn = self._router.fn("getAmountsOut")
-        plain = [i for i, (path, _) in enumerate(items) if not any(t.transfer_fee for t in path)]
-        out = [0] * len(items)
-        results = self.chain.read_many(
-            [(self.universe.router, fn, (items[i][1], [t.address for t in items[i][0]])) for i in plain]
-        )
-        for i, amounts in zip(plain, results, strict=True):
-            out[i] = int(amounts[-1])
-        for i, (path, units) in enumerate(items):
-            if i in plain:
-                continue
+        """Units delivered at the end of each path for its input.
+
+        Computed here from the pools' reserves with the router's own integer formula
+        (Router.getAmountOut), so quoting N trades costs the one batched reserve read the
+        cycle already made, not N calls. Fee-on-transfer tokens lose their fee at every
+        transfer: each hop is quoted on what really reached the pair.
+        """
+        self._load_reserves([p for path, _ in items for p in self.routing.pools_on(path)])
+        out = []
+        for path, units in items:
             units = self._after_fees(units, path[0])
             for a, b in zip(path, path[1:], strict=False):
-                units = int(self.chain.read(self.universe.router, fn, units, [a.address, b.address])[-1])
-                units = self._after_fees(units, b)
-            out[i] = units
+                units = self._after_fees(self._amount_out(units, a, b), b)
+            out.append(units)
         return out
+
+    def _amount_out(self, amount_in: int, token_in: Token, token_out: Token) -> int:
+        if amount_in <= 0:
+            return 0
+        pool = self.routing.pool_between(token_in, token_out)
+        r0, r1 = self._reserves[pool.address]
+        reserve_in, reserve_out = (r0, r1) if token_in.address < token_out.address else (r1, r0)
+        if reserve_in == 0 or reserve_out == 0:
+            return 0
+        with_fee = amount_in * (10_000 - pool.fee_bps)
+        return (with_fee * reserve_out) // (reserve_in * 10_000 + with_fee)
 
     def buy_quotes(self, requests: list[tuple[str, Decimal]]) -> list[Quote]:
         """Spend `reserve_amount` of reserve on each asset: what would we get."""

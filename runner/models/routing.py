@@ -62,6 +62,9 @@ class RoutingModel:
     def sell_path(self, asset: str) -> tuple[Token, ...]:
         return tuple(reversed(self.buy_path(asset)))
 
+    def pool_between(self, a: Token, b: Token) -> Pool:
+        return self._pools[(a.address, b.address)]
+
     def pools_on(self, path: tuple[Token, ...]) -> list[Pool]:
         return [self._pools[(a.address, b.address)] for a, b in zip(path, path[1:], strict=False)]
 

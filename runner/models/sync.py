@@ -35,15 +35,17 @@ class VaultSyncModel:
         self._rebase = token.event("Rebase")
         self._interest = token.events.get("InterestAccrued")
         self._rebasing = [t for t in universe.tokens.values() if t.rebasing]
+        self._hashes: dict[int, bytes | None] = {}
 
     def sync(self, state: State, ts: datetime, end_block: int | None = None) -> list[BalanceUpdate]:
         head = self.chain.block_number() if end_block is None else end_block
+        self._hashes: dict[int, bytes | None] = {}
         start = self._resume_from(state, head)
         if head < start:
+            state.sync.last_synced_at = ts
             return []
-        logs: list[Log] = list(self.chain.backend.get_logs(self.universe.vault, [], start, head))
-        for token in self._rebasing:
-            logs.extend(self.chain.backend.get_logs(token.address, [], start, head))
+        sources = [self.universe.vault, *(t.address for t in self._rebasing)]
+        logs: list[Log] = list(self.chain.backend.get_logs(sources, [], start, head))
         logs.sort(key=lambda lg: (lg.block_number, lg.log_index))
         updates: list[BalanceUpdate] = []
         for log in logs:
@@ -54,10 +56,15 @@ class VaultSyncModel:
             if update is not None:
                 updates.append(update)
         state.sync.last_block = head
-        known = self.chain.backend.block_hash(head)
+        known = self._block_hash(head)
         state.sync.last_block_hash = "0x" + known.hex() if known else None
         state.sync.last_synced_at = ts
         return updates
+
+    def _block_hash(self, number: int) -> bytes | None:
+        if number not in self._hashes:  # one read per block per sync
+            self._hashes[number] = self.chain.backend.block_hash(number)
+        return self._hashes[number]
 
     def _resume_from(self, state: State, head: int) -> int:
         """The first block to read: after the last synced one, unless the chain moved under us.
@@ -69,7 +76,7 @@ class VaultSyncModel:
         sync = state.sync
         if sync.last_block == 0 or sync.last_block_hash is None:
             return sync.last_block + 1
-        current = self.chain.backend.block_hash(sync.last_block) if sync.last_block <= head else None
+        current = self._block_hash(sync.last_block) if sync.last_block <= head else None
         if current is not None and "0x" + current.hex() == sync.last_block_hash:
             return sync.last_block + 1
         sync.reorgs_detected += 1
