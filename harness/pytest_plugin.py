@@ -112,6 +112,18 @@ def _make_test(scenario: Any, backend: str) -> Any:
     return test_scenario
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A failing test that used this worker's anvil shows the node's log tail."""
+    report = yield
+    if report.failed and call.when == "call":
+        pool = getattr(item, "funcargs", {}).get("dst_chain_pool") or getattr(item, "funcargs", {}).get("chain_pool")
+        node = getattr(pool, "_anvil_node", None)
+        if node is not None:
+            report.sections.append(("anvil log (tail)", node.log_tail(4000)))
+    return report
+
+
 @pytest.fixture(scope="session")
 def dst_chain_pool() -> Iterator[Any]:
     """Chains and deployed worlds shared by this process's scenario tests (one anvil per worker)."""
