@@ -31,7 +31,7 @@ from harness.journal import JournalEntry
 from harness.node_faults import FaultInjectingBackend
 from harness.scenario.model import Scenario
 from harness.scenario.quantities import format_duration
-from harness.timeline import build_timeline
+from harness.timeline import Instant, build_timeline
 from harness.version import HARNESS_VERSION
 from harness.world import World, WorldActionFailed
 from runner.accounting import AccountingPolicy
@@ -93,6 +93,18 @@ def world_spec(scenario: Scenario) -> WorldSpec:
     )
     deploy_at = int((scenario.clock.start - DEPLOY_LEAD).timestamp())
     return WorldSpec(u.reserve, tokens, pools, tuple(scenario.investors), deploy_at)
+
+
+@dataclass
+class _Live:
+    """What changes as a run goes: the runner and its state are replaced at each restart."""
+
+    world: World
+    store: StateStore
+    state: State
+    runner: ChainStrategyRunner
+    result: RunResult
+    stopped: bool = False
 
 
 class CrashSwitch:
@@ -170,6 +182,7 @@ class ScenarioRun:
             chain, world = fork.chain, fork.world
         else:
             chain, world = self.pool.world(self.backend, world_spec(s), accounts)
+        # runner -> retries (the runner's own policy) -> injected faults -> the node
         self.faults = FaultInjectingBackend(chain.backend)
         retrying = RetryingBackend(self.faults)
         chain.backend = retrying
@@ -177,9 +190,8 @@ class ScenarioRun:
         state = State.new(s.name, reserve.symbol, s.clock.start, reserve.decimals)
         store = StateStore(self.state_path, fsync=False)
         store.save(state)
-        result = RunResult(s, self.backend, self.seed, state, state_path=self.state_path)
-        runner = self._runner(world, state)
-        stopped = False
+        live = _Live(world, store, state, self._runner(world, state),
+                     RunResult(s, self.backend, self.seed, state, state_path=self.state_path))
         # One frozen clock for the whole run, moved per instant: starting freezegun per
         # instant rescans every loaded module and costs more than a trading cycle.
         with freeze_time(s.clock.start) as frozen:
@@ -188,49 +200,59 @@ class ScenarioRun:
                 if self.progress is not None:
                     self.progress(index, len(timeline))
                 ts = s.clock.start + instant.offset
-                self.now = ts
-                chain.set_clock(int(ts.timestamp()))
-                if instant.reorg_mark:
-                    self.reorg_snaps[instant.offset] = chain.snapshot()
-                entry = JournalEntry(at=format_duration(instant.offset), time=ts, kind="events")
                 frozen.move_to(ts)
-                for event in instant.events:
-                    entry.events.append(self._event(world, event, runner, result))
-                if instant.tick and not stopped:
-                    entry.kind = "tick"
-                    state, runner, stopped = self._tick(world, runner, state, store, ts, entry, result)
-                elif instant.trigger_check and not stopped:
-                    try:
-                        trades = runner.check_position_triggers(ts, state, world.universe)
-                    except ChainError as exc:
-                        result.node_errors += 1
-                        entry.kind, entry.status = "trigger", "node error"
-                        entry.events.append(f"node error: {exc}")
-                        state, runner = self._restart(world, store, ts, result)
-                        trades = []
-                    if trades:
-                        entry.kind = "trigger"
-                        entry.trades = [describe_trade(t) for t in trades]
-                        self._disarm_after(world, trades)
-                        store.save(state)
-                    elif not instant.events and not instant.expectations:
-                        continue
-                left = self.faults.disarm()
-                if left:
-                    entry.events.append(f"{left} injected node fault(s) unused")
-                entry.nav = state.portfolio.nav()
-                entry.cash = state.portfolio.cash()
-                if instant.events or entry.trades or (instant.tick and not (stopped and entry.kind == "events")):
-                    result.journal.append(entry)
-                for exp in instant.expectations:
-                    result.expectations.append(evaluate(exp, ts, state, result, world.universe))
-                if stopped and result.error_kind == "SimulatedCrash":
+                self._instant(live, instant, ts)
+                if live.stopped and live.result.error_kind == "SimulatedCrash":
                     break  # the process is dead and nobody restarts it
-        result.state = state
+        result = live.result
+        result.state = live.state
         result.retries = list(retrying.retries)
         result.node_reads = chain.reads
         result.node_sends = chain.sent
         return result
+
+    def _instant(self, live: _Live, instant: Instant, ts: datetime) -> None:
+        """Events, then the tick or the trigger check, then expectations; one journal row."""
+        chain = live.world.chain
+        self.now = ts
+        chain.set_clock(int(ts.timestamp()))
+        if instant.reorg_mark:
+            self.reorg_snaps[instant.offset] = chain.snapshot()
+        entry = JournalEntry(at=format_duration(instant.offset), time=ts, kind="events")
+        for event in instant.events:
+            entry.events.append(self._event(live.world, event, live.runner, live.result))
+        if instant.tick and not live.stopped:
+            entry.kind = "tick"
+            self._tick(live, ts, entry)
+        elif instant.trigger_check and not live.stopped:
+            self._trigger_check(live, ts, entry)
+            if entry.kind == "events" and not instant.events and not instant.expectations:
+                return  # a quiet trigger check leaves no row
+        assert self.faults is not None
+        left = self.faults.disarm()
+        if left:
+            entry.events.append(f"{left} injected node fault(s) unused")
+        entry.nav = live.state.portfolio.nav()
+        entry.cash = live.state.portfolio.cash()
+        if instant.events or entry.trades or (instant.tick and not (live.stopped and entry.kind == "events")):
+            live.result.journal.append(entry)
+        for exp in instant.expectations:
+            live.result.expectations.append(evaluate(exp, ts, live.state, live.result, live.world.universe))
+
+    def _trigger_check(self, live: _Live, ts: datetime, entry: JournalEntry) -> None:
+        try:
+            trades = live.runner.check_position_triggers(ts, live.state, live.world.universe)
+        except ChainError as exc:
+            live.result.node_errors += 1
+            entry.kind, entry.status = "trigger", "node error"
+            entry.events.append(f"node error: {exc}")
+            self._restart(live, ts)
+            return
+        if trades:
+            entry.kind = "trigger"
+            entry.trades = [describe_trade(t) for t in trades]
+            self._disarm_after(live.world, trades)
+            live.store.save(live.state)
 
     def _event(self, world: World, event: Any, runner: ChainStrategyRunner, result: RunResult) -> str:
         try:
@@ -245,72 +267,67 @@ class ScenarioRun:
         if "*" in world.armed_faults or pairs & set(world.armed_faults):
             world.disarm_faults()
 
-    def _tick(self, world: World, runner: ChainStrategyRunner, state: State, store: StateStore,
-              ts: datetime, entry: JournalEntry, result: RunResult) -> tuple[State, ChainStrategyRunner, bool]:
-        cycle = state.cycle + 1
+    def _tick(self, live: _Live, ts: datetime, entry: JournalEntry) -> None:
+        """The strategy cycle, restarting the runner as often as it dies (at most twice)."""
+        result = live.result
+        cycle = live.state.cycle + 1
         self.crash.cycle = cycle
         for _attempt in range(3):
             try:
-                details = runner.tick(ts, world.universe, state, {}, cycle=cycle, store=store)
+                details = live.runner.tick(ts, live.world.universe, live.state, {}, cycle=cycle, store=live.store)
             except SimulatedCrash as crash:
                 result.crashes += 1
                 entry.events.append(f"crash at {crash.step}")
                 if not self.restart_after_crash:
                     # Leave everything as the dead process left it: for `harness repair`.
                     entry.status = "crashed"
-                    world.chain.flush()  # the chain goes on without the runner
-                    result.error = str(crash)
-                    result.error_kind = "SimulatedCrash"
-                    return store.load(), runner, True
-                state, runner = self._restart(world, store, ts, result)
-                if state.cycle >= cycle:
-                    break  # the crashed cycle had already been saved as complete
-                continue
+                    live.world.chain.flush()  # the chain goes on without the runner
+                    result.error, result.error_kind = str(crash), "SimulatedCrash"
+                    live.state, live.stopped = live.store.load(), True
+                    return
             except ChainError as exc:
                 # The node failed past what the runner retries: the process exits, as a
                 # live runner would, and is restarted from its state file.
                 result.node_errors += 1
                 entry.events.append(f"node error: {exc}")
-                self.faults.disarm() if self.faults else None
-                state, runner = self._restart(world, store, ts, result)
-                if state.cycle >= cycle:
-                    break
-                continue
+                assert self.faults is not None
+                self.faults.disarm()
             except RunnerError as exc:
                 entry.status = "error"
-                result.error = str(exc)
-                result.error_kind = type(exc).__name__
+                result.error, result.error_kind = str(exc), type(exc).__name__
                 entry.events.append(f"stopped: {type(exc).__name__}")
                 # what survives is what the store holds: the failed cycle wrote nothing
-                return store.load(), runner, True
-            trade_ids = set(details.get("trades", []))
-            trades = [t for t in state.portfolio.all_trades() if t.trade_id in trade_ids]
-            entry.trades = [describe_trade(t) for t in sorted(trades, key=lambda t: t.trade_id)]
-            entry.status = details.get("status", "ok")
-            self._disarm_after(world, trades)
-            return state, runner, False
-        return state, runner, False
+                live.state, live.stopped = live.store.load(), True
+                return
+            else:
+                trade_ids = set(details.get("trades", []))
+                trades = sorted((t for t in live.state.portfolio.all_trades() if t.trade_id in trade_ids),
+                                key=lambda t: t.trade_id)
+                entry.trades = [describe_trade(t) for t in trades]
+                entry.status = details.get("status", "ok")
+                self._disarm_after(live.world, trades)
+                return
+            self._restart(live, ts)
+            if live.state.cycle >= cycle:
+                return  # the crashed cycle had already been saved as complete
 
-    def _restart(self, world: World, store: StateStore, ts: datetime,
-                 result: RunResult) -> tuple[State, ChainStrategyRunner]:
-        """The process died: the chain goes on, a new runner starts from the state file."""
-        world.chain.flush()  # the chain goes on while the runner is dead
-        state = store.load()
+    def _restart(self, live: _Live, ts: datetime) -> None:
+        """The process died: the chain goes on, a new runner starts from the state file,
+        repairs, syncs and checks the books before anything else, as a real restart does."""
+        world = live.world
+        world.chain.flush()
+        state = live.store.load()
         runner = self._runner(world, state)
-        fixed = runner.repair_state(state, ts)
-        for t in fixed:
-            result.repaired.append({"trade_id": t.trade_id, "status": t.status.value,
-                                    "reason": t.failure_reason or "settled from its receipt", "at": ts})
+        for t in runner.repair_state(state, ts):
+            live.result.repaired.append({"trade_id": t.trade_id, "status": t.status.value,
+                                         "reason": t.failure_reason or "settled from its receipt", "at": ts})
         runner.needs_repair = False
         runner.sync_portfolio(ts, world.universe, state, {})
         if runner.accounting_checks:
-            try:
-                runner.check_accounts(world.universe, state, end_block=state.sync.last_block,
-                                      cycle=state.cycle, kind="restart", ts=ts)
-            except RunnerError:
-                raise
-        store.save(state)
-        return state, runner
+            runner.check_accounts(world.universe, state, end_block=state.sync.last_block,
+                                  cycle=state.cycle, kind="restart", ts=ts)
+        live.store.save(state)
+        live.state, live.runner = state, runner
 
 
 def describe_trade(t: TradeExecution) -> str:

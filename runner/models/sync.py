@@ -39,7 +39,7 @@ class VaultSyncModel:
 
     def sync(self, state: State, ts: datetime, end_block: int | None = None) -> list[BalanceUpdate]:
         head = self.chain.block_number() if end_block is None else end_block
-        self._hashes: dict[int, bytes | None] = {}
+        self._hashes = {}
         start = self._resume_from(state, head)
         if head < start:
             state.sync.last_synced_at = ts
