@@ -10,7 +10,6 @@ completes: the harness uses it to kill the runner between any two steps.
 
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -52,74 +51,13 @@ from runner.state import (
     TradeType,
     Verdict,
 )
+from runner.strategy.position_manager import PositionManager
+from runner.strategy_runner import StrategyRunner
 from runner.timing import TimedTask, no_timing
+from runner.triggers import fired_trigger
 from runner.universe import Universe
 
 StepHook = Callable[[str], None]
-
-
-class StrategyRunner(ABC):
-    """A base class for a strategy executor (the seed API)."""
-
-    def __init__(
-        self,
-        timed_task_context_manager: TimedTask,
-        execution_model: ExecutionModel,
-        approval_model: ApprovalModel,
-        valuation_model_factory: Callable[[PricingModel], ValuationModel],
-        sync_model: VaultSyncModel,
-        pricing_model_factory: Callable[..., PricingModel],
-        execution_context: ExecutionContext,
-        routing_model: RoutingModel | None = None,
-        routing_model_factory: Callable[[Universe], RoutingModel] | None = None,
-        run_state: RunState | None = None,
-        accounting_checks: bool = False,
-        unit_testing: bool = False,
-        trade_settle_wait: timedelta | None = None,
-    ) -> None:
-        self.timed_task_context_manager = timed_task_context_manager
-        self.execution_model = execution_model
-        self.approval_model = approval_model
-        self.valuation_model_factory = valuation_model_factory
-        self.sync_model = sync_model
-        self.pricing_model_factory = pricing_model_factory
-        self.execution_context = execution_context
-        self.routing_model = routing_model
-        self.routing_model_factory = routing_model_factory
-        self.run_state = run_state or RunState()
-        self.accounting_checks = accounting_checks
-        self.unit_testing = unit_testing
-        self.trade_settle_wait = trade_settle_wait
-
-    @abstractmethod
-    def pretick_check(self, ts: datetime, universe: Universe) -> None: ...
-
-    def is_progress_report_needed(self) -> bool:
-        """Log progress only for live runs (simulations stay quiet for speed)."""
-        return self.execution_context.mode == "live"
-
-    def refresh_visualisations(self, state: State, universe: Universe) -> None:
-        last = state.stats[-1] if state.stats else None
-        lines = [f"{state.name}: cycle {state.cycle}"]
-        if last is not None:
-            lines.append(f"NAV {last.nav} cash {last.cash} positions {last.positions_value}")
-        for pos in state.portfolio.open_positions.values():
-            lines.append(f"  #{pos.position_id} {pos.pair} qty {pos.quantity} value {state.portfolio.position_value(pos)}")
-        self.run_state.visualisation_text = "\n".join(lines)
-
-    # Report hooks: no-ops the concrete runner or a subclass can fill.
-    def report_after_sync_and_revaluation(self, clock: datetime, universe: Universe, state: State, debug_details: dict[str, Any]) -> None:
-        debug_details["nav_after_revaluation"] = state.portfolio.nav()
-
-    def report_before_execution(self, clock: datetime, universe: Universe, state: State, trades: list[TradeExecution], debug_details: dict[str, Any]) -> None:
-        debug_details["planned_trades"] = [t.trade_id for t in trades]
-
-    def report_after_execution(self, clock: datetime, universe: Universe, state: State, debug_details: dict[str, Any]) -> None:
-        debug_details["nav_after_execution"] = state.portfolio.nav()
-
-    def report_strategy_thinking(self, strategy_cycle_timestamp: datetime, cycle: int, universe: Universe,
-                                 state: State, trades: list[TradeExecution], debug_details: dict[str, Any]) -> None:
-        self.run_state.last_trades = [t.trade_id for t in trades]
 
 
 class ChainStrategyRunner(StrategyRunner):
@@ -493,22 +431,11 @@ class ChainStrategyRunner(StrategyRunner):
             return []
         pricing = stop_loss_pricing_model or self.pricing_model_factory(universe, self.routing_model)
         mids = pricing.mid_prices([p.asset for p in candidates])
-        from runner.strategy.position_manager import PositionManager
-
         pm = PositionManager(clock, universe, state, pricing)
         trades: list[TradeExecution] = []
         for pos in candidates:
             price = mids[pos.asset]
-            fired: TradeType | None = None
-            if pos.stop_loss is not None and price <= pos.stop_loss:
-                fired = TradeType.stop_loss
-            elif pos.take_profit is not None and price >= pos.take_profit:
-                fired = TradeType.take_profit
-            elif pos.trailing_stop_pct is not None:
-                high = max(pos.trailing_high or price, price)
-                pos.trailing_high = high
-                if price <= high * (1 - pos.trailing_stop_pct):
-                    fired = TradeType.trailing_stop
+            fired = fired_trigger(pos, price)
             if fired is None:
                 continue
             trade = pm.sell(pos.pair, pos.quantity, fired)
