@@ -160,11 +160,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_report(args: argparse.Namespace) -> int:
     from harness.report import build_report_from_state, write_report
-    from runner.state import StateFormatError, StateStore
+    from runner.state import StateFormatError, open_store
 
     path = Path(args.state_file)
     try:
-        state = StateStore(path).load()
+        state = open_store(path).load()
     except StateFormatError as exc:
         _out(sys.stderr, str(exc))
         return EXIT_FAILED

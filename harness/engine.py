@@ -40,7 +40,7 @@ from runner.chain.retry import RetryingBackend
 from runner.chain.wallet import Wallet
 from runner.errors import RunnerError, SimulatedCrash
 from runner.runner import ChainStrategyRunner
-from runner.state import State, StateStore, TradeExecution
+from runner.state import SegmentedStateStore, State, StateStore, TradeExecution
 from runner.strategy.loader import StrategyLoadError, load_strategy
 
 DEPLOY_LEAD = timedelta(hours=1)  # the world is deployed this long before clock.start
@@ -188,7 +188,7 @@ class ScenarioRun:
         chain.backend = retrying
         reserve = world.universe.reserve
         state = State.new(s.name, reserve.symbol, s.clock.start, reserve.decimals)
-        store = StateStore(self.state_path, fsync=False)
+        store = SegmentedStateStore(self.state_path, fsync=False)
         store.save(state)
         live = _Live(world, store, state, self._runner(world, state),
                      RunResult(s, self.backend, self.seed, state, state_path=self.state_path))

@@ -24,7 +24,7 @@ from runner.chain.client import ChainClient
 from runner.chain.ethtester import EthTesterBackend
 from runner.chain.wallet import Wallet
 from runner.runner import ChainStrategyRunner
-from runner.state import State, StateStore, TradeStatus
+from runner.state import State, TradeStatus, open_store
 from runner.strategy.loader import load_strategy
 from runner.universe import Universe
 
@@ -49,7 +49,7 @@ def derive_universe(scenario: Scenario) -> Universe:
 
 
 def plan_repair(state_path: Path, scenario: Scenario, rpc_url: str) -> RepairPlan:
-    store = StateStore(state_path)
+    store = open_store(state_path)
     original = store.load()
     state = copy.deepcopy(original)
     universe = derive_universe(scenario)
@@ -89,7 +89,7 @@ def run_repair(state_path: Path, scenario: Scenario, rpc_url: str, apply: bool) 
     plan = plan_repair(state_path, scenario, rpc_url)
     out = list(plan.lines) or ["nothing to repair: no unfinished trades"]
     if apply and plan.changed:
-        StateStore(state_path).save(plan.state)
+        open_store(state_path).save(plan.state)
         out.append(f"applied: {state_path} written")
     elif plan.changed:
         out.append("dry run: nothing written (use --apply)")

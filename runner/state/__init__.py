@@ -4,6 +4,7 @@ from runner.state.accounting import AccountingCheck, AccountingRow, Verdict
 from runner.state.balance_update import BalanceUpdate, BalanceUpdateCause
 from runner.state.portfolio import Portfolio
 from runner.state.position import ReservePosition, TradingPosition
+from runner.state.segments import SegmentedStateStore, open_store
 from runner.state.serialization import StateFormatError, decode_state, encode_state, to_builtins
 from runner.state.state import SCHEMA_VERSION, State, SyncState
 from runner.state.statistics import CycleStatistics
@@ -21,6 +22,7 @@ __all__ = [
     "MemoryStateStore",
     "Portfolio",
     "ReservePosition",
+    "SegmentedStateStore",
     "State",
     "StateFormatError",
     "StateStore",
@@ -33,5 +35,6 @@ __all__ = [
     "atomic_write",
     "decode_state",
     "encode_state",
+    "open_store",
     "to_builtins",
 ]

@@ -11,7 +11,7 @@ import pytest
 from harness.anvil_node import AnvilNode
 from harness.chains import GENESIS
 from harness.cli import main
-from runner.state import StateStore, TradeStatus
+from runner.state import TradeStatus, open_store
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -74,7 +74,7 @@ class TestRepair:
             assert main(["run", scenario, "--backend", "anvil", "--rpc", node.url, "--out", str(tmp_path),
                          "--no-restart", "--quiet"]) == 1
             state_path = tmp_path / "state.json"
-            unfinished = [t.trade_id for t in StateStore(state_path).load().portfolio.all_trades() if t.is_unfinished]
+            unfinished = [t.trade_id for t in open_store(state_path).load().portfolio.all_trades() if t.is_unfinished]
             assert unfinished == [3, 4]
             before = state_path.read_bytes()
             capsys.readouterr()
@@ -84,7 +84,7 @@ class TestRepair:
             assert "dry run: nothing written" in out
             assert state_path.read_bytes() == before
             assert main(["repair", str(state_path), "--scenario", scenario, "--rpc", node.url, "--apply"]) == 0
-            state = StateStore(state_path).load()
+            state = open_store(state_path).load()
             assert {state.portfolio.get_trade(i).status for i in (3, 4)} == {TradeStatus(after)}
             capsys.readouterr()
             assert main(["repair", str(state_path), "--scenario", scenario, "--rpc", node.url]) == 0

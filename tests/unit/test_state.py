@@ -22,6 +22,7 @@ from runner.state import (
     TradeStatus,
     decode_state,
     encode_state,
+    open_store,
 )
 
 
@@ -146,8 +147,8 @@ WRITER = textwrap.dedent("""
     import sys
     from datetime import datetime, timezone
     from decimal import Decimal
-    from runner.state import State, StateStore
-    store = StateStore(sys.argv[1])
+    from runner.state import State, StateStore, SegmentedStateStore, CycleStatistics
+    store = (SegmentedStateStore if sys.argv[2] == "segmented" else StateStore)(sys.argv[1])
     s = State.new("kill", "USDC", datetime(2024, 1, 1, tzinfo=timezone.utc), 6)
     s.parameters["pad"] = "x" * 200_000
     i = 0
@@ -155,6 +156,7 @@ WRITER = textwrap.dedent("""
         i += 1
         s.cycle = i
         s.portfolio.reserve.quantity = Decimal(i)
+        s.stats.append(CycleStatistics(i, s.created_at, Decimal(i), Decimal(i), Decimal(0), 0))
         store.save(s)
         if i == 3:
             print("ready", flush=True)
@@ -162,19 +164,21 @@ WRITER = textwrap.dedent("""
 
 
 class TestAtomicSave:
-    def test_kill_mid_write_leaves_the_last_complete_state(self, tmp_path: Path) -> None:
+    @pytest.mark.parametrize("kind", ["single-file", "segmented"])
+    def test_kill_mid_write_leaves_the_last_complete_state(self, tmp_path: Path, kind: str) -> None:
         """SIGKILL during a stream of saves never leaves a torn or empty state file."""
         path = tmp_path / "state.json"
         proc = subprocess.Popen(
-            [sys.executable, "-c", WRITER, str(path)], stdout=subprocess.PIPE, text=True
+            [sys.executable, "-c", WRITER, str(path), kind], stdout=subprocess.PIPE, text=True
         )
         assert proc.stdout is not None
         assert proc.stdout.readline().strip() == "ready"
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
-        state = StateStore(path).load()
+        state = open_store(path).load()
         assert state.cycle >= 3
         assert state.portfolio.reserve.quantity == Decimal(state.cycle)
+        assert [x.cycle for x in state.stats] == list(range(1, state.cycle + 1))
 
     def test_save_replaces_atomically(self, tmp_path: Path, t0: datetime) -> None:
         """No temporary file is left behind and the file loads back equal."""
