@@ -52,7 +52,7 @@ class AnvilNode:
     """One anvil process."""
 
     def __init__(self, *, genesis_timestamp: int | None, extra_args: list[str] | None = None,
-                 log_dir: str | None = None, startup_timeout: float = 30.0) -> None:
+                 log_dir: str | None = None, startup_timeout: float = 30.0) -> None:  # float-ok: seconds
         self.binary = find_anvil()
         self.log_path = Path(tempfile.mkstemp(prefix="anvil-", suffix=".log", dir=log_dir)[1])
         args = [
@@ -79,7 +79,7 @@ class AnvilNode:
         self._pump = threading.Thread(target=self._copy_output, daemon=True)
         self._pump.start()
 
-    def _wait_listening(self, timeout: float) -> tuple[str, int]:
+    def _wait_listening(self, timeout: float) -> tuple[str, int]:  # float-ok: seconds
         assert self.proc.stdout is not None
         result: list[tuple[str, int]] = []
 

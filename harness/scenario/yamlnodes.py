@@ -1,7 +1,7 @@
 """YAML text -> a located tree: every value keeps the line it came from.
 
 PyYAML's own constructors lose positions and apply YAML 1.1 typing (``NO`` -> False,
-``0.1`` -> float, ``1:30`` -> 90). A scenario needs neither: errors must point at lines and
+``0.1`` becomes a binary float, ``1:30`` becomes 90). A scenario needs neither: errors must point at lines and
 money must never pass through a float. So we only let PyYAML *compose* nodes (which carry
 marks) and type plain scalars ourselves, from their source text:
 

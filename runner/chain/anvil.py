@@ -47,7 +47,7 @@ class AnvilBackend:
 
     name = "anvil"
 
-    def __init__(self, url: str, timeout: float = 30.0) -> None:
+    def __init__(self, url: str, timeout: float = 30.0) -> None:  # float-ok: seconds
         self.rpc = JsonRpcClient(url, timeout=timeout)
         self.chain_id = int(self.rpc.request("eth_chainId"), 16)
         self.rpc.request("evm_setAutomine", [False])

@@ -28,7 +28,7 @@ class RpcFault(NodeError):
 class JsonRpcClient:
     """Sequential JSON-RPC over a kept-alive connection; reconnects once on a reset."""
 
-    def __init__(self, url: str, timeout: float = 30.0) -> None:
+    def __init__(self, url: str, timeout: float = 30.0) -> None:  # float-ok: seconds
         parts = urlsplit(url)
         self.url = url
         self._host = parts.hostname or "127.0.0.1"
