@@ -9,13 +9,14 @@ by a real account, never a state override.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from harness.accounts import Accounts
 from runner.chain.abi import artifact
-from runner.chain.backend import Receipt
 from runner.chain.client import ChainClient
 from runner.chain.wallet import Wallet
 from runner.universe import Pool, Token, Universe
@@ -51,17 +52,41 @@ class World:
     universe: Universe
     fault_switch: bytes
     armed_faults: dict[str, bytes] = field(default_factory=dict)
+    _batch: list[tuple[bytes, str]] | None = field(default=None, repr=False)
 
     # -- plumbing --------------------------------------------------------------
     def _tx(self, wallet: Wallet, to: bytes, contract: str, fn: str, *args: Any, gas: int = TX_GAS,
-            action: str = "") -> Receipt:
+            action: str = "") -> None:
+        """One harness transaction; inside `block()` it joins that block's batch."""
+        what = action or f"{contract}.{fn}"
         if not self.chain.automine:
-            raise WorldActionFailed(action or f"{contract}.{fn}", "blocks are stalled (mempool stall)")
+            raise WorldActionFailed(what, "blocks are stalled (mempool stall)")
         data = artifact(contract).fn(fn).encode(*args)
+        if self._batch is not None:
+            self._batch.append((self.chain.send(wallet, to, data, gas), what))
+            return
         receipt = self.chain.transact(wallet, to, data, gas)
         if not receipt.success:
-            raise WorldActionFailed(action or f"{contract}.{fn}", receipt.revert_reason)
-        return receipt
+            raise WorldActionFailed(what, receipt.revert_reason)
+
+    @contextmanager
+    def block(self) -> Iterator[None]:
+        """The transactions of one action in one block: sent in order, mined once, then
+        every receipt checked. An event costs one block however many steps it has."""
+        if self._batch is not None:
+            yield
+            return
+        self._batch = []
+        try:
+            yield
+            sent, self._batch = self._batch, None
+            self.chain.flush()
+            for tx_hash, what in sent:
+                receipt = self.chain.wait(tx_hash)
+                if receipt is not None and not receipt.success:
+                    raise WorldActionFailed(what, receipt.revert_reason)
+        finally:
+            self._batch = None
 
     def token_contract(self, token: Token) -> str:
         return "RebasingToken" if token.rebasing else "TestToken"
@@ -79,10 +104,11 @@ class World:
         wallet = self.accounts.investor(investor)
         reserve = self.universe.reserve
         units = reserve.to_units(amount)
-        self.mint(reserve, wallet.address, units)
-        self._tx(wallet, reserve.address, self.token_contract(reserve), "approve", self.universe.vault, units)
-        self._tx(wallet, self.universe.vault, "Vault", "deposit", units, wallet.address,
-                 action=f"deposit by {investor}")
+        with self.block():
+            self.mint(reserve, wallet.address, units)
+            self._tx(wallet, reserve.address, self.token_contract(reserve), "approve", self.universe.vault, units)
+            self._tx(wallet, self.universe.vault, "Vault", "deposit", units, wallet.address,
+                     action=f"deposit by {investor}")
         return units
 
     def investor_shares(self, investor: str) -> int:
@@ -106,14 +132,17 @@ class World:
 
     def rebase(self, token: Token, change: Decimal) -> None:
         delta = int((change * 10**18).to_integral_value(ROUND_DOWN))
-        self._tx(self.accounts.admin, token.address, "RebasingToken", "rebase", delta, action=f"rebase {token.symbol}")
-        self._sync_pools(token)
+        with self.block():
+            self._tx(self.accounts.admin, token.address, "RebasingToken", "rebase", delta,
+                     action=f"rebase {token.symbol}")
+            self._sync_pools(token)
 
     def accrue_interest(self, token: Token, rate: Decimal) -> None:
         wad = int((rate * 10**18).to_integral_value(ROUND_DOWN))
-        self._tx(self.accounts.admin, token.address, "RebasingToken", "accrueInterest", wad,
-                 action=f"interest on {token.symbol}")
-        self._sync_pools(token)
+        with self.block():
+            self._tx(self.accounts.admin, token.address, "RebasingToken", "accrueInterest", wad,
+                     action=f"interest on {token.symbol}")
+            self._sync_pools(token)
 
     def _sync_pools(self, token: Token) -> None:
         # Pools holding the token re-read their balances, as a keeper would right after.
@@ -143,7 +172,12 @@ class World:
         return (r0, r1) if pool.base_is_token0 else (r1, r0)
 
     def price_shock(self, pool: Pool, move: Decimal | None, price: Decimal | None) -> Decimal:
-        """A third party swaps directly on the pair until its price is near the target."""
+        """A third party swaps directly on the pair until its price is near the target.
+
+        Its input is minted straight into the pair and the swap follows in the same block,
+        as a flash-funded arbitrage would: one block per shock, output computed with the
+        pair's own formula from the reserves read before.
+        """
         base_units, quote_units = self.reserves(pool)
         current = pool.quote.from_units(quote_units) / pool.base.from_units(base_units)
         target = price if price is not None else current * (1 + (move or Decimal(0)))
@@ -162,20 +196,19 @@ class World:
             amount_in = int(((new_quote - quote_units) / fee_keep).to_integral_value(ROUND_DOWN))
         if amount_in <= 0:
             return current
-        self.mint(token_in, market, amount_in)
-        self._tx(self.accounts.market, token_in.address, self.token_contract(token_in), "transfer",
-                 pool.address, amount_in, action="price shock transfer")
         in_is_base = token_in is pool.base
         reserve_in = base_units if in_is_base else quote_units
         reserve_out = quote_units if in_is_base else base_units
-        received = self.balance_of(token_in, pool.address) - reserve_in
-        fee_bps = int((pool.fee * 10000).to_integral_value())
-        with_fee = received * (10000 - fee_bps)
+        # Minting pays no transfer fee; share-based tokens may credit a unit or two less.
+        received = amount_in - (2 if token_in.rebasing else 0)
+        with_fee = received * (10000 - pool.fee_bps)
         out = with_fee * reserve_out // (reserve_in * 10000 + with_fee)
         out_is_token0 = (not in_is_base) == pool.base_is_token0
         amount0_out, amount1_out = (out, 0) if out_is_token0 else (0, out)
-        self._tx(self.accounts.market, pool.address, "Pair", "swap", amount0_out, amount1_out, market,
-                 action="price shock swap")
+        with self.block():
+            self.mint(token_in, pool.address, amount_in)
+            self._tx(self.accounts.market, pool.address, "Pair", "swap", amount0_out, amount1_out, market,
+                     action="price shock swap")
         b, q = self.reserves(pool)
         return pool.quote.from_units(q) / pool.base.from_units(b)
 
@@ -186,8 +219,9 @@ class World:
         self.armed_faults[pair or "*"] = target
 
     def disarm_faults(self) -> None:
-        for target in self.armed_faults.values():
-            self._tx(self.accounts.admin, self.fault_switch, "FaultSwitch", "disarm", target)
+        with self.block():
+            for target in self.armed_faults.values():
+                self._tx(self.accounts.admin, self.fault_switch, "FaultSwitch", "disarm", target)
         self.armed_faults.clear()
 
 
@@ -251,8 +285,9 @@ def deploy_world(chain: ChainClient, accounts: Accounts, reserve: str, tokens: l
                   gas=DEPLOY_GAS, action=f"create pool {pdecl.base}/{pdecl.quote}")
         pair_address = chain.read(factory, factory_abi.fn("getPair"), base.address, quote.address)
         pair_bytes = bytes.fromhex(pair_address[2:]) if isinstance(pair_address, str) else pair_address
-        world.mint(quote, pair_bytes, quote.to_units(pdecl.depth))
-        world.mint(base, pair_bytes, base.to_units(pdecl.depth / pdecl.price))
-        world._tx(admin, pair_bytes, "Pair", "sync")
+        with world.block():
+            world.mint(quote, pair_bytes, quote.to_units(pdecl.depth))
+            world.mint(base, pair_bytes, base.to_units(pdecl.depth / pdecl.price))
+            world._tx(admin, pair_bytes, "Pair", "sync")
         pool_objs[f"{pdecl.base}/{pdecl.quote}"] = Pool(f"{pdecl.base}/{pdecl.quote}", base, quote, pair_bytes, pdecl.fee)
     return world
