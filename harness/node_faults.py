@@ -14,7 +14,8 @@ from typing import Any
 from runner.chain.backend import Call, ChainBackend, Log, Receipt
 from runner.chain.errors import NodeError, NodeTimeout
 
-FAULTABLE = ("block_number", "block_timestamp", "block_hash", "call", "call_many", "get_receipt", "get_logs",
+FAULTABLE = ("block_number", "block_timestamp", "block_hash", "call", "call_many", "get_receipt", "get_receipts",
+             "get_logs",
              "get_nonce", "get_eth_balance", "send_raw_transaction")
 
 

@@ -80,9 +80,8 @@ class World:
         try:
             yield
             sent, self._batch = self._batch, None
-            self.chain.flush()
-            for tx_hash, what in sent:
-                receipt = self.chain.wait(tx_hash)
+            receipts = self.chain.wait_many([tx_hash for tx_hash, _ in sent])
+            for (_, what), receipt in zip(sent, receipts, strict=True):
                 if receipt is not None and not receipt.success:
                     raise WorldActionFailed(what, receipt.revert_reason)
         finally:
@@ -209,7 +208,11 @@ class World:
             self.mint(token_in, pool.address, amount_in)
             self._tx(self.accounts.market, pool.address, "Pair", "swap", amount0_out, amount1_out, market,
                      action="price shock swap")
-        b, q = self.reserves(pool)
+        if token_in.rebasing:
+            b, q = self.reserves(pool)  # share rounding: read what the pair really holds
+        else:
+            new_in, new_out = reserve_in + amount_in, reserve_out - out
+            b, q = (new_in, new_out) if in_is_base else (new_out, new_in)
         return pool.quote.from_units(q) / pool.base.from_units(b)
 
     # -- faults ----------------------------------------------------------------

@@ -106,6 +106,7 @@ class ChainStrategyRunner(StrategyRunner):
         self.needs_repair = True  # the first tick after a (re)start repairs first
         self.pending_trade_ids: set[int] = set()  # broadcast, no receipt yet (this process)
         self._posted_nav: int | None = None
+        self._nav_tx: bytes | None = None
         self._cycle_pricing: PricingModel | None = None
 
     # -- the step seam ---------------------------------------------------------
@@ -251,12 +252,10 @@ class ChainStrategyRunner(StrategyRunner):
             self.execution_model.broadcast(trade, ts)
             trade.status = TradeStatus.broadcasted
             trade.broadcasted_at = ts
-        receipts = []
         if ordered:
             # Dying here leaves broadcast transactions without a settlement.
             self._step("confirm")
-        for trade in ordered:
-            receipts.append(self.execution_model.confirm(trade))
+        receipts = self.execution_model.confirm_all(ordered)
         for trade, receipt in zip(ordered, receipts, strict=True):
             if receipt is None:
                 trade.notes.append("no receipt yet: left broadcasted for the next cycle to resolve")
@@ -413,11 +412,21 @@ class ChainStrategyRunner(StrategyRunner):
         if nav_units == self._posted_nav:
             return  # unchanged: a transaction per idle cycle buys nothing
         self._posted_nav = nav_units
+        self._check_nav_post()
         fn = artifact("Vault").fn("postNav")
-        tx_hash = self.chain.send(self.asset_manager, self.universe.vault, fn.encode(nav_units), 100_000)
-        receipt = self.chain.wait(tx_hash)  # None while blocks are stalled: it lands later
-        if receipt is not None and not receipt.success:
+        # Not waited for: it rides in the next block (the next deposit's or the next
+        # cycle's), ahead of anything sent after it, and its receipt is checked then.
+        self._nav_tx = self.chain.send(self.asset_manager, self.universe.vault, fn.encode(nav_units), 100_000)
+
+    def _check_nav_post(self) -> None:
+        if self._nav_tx is None:
+            return
+        receipt = self.chain.backend.get_receipt(self._nav_tx)
+        if receipt is None:
+            return  # still pending (blocks stalled): checked again at the next post
+        if not receipt.success:
             self.run_state.exceptions.append(f"postNav failed: {receipt.revert_reason}")
+        self._nav_tx = None
 
     # -- between ticks ------------------------------------------------------------
     def check_position_triggers(self, clock: datetime, state: State, universe: Universe,

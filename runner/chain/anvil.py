@@ -109,7 +109,20 @@ class AnvilBackend:
         return int(self.rpc.request("eth_getBalance", [_hex(address), "latest"]), 16)
 
     def get_receipt(self, tx_hash: bytes) -> Receipt | None:
-        r = self.rpc.request("eth_getTransactionReceipt", [_hex(tx_hash)])
+        return self._receipt(tx_hash, self.rpc.request("eth_getTransactionReceipt", [_hex(tx_hash)]))
+
+    def get_receipts(self, tx_hashes: Sequence[bytes]) -> list[Receipt | None]:
+        if len(tx_hashes) == 1:
+            return [self.get_receipt(tx_hashes[0])]
+        replies = self.rpc.batch([("eth_getTransactionReceipt", [_hex(h)]) for h in tx_hashes])
+        out = []
+        for h, r in zip(tx_hashes, replies, strict=True):
+            if isinstance(r, RpcFault):
+                raise r
+            out.append(self._receipt(h, r))
+        return out
+
+    def _receipt(self, tx_hash: bytes, r: dict[str, Any] | None) -> Receipt | None:
         if r is None:
             return None
         status = int(r["status"], 16)
@@ -203,6 +216,9 @@ class AnvilBackend:
     def revert(self, snapshot_id: object) -> None:
         # A snapshot id is consumed by a revert: callers take a fresh one after.
         self._head = None
+        # A revert keeps the mempool: what the previous user left pending must not land
+        # in the next user's first block.
+        self.rpc.request("anvil_dropAllTransactions")
         ok = self.rpc.request("evm_revert", [snapshot_id])
         if not ok:
             raise RuntimeError(f"evm_revert({snapshot_id}) failed: snapshot unknown or already used")

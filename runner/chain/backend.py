@@ -100,6 +100,10 @@ class ChainBackend(Protocol):
 
     def get_receipt(self, tx_hash: bytes) -> Receipt | None: ...
 
+    def get_receipts(self, tx_hashes: Sequence[bytes]) -> list[Receipt | None]:
+        """Several receipts in one round trip where the transport allows."""
+        ...
+
     def get_logs(
         self, address: bytes | Sequence[bytes], topics: Sequence[bytes | None], from_block: int, to_block: int
     ) -> list[Log]:

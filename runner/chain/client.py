@@ -152,6 +152,14 @@ class ChainClient:
             self.mine()  # everything pending lands in this block: one receipt read each
         return self.backend.get_receipt(tx_hash)
 
+    def wait_many(self, tx_hashes: Sequence[bytes]) -> list[Receipt | None]:
+        """Receipts of several transactions (one block under automine, one round trip)."""
+        if not tx_hashes:
+            return []
+        if self.automine and self._block_open:
+            self.mine()
+        return self.backend.get_receipts(tx_hashes)
+
     def transact(self, wallet: Wallet, to: bytes | None, data: bytes, gas: int, value: int = 0) -> Receipt:
         """Send and wait: the harness's own set-up transactions, which must land."""
         tx_hash = self.send(wallet, to, data, gas, value)

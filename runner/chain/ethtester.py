@@ -119,6 +119,9 @@ class EthTesterBackend:
     def get_receipt(self, tx_hash: bytes) -> Receipt | None:
         return self._receipts.get(tx_hash)
 
+    def get_receipts(self, tx_hashes: Sequence[bytes]) -> list[Receipt | None]:
+        return [self._receipts.get(h) for h in tx_hashes]
+
     def get_logs(
         self, address: bytes | Sequence[bytes], topics: Sequence[bytes | None], from_block: int, to_block: int
     ) -> list[Log]:

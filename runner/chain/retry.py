@@ -72,6 +72,9 @@ class RetryingBackend:
     def get_receipt(self, tx_hash: bytes) -> Receipt | None:
         return self._retry("get_receipt", lambda: self.inner.get_receipt(tx_hash))
 
+    def get_receipts(self, tx_hashes: Sequence[bytes]) -> list[Receipt | None]:
+        return self._retry("get_receipts", lambda: self.inner.get_receipts(tx_hashes))
+
     def get_logs(self, address: bytes | Sequence[bytes], topics: Sequence[bytes | None], from_block: int, to_block: int) -> list[Log]:
         return self._retry("get_logs", lambda: self.inner.get_logs(address, topics, from_block, to_block))
 

@@ -120,6 +120,11 @@ class ExecutionModel:
         tx_hash = bytes.fromhex(trade.blockchain_transactions[-1].tx_hash[2:])
         return self.chain.wait(tx_hash)
 
+    def confirm_all(self, trades: list[TradeExecution]) -> list[Receipt | None]:
+        """Receipts for a batch of broadcast trades, in one round trip."""
+        hashes = [bytes.fromhex(t.blockchain_transactions[-1].tx_hash[2:]) for t in trades]
+        return self.chain.wait_many(hashes)
+
     def lookup(self, trade: TradeExecution) -> Receipt | None:
         """The receipt, if the chain has one, without mining anything (repair)."""
         if not trade.blockchain_transactions:

@@ -44,7 +44,7 @@ class _SettledTrade(msgspec.Struct):
     trade: TradeExecution
 
 
-_DECODERS = {
+_DECODERS: dict[str, Any] = {
     "stats": msgspec.json.Decoder(CycleStatistics),
     "checks": msgspec.json.Decoder(AccountingCheck),
     "balance_updates": msgspec.json.Decoder(BalanceUpdate),
