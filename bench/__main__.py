@@ -3,7 +3,8 @@
     python -m bench                 everything, N=3 runs of the reference workload
     python -m bench --quick         the same with N=1
     python -m bench --only reference,imports     a subset (sections: imports, anvil,
-                                    reference, memory, suite)
+                                    reference, memory, suite); subsets and shortened
+                                    workloads write results/partial.{json,md} instead
     python -m bench --profile       the reference workload under pyinstrument, per backend:
                                     bench/results/profile-<backend>.{html,txt}
 
@@ -177,11 +178,15 @@ def main(argv: list[str] | None = None) -> int:
     from bench.report import render
 
     doc = run_all(args)
-    (RESULTS / "latest.json").write_text(json.dumps(doc, indent=2, default=str) + "\n")
+    # a subset or a shortened workload must not overwrite the last complete results
+    full = not (args.only or args.skip) and args.cycles == workloads.REFERENCE_CYCLES \
+        and args.memory_cycles == workloads.MEMORY_CYCLES
+    stem = "latest" if full else "partial"
+    (RESULTS / f"{stem}.json").write_text(json.dumps(doc, indent=2, default=str) + "\n")
     table = render(doc)
-    (RESULTS / "latest.md").write_text(table)
+    (RESULTS / f"{stem}.md").write_text(table)
     log("\n" + table)
-    log(f"wrote {(RESULTS / 'latest.json').relative_to(REPO)} and {(RESULTS / 'latest.md').relative_to(REPO)}")
+    log(f"wrote {(RESULTS / f'{stem}.json').relative_to(REPO)} and {(RESULTS / f'{stem}.md').relative_to(REPO)}")
     return 0
 
 

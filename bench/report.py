@@ -24,7 +24,7 @@ def render(doc: dict[str, Any]) -> str:
         "# Benchmark results",
         "",
         f"{meta.get('date', '')} on {meta.get('host', '')} ({meta.get('cpus', '?')} CPUs), "
-        f"Python {meta.get('python', '')}, anvil {meta.get('anvil', '?')}, commit {meta.get('commit', '?')}"
+        f"Python {meta.get('python', '')}, {meta.get('anvil', 'anvil ?')}, commit {meta.get('commit', '?')}"
         f"{' (dirty tree)' if meta.get('dirty') else ''}; runs per measurement: {meta.get('runs', '?')}; "
         f"load average at start {meta.get('load_start', '?')}, at end {meta.get('load_end', '?')}.",
         "",
