@@ -9,6 +9,8 @@ same block numbers, same addresses, same balances, every time.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -17,9 +19,11 @@ from datetime import UTC, datetime
 from harness.accounts import Accounts
 from harness.anvil_node import AnvilNode
 from harness.world import PoolDecl, TokenDecl, World, deploy_world
+
+if TYPE_CHECKING:  # py-evm costs half a second to import: only the embedded chain needs it
+    from runner.chain.ethtester import EthTesterBackend
 from runner.chain.anvil import AnvilBackend
 from runner.chain.client import ChainClient
-from runner.chain.ethtester import EthTesterBackend
 
 # Every chain starts at the same genesis time, so block timestamps and numbers agree
 # across backends and across scenarios sharing a node.
@@ -68,6 +72,8 @@ class ChainPool:
     def _backend(self, name: str, accounts: Accounts) -> EthTesterBackend | AnvilBackend:
         if name == "eth-tester":
             if self._ethtester is None:
+                from runner.chain.ethtester import EthTesterBackend
+
                 self._ethtester = EthTesterBackend(GENESIS, [accounts.admin.address], ETH_PER_ACCOUNT * 100)
                 self._ethtester_genesis = self._ethtester.snapshot()
             return self._ethtester

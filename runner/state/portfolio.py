@@ -23,6 +23,9 @@ class Portfolio:
     next_trade_id: int = 1
     next_balance_update_id: int = 1
     seen_event_keys: list[str] = field(default_factory=list)
+    # buys whose capital has left the reserve but not settled: trade id -> position id.
+    # Kept so NAV does not walk every trade ever made (quadratic over a long run).
+    in_flight: dict[int, int] = field(default_factory=dict)
 
     # -- look-ups ----------------------------------------------------------
     def all_positions(self) -> Iterator[TradingPosition]:
@@ -61,7 +64,11 @@ class Portfolio:
         return position.value_in(self.reserve.unit)
 
     def allocated_to_trades(self) -> Decimal:
-        return sum((t.reserve_allocated for p in self.open_positions.values() for t in p.trades.values()), Decimal(0))
+        total = Decimal(0)
+        for trade_id, position_id in self.in_flight.items():
+            pos = self.open_positions.get(position_id) or self.closed_positions[position_id]
+            total += pos.trades[trade_id].reserve_allocated
+        return total
 
     def nav(self) -> Decimal:
         """Net asset value in reserve units: cash, capital in flight, positions at valuation."""
@@ -106,6 +113,7 @@ class Portfolio:
         assert trade.status == TradeStatus.planned, trade.status
         if trade.is_buy:
             self.reserve.quantity -= trade.planned_reserve
+            self.in_flight[trade.trade_id] = trade.position_id
         trade.status = TradeStatus.started
         trade.started_at = ts
 
@@ -119,6 +127,7 @@ class Portfolio:
     ) -> None:
         """Book a confirmed trade: quantities, reserve, price, fees and slippage."""
         pos = self.position_of(trade)
+        self.in_flight.pop(trade.trade_id, None)
         trade.status = TradeStatus.success
         trade.executed_at = ts
         trade.executed_quantity = executed_quantity
@@ -148,6 +157,7 @@ class Portfolio:
         """A failed trade gives its capital back and changes no holdings."""
         if trade.is_buy and trade.status in (TradeStatus.started, TradeStatus.broadcasted):
             self.reserve.quantity += trade.planned_reserve
+        self.in_flight.pop(trade.trade_id, None)
         trade.status = TradeStatus.failed
         trade.failed_at = ts
         trade.failure_reason = reason
@@ -175,6 +185,7 @@ class Portfolio:
         self.next_trade_id += 1
         pos.trades[counter.trade_id] = counter
         self.reserve.quantity += restored
+        self.in_flight.pop(trade.trade_id, None)
         trade.status = TradeStatus.repaired
         trade.repaired_at = ts
         trade.repaired_by_trade_id = counter.trade_id

@@ -68,6 +68,8 @@ class _Saved:
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(SEGMENTS, 0))
     closed: set[int] = field(default_factory=set)
     final_trades: set[int] = field(default_factory=set)
+    max_trade_id: int = 0  # every trade up to this id was seen by a save
+    unfinished: set[int] = field(default_factory=set)  # ...and these were not final then
 
 
 class SegmentedStateStore(StateStore):
@@ -92,10 +94,23 @@ class SegmentedStateStore(StateStore):
             if pid not in saved.closed:
                 out["closed_positions"].append(_enc.encode(pos))
         for pid, pos in p.open_positions.items():
-            for tid, trade in pos.trades.items():
+            for tid in self._candidates(pos):
+                trade = pos.trades[tid]
                 if tid not in saved.final_trades and not trade.is_unfinished:
                     out["trades"].append(_enc.encode(_SettledTrade(pid, trade)))
         return out
+
+    def _candidates(self, pos: TradingPosition) -> list[int]:
+        """Trades that may have become final since the last save: newer than any it saw,
+        or unfinished then. Trade ids only grow, so the walk stops at the first old one."""
+        saved = self._saved
+        fresh = []
+        for tid in reversed(pos.trades):
+            if tid <= saved.max_trade_id:
+                break
+            fresh.append(tid)
+        fresh.extend(t for t in saved.unfinished if t in pos.trades)
+        return sorted(set(fresh))
 
     def _append(self, name: str, lines: list[bytes]) -> None:
         path = self.dir / f"{name}.jsonl"
@@ -158,7 +173,13 @@ class SegmentedStateStore(StateStore):
         saved.lengths, saved.counts = lengths, counts
         saved.closed.update(state.portfolio.closed_positions)
         for pos in state.portfolio.open_positions.values():
-            saved.final_trades.update(tid for tid, t in pos.trades.items() if not t.is_unfinished)
+            for tid in self._candidates(pos):
+                if pos.trades[tid].is_unfinished:
+                    saved.unfinished.add(tid)
+                else:
+                    saved.final_trades.add(tid)
+                    saved.unfinished.discard(tid)
+        saved.max_trade_id = state.portfolio.next_trade_id - 1
 
     # -- reading -----------------------------------------------------------------
     def load(self) -> State:
@@ -188,6 +209,8 @@ class SegmentedStateStore(StateStore):
                 saved.final_trades.add(settled.trade.trade_id)
         for pos in p.open_positions.values():
             pos.trades = dict(sorted(pos.trades.items()))
+            saved.unfinished.update(tid for tid, t in pos.trades.items() if t.is_unfinished)
+        saved.max_trade_id = p.next_trade_id - 1
         saved.closed.update(p.closed_positions)
         self._saved = saved
         return state

@@ -228,7 +228,9 @@ class TestWhereTheIdentityBreaks:
         assert rec.residual == D("510")
         assert _term(rec, "cash_unexplained") == D("510")
 
-    def test_capital_in_flight_on_a_closed_position_drops_out_of_nav(self, t0: datetime) -> None:
+    def test_capital_in_flight_on_a_closed_position_stays_in_nav(self, t0: datetime) -> None:
+        """Capital of an unsettled buy counts in NAV even when its position was closed (it
+        used to drop out: NAV only walked open positions' trades)."""
         s = _state(t0)
         p = s.portfolio
         _update(s, BalanceUpdateCause.deposit, "USDC", "1000", t0)
@@ -236,9 +238,10 @@ class TestWhereTheIdentityBreaks:
         t = p.create_trade(pos, t0, D("1"), D("300"), D("300"))
         p.start_trade(t, t0)
         p.close_position(pos, t0, "strategy")
+        assert p.nav() == D("1000")
         rec = reconcile(s)
-        assert rec.residual == D("-300")
-        assert _term(rec, "in_flight_on_closed") == D("-300")
+        assert rec.residual == 0
+        assert _term(rec, "in_flight_on_closed") == 0
 
     def test_a_reserve_set_outside_the_portfolio_methods_is_unexplained_cash(self, t0: datetime) -> None:
         s = _state(t0)
