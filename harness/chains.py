@@ -9,12 +9,11 @@ same block numbers, same addresses, same balances, every time.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import hashlib
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from harness.accounts import Accounts
 from harness.anvil_node import AnvilNode
