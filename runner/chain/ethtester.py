@@ -96,10 +96,7 @@ class EthTesterBackend:
         """BLOCKHASH's 256 ancestors for a state on top of `header`, built from the parent's
         (walking 256 headers per new block cost a third of all eth-tester time)."""
         parent = self._prev_cache.get(header.parent_hash)
-        if parent is None:
-            ancestors = tuple(vm.previous_hashes)
-        else:
-            ancestors = parent[:255]
+        ancestors = tuple(vm.previous_hashes) if parent is None else parent[:255]
         hashes = (header.hash, *ancestors)[:256]
         if len(self._prev_cache) > 64:
             self._prev_cache.clear()
