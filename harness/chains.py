@@ -103,7 +103,7 @@ class ChainPool:
             chain = ChainClient(backend, clock=spec.deploy_at)
             for w in accounts.all():
                 chain.sync_nonce(w)
-            fresh = self._snapshot(backend)
+            fresh = backend.snapshot()
             self._worlds[key] = _Cached(fresh, cached.world)
             world = World(chain, accounts, cached.world.universe, cached.world.fault_switch)
             return chain, world
@@ -114,11 +114,8 @@ class ChainPool:
         chain = ChainClient(backend, clock=spec.deploy_at)
         world = deploy_world(chain, accounts, spec.reserve, list(spec.tokens), list(spec.pools))
         self.deploys += 1
-        self._worlds[key] = _Cached(self._snapshot(backend), world)
+        self._worlds[key] = _Cached(backend.snapshot(), world)
         return chain, world
-
-    def _snapshot(self, backend: EthTesterBackend | AnvilBackend) -> object:
-        return backend.snapshot()
 
     def _reset_to_genesis(self, name: str, backend: EthTesterBackend | AnvilBackend, accounts: Accounts) -> None:
         if name == "eth-tester":

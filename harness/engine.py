@@ -16,7 +16,6 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -341,4 +340,4 @@ def run_scenario(scenario: Scenario, **kwargs: Any) -> RunResult:
     return ScenarioRun(scenario, **kwargs).run()
 
 
-__all__ = ["DEPLOY_LEAD", "Decimal", "RunResult", "ScenarioRun", "fingerprint", "replay_command", "run_scenario"]
+__all__ = ["DEPLOY_LEAD", "RunResult", "ScenarioRun", "fingerprint", "replay_command", "run_scenario"]

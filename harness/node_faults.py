@@ -8,10 +8,9 @@ whether it happened. An error means the node refused it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
-from runner.chain.backend import Call, ChainBackend, Log, Receipt
+from runner.chain.backend import ChainBackend
 from runner.chain.errors import NodeError, NodeTimeout
 
 FAULTABLE = ("block_number", "block_timestamp", "block_hash", "call", "call_many", "get_receipt", "get_receipts",
@@ -81,4 +80,4 @@ class FaultInjectingBackend:
         self.inner.close()
 
 
-__all__ = ["Call", "FaultInjectingBackend", "Log", "Receipt", "Sequence"]
+__all__ = ["FaultInjectingBackend"]

@@ -164,53 +164,35 @@ class EthTesterBackend:
     def mine(self, timestamp: int) -> int:
         chain = self._chain
         number = int(chain.header.block_number)
-        if self._pending:
-            # Transactions were applied to the pending header at its timestamp; the
-            # caller sets the timestamp before sending (see set_next_timestamp).
-            pass
-        else:
+        if not self._pending:
+            # with pending transactions the header already carries the timestamp they ran at
             chain.set_header_timestamp(timestamp)
         block = chain.mine_block(mix_hash=keccak(number.to_bytes(32, "big")))
         prev_cumulative = 0
-        for index, (tx_hash, receipt, computation, gas_limit) in enumerate(self._pending):
-            gas_used = receipt.gas_used - prev_cumulative
-            prev_cumulative = receipt.gas_used
-            logs: tuple[Log, ...] = tuple(
-                Log(
+        log_index = 0  # block-wide, as a node numbers logs
+        for tx_hash, receipt, computation, gas_limit in self._pending:
+            logs = []
+            for entry in receipt.logs:
+                logs.append(Log(
                     address=bytes(entry.address),
                     topics=tuple(t.to_bytes(32, "big") for t in entry.topics),
                     data=bytes(entry.data),
                     block_number=number,
                     tx_hash=bytes(tx_hash),
-                    log_index=-1,
-                )
-                for entry in receipt.logs
-            )
-            reason = None
-            if computation.is_error:
-                reason = decode_revert_reason(bytes(computation.output or b""))
+                    log_index=log_index,
+                ))
+                log_index += 1
+            self._logs.extend(logs)
             self._receipts[bytes(tx_hash)] = Receipt(
                 tx_hash=bytes(tx_hash),
                 status=0 if computation.is_error else 1,
                 block_number=number,
-                gas_used=gas_used,
+                gas_used=receipt.gas_used - prev_cumulative,  # py-evm's is cumulative
                 gas_limit=gas_limit,
-                logs=logs,
-                revert_reason=reason,
+                logs=tuple(logs),
+                revert_reason=decode_revert_reason(bytes(computation.output or b"")) if computation.is_error else None,
             )
-            del index
-        # log indexes are block-wide, as a node numbers them
-        block_logs = [log for h, *_ in self._pending for log in self._receipts[bytes(h)].logs]
-        renumbered: dict[bytes, list[Log]] = {}
-        for i, log in enumerate(block_logs):
-            fixed = Log(log.address, log.topics, log.data, log.block_number, log.tx_hash, i)
-            renumbered.setdefault(log.tx_hash, []).append(fixed)
-            self._logs.append(fixed)
-        for tx_hash, fixed_logs in renumbered.items():
-            r = self._receipts[tx_hash]
-            self._receipts[tx_hash] = Receipt(
-                r.tx_hash, r.status, r.block_number, r.gas_used, r.gas_limit, tuple(fixed_logs), r.revert_reason
-            )
+            prev_cumulative = receipt.gas_used
         self._pending.clear()
         self._pending_hashes.clear()
         self._read_vm = None

@@ -116,10 +116,6 @@ class ExecutionModel:
         trade.blockchain_transactions[-1].broadcast_at = ts
 
     # -- 3. confirm ----------------------------------------------------------
-    def confirm(self, trade: TradeExecution) -> Receipt | None:
-        tx_hash = bytes.fromhex(trade.blockchain_transactions[-1].tx_hash[2:])
-        return self.chain.wait(tx_hash)
-
     def confirm_all(self, trades: list[TradeExecution]) -> list[Receipt | None]:
         """Receipts for a batch of broadcast trades, in one round trip."""
         hashes = [bytes.fromhex(t.blockchain_transactions[-1].tx_hash[2:]) for t in trades]

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -233,4 +232,4 @@ def open_store(path: str | os.PathLike[str], *, fsync: bool = True) -> StateStor
     return SegmentedStateStore(path, fsync=fsync)
 
 
-__all__ = ["FORMAT", "SegmentedStateStore", "open_store", "Path"]
+__all__ = ["FORMAT", "SegmentedStateStore", "open_store"]
