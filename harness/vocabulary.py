@@ -1,0 +1,46 @@
+"""Words the scenario format shares with the machinery that carries it out.
+
+Defined once: the scenario model validates against these, the engine and event handlers
+dispatch on them, the world turns them into transactions, snapshots and reports print
+them. The runner's own words (steps, node methods, trade statuses, verdicts, causes) live
+in `runner` and are imported from there.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class BackendName(StrEnum):
+    """The chain a scenario runs on."""
+
+    eth_tester = "eth-tester"
+    anvil = "anvil"
+    anvil_fork = "anvil-fork"
+
+
+class TradeFaultMode(StrEnum):
+    """How `fail_next_trade` makes the runner's next trade fail on chain."""
+
+    revert = "revert"
+    out_of_gas = "out_of_gas"
+    slippage = "slippage"
+    transfer_failure = "transfer_failure"
+
+
+class NodeFaultMode(StrEnum):
+    """How the node fails the runner's requests: an error answer, or no answer at all."""
+
+    error = "error"
+    timeout = "timeout"
+
+
+class MempoolAction(StrEnum):
+    """What the node does with block production and its pending transactions."""
+
+    stall = "stall"
+    resume = "resume"
+    drop = "drop"
+
+
+__all__ = ["BackendName", "MempoolAction", "NodeFaultMode", "TradeFaultMode"]
