@@ -96,6 +96,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from harness.journal import JOURNAL_HEADER, format_journal_row
     from harness.scenario import load_scenario
     from harness.snapshot import render, snapshot_document
+    from runner.state import PositionState
 
     try:
         scenario = load_scenario(args.file)
@@ -131,7 +132,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     _out(sys.stdout)
     _out(sys.stdout, f"final: NAV {p.nav()} cash {p.cash()} positions {p.positions_value()} after {state.cycle} cycles")
     for pos in sorted(p.all_positions(), key=lambda x: x.position_id):
-        st = "frozen" if pos.is_frozen else "open" if pos.is_open else f"closed ({pos.closed_by})"
+        st = f"closed ({pos.closed_by})" if pos.state == PositionState.closed else pos.state.value
         _out(sys.stdout, f"  #{pos.position_id} {pos.pair:<12} {st:<22} qty {pos.quantity} value {p.position_value(pos)}")
     for r in result.repaired:
         _out(sys.stdout, f"  repaired trade #{r['trade_id']}: {r['status']} ({r['reason']})")

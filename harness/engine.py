@@ -39,7 +39,7 @@ from runner.chain.retry import RetryingBackend
 from runner.chain.wallet import Wallet
 from runner.errors import RunnerError, SimulatedCrash
 from runner.runner import ChainStrategyRunner
-from runner.state import SegmentedStateStore, State, StateStore, TradeExecution
+from runner.state import CheckKind, MismatchPolicy, SegmentedStateStore, State, StateStore, TradeExecution
 from runner.strategy.loader import StrategyLoadError, load_strategy
 
 DEPLOY_LEAD = timedelta(hours=1)  # the world is deployed this long before clock.start
@@ -154,7 +154,7 @@ class ScenarioRun:
         params = dict(state.parameters.get("overrides", {}))
         merged = {**s.strategy.parameters, **params, "_rng": self.rng}
         acc = s.accounting
-        policy = AccountingPolicy(acc.tolerance, acc.relative_tolerance, acc.dust, acc.on_mismatch)
+        policy = AccountingPolicy(acc.tolerance, acc.relative_tolerance, acc.dust, MismatchPolicy(acc.on_mismatch))
         return ChainStrategyRunner(
             chain=world.chain, universe=world.universe, strategy=strategy, parameters=merged,
             asset_manager=Wallet.from_label("asset-manager"), accounting_policy=policy,
@@ -324,16 +324,15 @@ class ScenarioRun:
         runner.sync_portfolio(ts, world.universe, state, {})
         if runner.accounting_checks:
             runner.check_accounts(world.universe, state, end_block=state.sync.last_block,
-                                  cycle=state.cycle, kind="restart", ts=ts)
+                                  cycle=state.cycle, kind=CheckKind.restart, ts=ts)
         live.store.save(state)
         live.state, live.runner = state, runner
 
 
 def describe_trade(t: TradeExecution) -> str:
-    side = "buy" if t.is_buy else "sell" if t.is_sell else "repair"
     qty = t.executed_quantity if t.executed_quantity is not None else t.planned_quantity
     extra = f" ({t.failure_reason})" if t.failure_reason else ""
-    return f"#{t.trade_id} {t.trade_type.value} {side} {t.pair} {abs(qty)} {t.status.value}{extra}"
+    return f"#{t.trade_id} {t.trade_type.value} {t.side} {t.pair} {abs(qty)} {t.status.value}{extra}"
 
 
 def run_scenario(scenario: Scenario, **kwargs: Any) -> RunResult:

@@ -47,7 +47,7 @@ def _check(exp: Any, ts: datetime, state: State, result: RunResult, universe: Un
         pos = _latest_position(state, exp.pair)
         if pos is None:
             return False, f"no position in {exp.pair} was ever opened"
-        actual = "frozen" if pos.is_frozen else "open" if pos.is_open else "closed"
+        actual = pos.state
         if exp.state is not None and actual != exp.state:
             return False, f"position #{pos.position_id} {exp.pair} is {actual}, expected {exp.state}"
         if exp.closed_by is not None and pos.closed_by != exp.closed_by:

@@ -43,7 +43,7 @@ def _trade(t: TradeExecution) -> dict[str, Any]:
 def _position(p: TradingPosition, state: State) -> dict[str, Any]:
     doc = to_builtins(p)
     doc["trades"] = [_trade(t) for t in p.trades.values()]
-    doc["state"] = "frozen" if p.is_frozen else "open" if p.is_open else "closed"
+    doc["state"] = p.state
     doc["value"] = state.portfolio.position_value(p)
     return {k: v for k, v in doc.items() if v not in (None, [], "")}
 

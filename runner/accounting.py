@@ -20,6 +20,9 @@ from runner.state import (
     AccountingRow,
     BalanceUpdate,
     BalanceUpdateCause,
+    CheckAction,
+    CheckKind,
+    MismatchPolicy,
     State,
     Verdict,
 )
@@ -33,7 +36,7 @@ class AccountingPolicy:
     tolerance: Decimal = Decimal(0)
     relative_tolerance: Decimal = Decimal(0)
     dust: Decimal = Decimal(0)
-    on_mismatch: str = "abort"  # abort | correct | report
+    on_mismatch: MismatchPolicy = MismatchPolicy.abort
 
 
 def ledger_balances(state: State, universe: Universe) -> dict[str, Decimal]:
@@ -80,7 +83,7 @@ def run_check(
     universe: Universe,
     state: State,
     policy: AccountingPolicy,
-    kind: str,
+    kind: CheckKind,
     ts: datetime,
     block: int | None = None,
 ) -> AccountingCheck:
@@ -142,7 +145,7 @@ def apply_corrections(state: State, universe: Universe, check: AccountingCheck, 
         portfolio.add_balance_update(update, pos)
         row.correction_id = update.balance_update_id
         out.append(update)
-    check.action = "corrected"
+    check.action = CheckAction.corrected
     return out
 
 

@@ -43,7 +43,12 @@ from runner.repair import RepairReport, repair_unfinished
 from runner.run_state import RunState
 from runner.state import (
     AccountingCheck,
+    CheckAction,
+    CheckKind,
+    ClosedBy,
+    CycleKind,
     CycleStatistics,
+    MismatchPolicy,
     State,
     StateStore,
     TradeExecution,
@@ -51,13 +56,14 @@ from runner.state import (
     TradeType,
     Verdict,
 )
+from runner.steps import Step
 from runner.strategy.position_manager import PositionManager
 from runner.strategy_runner import StrategyRunner
 from runner.timing import TimedTask, no_timing
 from runner.triggers import fired_trigger
 from runner.universe import Universe
 
-StepHook = Callable[[str], None]
+StepHook = Callable[[Step], None]
 
 
 class ChainStrategyRunner(StrategyRunner):
@@ -110,7 +116,7 @@ class ChainStrategyRunner(StrategyRunner):
         self._cycle_pricing: PricingModel | None = None
 
     # -- the step seam ---------------------------------------------------------
-    def _step(self, name: str) -> None:
+    def _step(self, name: Step) -> None:
         if self.step_hook is not None:
             self.step_hook(name)
 
@@ -160,22 +166,22 @@ class ChainStrategyRunner(StrategyRunner):
 
     def check_accounts(self, universe: Universe, state: State, report_only: bool = False,
                        end_block: int | None = None, cycle: int | None = None,
-                       kind: str = "start", ts: datetime | None = None) -> AccountingCheck:
+                       kind: CheckKind = CheckKind.start, ts: datetime | None = None) -> AccountingCheck:
         """Compare on-chain balances with the ledger and apply the accounting policy."""
         ts = ts or state.last_updated_at or state.created_at
         check = run_check(self.chain, universe, state, self.accounting_policy, kind, ts, end_block)
-        policy = "report" if report_only else self.accounting_policy.on_mismatch
+        policy = MismatchPolicy.report if report_only else self.accounting_policy.on_mismatch
         if check.outcome == Verdict.mismatch:
-            if policy == "abort":
-                check.action = "aborted"
+            if policy == MismatchPolicy.abort:
+                check.action = CheckAction.aborted
                 raise UnexpectedAccountingCorrectionIssue(
                     "on-chain balances differ from the ledger", format_table(check),
                     cycle=cycle, step="check_accounts",
                 )
-            if policy == "correct":
+            if policy == MismatchPolicy.correct:
                 apply_corrections(state, universe, check, ts)
             else:
-                check.action = "reported"
+                check.action = CheckAction.reported
         state.accounting_checks.append(check)
         return check
 
@@ -188,20 +194,20 @@ class ChainStrategyRunner(StrategyRunner):
         the cycle it happened, never absorbed. The accounting policy decides the outcome.
         """
         ts = ts or state.last_updated_at or state.created_at
-        check = run_check(self.chain, universe, state, self.accounting_policy, "post_execution", ts)
+        check = run_check(self.chain, universe, state, self.accounting_policy, CheckKind.post_execution, ts)
         state.accounting_checks.append(check)
         bad = [r.asset for r in check.rows if r.verdict == Verdict.mismatch]
         if not bad:
             return check
         policy = self.accounting_policy.on_mismatch
-        if policy == "abort" and self.execution_context.is_live:
-            check.action = "aborted"
+        if policy == MismatchPolicy.abort and self.execution_context.is_live:
+            check.action = CheckAction.aborted
             raise BalanceCheckFailed("on-chain balances differ from the ledger after execution", bad,
                                      format_table(check), cycle=cycle, step="check_balances")
-        if policy == "correct":
+        if policy == MismatchPolicy.correct:
             apply_corrections(state, universe, check, ts)
         else:
-            check.action = "reported"
+            check.action = CheckAction.reported
         return check
 
     def repair_state(self, state: State, ts: datetime | None = None) -> list[TradeExecution]:
@@ -247,14 +253,14 @@ class ChainStrategyRunner(StrategyRunner):
             store.save(state)  # write-ahead: hashes are on disk before the node sees them
         if ordered:
             # Dying here leaves signed, saved, never-sent transactions: repair's job.
-            self._step("broadcast")
+            self._step(Step.broadcast)
         for trade in ordered:
             self.execution_model.broadcast(trade, ts)
             trade.status = TradeStatus.broadcasted
             trade.broadcasted_at = ts
         if ordered:
             # Dying here leaves broadcast transactions without a settlement.
-            self._step("confirm")
+            self._step(Step.confirm)
         receipts = self.execution_model.confirm_all(ordered)
         for trade, receipt in zip(ordered, receipts, strict=True):
             if receipt is None:
@@ -272,10 +278,10 @@ class ChainStrategyRunner(StrategyRunner):
                 pos.frozen_at = ts
                 pos.frozen_reason = f"trade #{trade.trade_id} failed: {trade.failure_reason}"
             elif not pos.unfinished_trades():
-                portfolio.close_position(pos, ts, "failed_open")
+                portfolio.close_position(pos, ts, ClosedBy.failed_open)
             return
         if trade.status == TradeStatus.success and trade.is_sell and pos.quantity <= 0:
-            closed_by = trade.trade_type.value if trade.trade_type != TradeType.rebalance else "strategy"
+            closed_by = ClosedBy.strategy if trade.trade_type == TradeType.rebalance else ClosedBy(trade.trade_type)
             portfolio.close_position(pos, ts, closed_by)
 
     # -- the cycle ----------------------------------------------------------------
@@ -302,25 +308,25 @@ class ChainStrategyRunner(StrategyRunner):
             self.needs_repair = False
         with timed("sync_portfolio"):
             self.sync_portfolio(ts, universe, state, debug_details)
-        self._step("sync_portfolio")
+        self._step(Step.sync_portfolio)
 
         start_check = None
         if self.accounting_checks:
             # After the sync, so deposits and rebases are explained before comparing:
             # what is left is an unexplained change (an airdrop, a drain, a lost trade).
-            kind = "restart" if restarted else "start"
+            kind = CheckKind.restart if restarted else CheckKind.start
             with timed("check_accounts"):
                 start_check = self.check_accounts(universe, state, end_block=state.sync.last_block,
                                                   cycle=cycle, kind=kind, ts=ts)
-        self._step("check_accounts")
+        self._step(Step.check_accounts)
 
         with timed("setup_routing"):
             _routing_state, pricing, valuation = self.setup_routing(universe)
-        self._step("setup_routing")
+        self._step(Step.setup_routing)
 
         with timed("revalue_state"):
             self.revalue_state(ts, state, valuation)
-        self._step("revalue_state")
+        self._step(Step.revalue_state)
         self.report_after_sync_and_revaluation(ts, universe, state, debug_details)
 
         if waiting:
@@ -333,7 +339,7 @@ class ChainStrategyRunner(StrategyRunner):
         approved, vetoed = self.approval_model.approve(state, trades)
         for trade in vetoed:
             state.portfolio.settle_failure(trade, ts, trade.vetoed_by or "vetoed")
-        self._step("approve")
+        self._step(Step.approve)
         self.report_before_execution(ts, universe, state, approved, debug_details)
 
         if start_check is not None:
@@ -352,7 +358,7 @@ class ChainStrategyRunner(StrategyRunner):
         self.report_after_execution(ts, universe, state, debug_details)
         state.cycle = cycle
         state.clean_shutdown = True
-        self._step("save_state")  # dying here loses the cycle's last save, not the write-ahead one
+        self._step(Step.save_state)  # dying here loses the cycle's last save, not the write-ahead one
         if store is not None:
             with timed("save_state"):
                 store.save(state)
@@ -361,16 +367,16 @@ class ChainStrategyRunner(StrategyRunner):
         if self.accounting_checks and self.execution_context.is_live and (approved or moved):
             with timed("check_balances"):
                 self.check_balances_post_execution(universe, state, cycle, ts)
-        self._step("check_balances")
+        self._step(Step.check_balances)
 
-        self._record_statistics(state, ts, cycle, approved, "tick", status)
+        self._record_statistics(state, ts, cycle, approved, CycleKind.tick, status)
         if self.post_nav:
             self._post_nav(state)
         self.report_strategy_thinking(ts, cycle, universe, state, approved, debug_details)
         self.refresh_visualisations(state, universe)
         self.run_state.latest_cycle = cycle
         self.run_state.latest_cycle_at = ts
-        self._step("statistics")
+        self._step(Step.statistics)
         if store is not None:
             store.save(state)
         debug_details["trades"] = [t.trade_id for t in approved]
@@ -384,17 +390,17 @@ class ChainStrategyRunner(StrategyRunner):
         try:
             with timed("pretick_check"):
                 self.pretick_check(ts, universe)
-            self._step("pretick_check")
+            self._step(Step.pretick_check)
         except PreflightCheckFailed as exc:
             self.run_state.exceptions.append(str(exc))
             return [], f"preflight failed: {exc.message}"
         with timed("on_clock"):
             trades = self.on_clock(ts, universe, pricing, state, debug_details)
-        self._step("on_clock")
+        self._step(Step.on_clock)
         return trades, "ok"
 
     def _record_statistics(self, state: State, ts: datetime, cycle: int, trades: list[TradeExecution],
-                           kind: str, status: str) -> None:
+                           kind: CycleKind, status: str) -> None:
         portfolio = state.portfolio
         state.stats.append(CycleStatistics(
             cycle=cycle, timestamp=ts, nav=portfolio.nav(), cash=portfolio.cash(),
@@ -450,7 +456,7 @@ class ChainStrategyRunner(StrategyRunner):
             trade = pm.sell(pos.pair, pos.quantity, fired)
             trade.max_slippage = Decimal("0.05")
             trade.notes.append(f"{fired.value} fired at {price}")
-            pos.closed_by = fired.value
+            pos.closed_by = ClosedBy(fired)
             trades.append(trade)
         if not trades:
             return []
@@ -459,5 +465,5 @@ class ChainStrategyRunner(StrategyRunner):
         for pos in candidates:
             if pos.is_open and pos.closed_by and not pos.unfinished_trades() and pos.quantity > 0:
                 pos.closed_by = None  # the trigger's sell failed: the position stays open
-        self._record_statistics(state, clock, state.cycle, trades, "trigger", "ok")
+        self._record_statistics(state, clock, state.cycle, trades, CycleKind.trigger, "ok")
         return trades

@@ -68,10 +68,6 @@ def build_report_from_state(state: State, name: str) -> Report:
     )
 
 
-def _side(t: TradeExecution) -> str:
-    return "repair" if t.is_repair else "buy" if t.is_buy else "sell"
-
-
 def _sorted_trades(state: State) -> list[TradeExecution]:
     return sorted(state.portfolio.all_trades(), key=lambda t: t.trade_id)
 
@@ -98,7 +94,7 @@ def _trades(state: State) -> list[TradeRow]:
     return [
         TradeRow(
             trade_id=t.trade_id, position_id=t.position_id, pair=t.pair, trade_type=t.trade_type.value,
-            side=_side(t), status=t.status.value, opened_at=t.opened_at, settled_at=_settled_at(t),
+            side=t.side, status=t.status.value, opened_at=t.opened_at, settled_at=_settled_at(t),
             planned_quantity=t.planned_quantity, planned_reserve=t.planned_reserve,
             planned_price=t.planned_price, executed_quantity=t.executed_quantity,
             executed_reserve=t.executed_reserve, executed_price=t.executed_price,
@@ -130,7 +126,7 @@ def _repairs(state: State) -> list[RepairRow]:
             reason = "settled from its receipt" + (f" ({t.failure_reason})" if t.failure_reason else "")
             note = "no counter entry: booked as the chain's receipt says"
         out.append(RepairRow(
-            trade_id=t.trade_id, pair=t.pair, side=_side(t), status=t.status.value,
+            trade_id=t.trade_id, pair=t.pair, side=t.side, status=t.status.value,
             planned_quantity=t.planned_quantity, planned_reserve=t.planned_reserve,
             resolved_at=t.repaired_at or _settled_at(t), reason=reason,
             counter_trade_id=counter.trade_id if counter else None,
@@ -199,7 +195,7 @@ def _ledger(state: State) -> list[LedgerRow]:
                 continue
             rows.append(LedgerRow(
                 time=t.executed_at, block_number=tx.block_number if tx else None, kind="trade",
-                cause="buy" if t.is_buy else "sell", asset=pos.asset,
+                cause=t.side, asset=pos.asset,
                 quantity=t.executed_quantity if t.executed_quantity is not None else Decimal(0),
                 reserve_amount=-executed if t.is_buy else executed,
                 position_id=t.position_id, trade_id=t.trade_id, balance_update_id=None,

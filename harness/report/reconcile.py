@@ -50,7 +50,7 @@ from harness.report.model import (
     ResidualTerm,
     plain,
 )
-from runner.state import BalanceUpdateCause, State, TradeStatus, TradingPosition
+from runner.state import BalanceUpdateCause, PositionState, State, TradeStatus, TradingPosition
 
 WIDE = 200  # digits: far more than any sum of state amounts needs
 HELD_DISPLAY = Decimal("1e-18")  # the held share is shown, never used, at this precision
@@ -123,10 +123,9 @@ def total(values: Iterable[Decimal]) -> Decimal:
         return out
 
 
-def _position_state(pos: TradingPosition, is_open: bool) -> str:
-    if not is_open:
-        return "closed"
-    return "frozen" if pos.is_frozen else "open"
+def _position_state(pos: TradingPosition, is_open: bool) -> PositionState:
+    """By where the ledger keeps it: a position in the closed book is closed, frozen or not."""
+    return pos.state if is_open else PositionState.closed
 
 
 def reconcile(state: State) -> Reconciliation:

@@ -10,6 +10,15 @@ from runner.state.state import SCHEMA_VERSION, State, SyncState
 from runner.state.statistics import CycleStatistics
 from runner.state.store import MemoryStateStore, StateStore, atomic_write
 from runner.state.trade import BlockchainTransaction, TradeExecution, TradeStatus, TradeType
+from runner.state.vocabulary import (
+    CheckAction,
+    CheckKind,
+    ClosedBy,
+    CycleKind,
+    MismatchPolicy,
+    PositionState,
+    TradeSide,
+)
 
 __all__ = [
     "SCHEMA_VERSION",
@@ -18,9 +27,15 @@ __all__ = [
     "BalanceUpdate",
     "BalanceUpdateCause",
     "BlockchainTransaction",
+    "CheckAction",
+    "CheckKind",
+    "ClosedBy",
+    "CycleKind",
     "CycleStatistics",
     "MemoryStateStore",
+    "MismatchPolicy",
     "Portfolio",
+    "PositionState",
     "ReservePosition",
     "SegmentedStateStore",
     "State",
@@ -28,6 +43,7 @@ __all__ = [
     "StateStore",
     "SyncState",
     "TradeExecution",
+    "TradeSide",
     "TradeStatus",
     "TradeType",
     "TradingPosition",

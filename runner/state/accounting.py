@@ -7,6 +7,8 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
+from runner.state.vocabulary import CheckAction, CheckKind, MismatchPolicy
+
 
 class Verdict(StrEnum):
     ok = "ok"
@@ -31,14 +33,14 @@ class AccountingRow:
 @dataclass
 class AccountingCheck:
     check_id: int
-    kind: str  # start | restart | post_execution | report
+    kind: CheckKind
     cycle: int
     timestamp: datetime
     block_number: int
-    policy: str
+    policy: MismatchPolicy
     rows: list[AccountingRow] = field(default_factory=list)
     outcome: Verdict = Verdict.ok
-    action: str = "none"  # none | corrected | reported | aborted
+    action: CheckAction = CheckAction.none
 
     def mismatches(self) -> list[AccountingRow]:
         return [r for r in self.rows if r.verdict == Verdict.mismatch]

@@ -11,6 +11,7 @@ from decimal import Decimal
 from runner.state.balance_update import BalanceUpdate
 from runner.state.position import ReservePosition, TradingPosition
 from runner.state.trade import TradeExecution, TradeStatus, TradeType
+from runner.state.vocabulary import ClosedBy
 
 
 @dataclass
@@ -192,7 +193,7 @@ class Portfolio:
         trade.failure_reason = reason
         return counter
 
-    def close_position(self, pos: TradingPosition, ts: datetime, closed_by: str | None) -> None:
+    def close_position(self, pos: TradingPosition, ts: datetime, closed_by: ClosedBy | None) -> None:
         pos.closed_at = ts
         pos.closed_by = pos.closed_by or closed_by
         self.open_positions.pop(pos.position_id, None)

@@ -7,6 +7,7 @@ from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
 
 from runner.state.trade import TradeExecution, TradeStatus
+from runner.state.vocabulary import ClosedBy, PositionState
 
 
 @dataclass
@@ -43,7 +44,7 @@ class TradingPosition:
     closed_at: datetime | None = None
     frozen_at: datetime | None = None
     frozen_reason: str | None = None
-    closed_by: str | None = None
+    closed_by: ClosedBy | None = None
     last_price: Decimal | None = None
     valuation_price: Decimal | None = None
     valued_at: datetime | None = None
@@ -61,6 +62,13 @@ class TradingPosition:
     @property
     def is_frozen(self) -> bool:
         return self.frozen_at is not None
+
+    @property
+    def state(self) -> PositionState:
+        """Frozen wins over open: a frozen position is open but must not be traded."""
+        if self.is_frozen:
+            return PositionState.frozen
+        return PositionState.open if self.is_open else PositionState.closed
 
     def value_in(self, unit: Decimal) -> Decimal:
         """What the holdings would fetch if sold now (valuation price, after fees),

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
+from runner.state.vocabulary import CycleKind
+
 
 @dataclass
 class CycleStatistics:
@@ -17,6 +19,6 @@ class CycleStatistics:
     open_positions: int
     trades_succeeded: int = 0
     trades_failed: int = 0
-    kind: str = "tick"  # tick | trigger
+    kind: CycleKind = CycleKind.tick
     status: str = "ok"
     events: list[str] = field(default_factory=list)

@@ -17,6 +17,8 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
+from runner.state.vocabulary import TradeSide
+
 
 class TradeStatus(StrEnum):
     planned = "planned"
@@ -94,6 +96,13 @@ class TradeExecution:
     @property
     def is_sell(self) -> bool:
         return self.planned_quantity < 0
+
+    @property
+    def side(self) -> TradeSide:
+        """A repair's counter entry moves no tokens: it is neither a buy nor a sell."""
+        if self.is_repair:
+            return TradeSide.repair
+        return TradeSide.buy if self.is_buy else TradeSide.sell
 
     @property
     def is_unfinished(self) -> bool:
