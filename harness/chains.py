@@ -149,12 +149,12 @@ class ChainPool:
         another world afterwards.
         """
         assert self._anvil is not None and self._anvil_node is not None
-        dump = self._anvil.rpc.request("anvil_dumpState")
+        dump = self._anvil.dump_state()
         self._anvil.close()
         self._anvil_node.stop()
         self._anvil_node = AnvilNode(genesis_timestamp=GENESIS, extra_args=self.anvil_args)
         self._anvil.reconnect(self._anvil_node.url)
-        self._anvil.rpc.request("anvil_loadState", [dump])
+        self._anvil.load_state(dump)
         self._worlds = {k: v for k, v in self._worlds.items() if k[0] != "anvil"}
         self._anvil_stale = True
         return self._anvil_node.url

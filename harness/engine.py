@@ -39,7 +39,14 @@ from runner.chain.retry import RetryingBackend
 from runner.chain.wallet import Wallet
 from runner.errors import RunnerError, SimulatedCrash
 from runner.runner import ChainStrategyRunner
-from runner.state import CheckKind, MismatchPolicy, SegmentedStateStore, State, StateStore, TradeExecution
+from runner.state import (
+    CheckKind,
+    MismatchPolicy,
+    SegmentedStateStore,
+    State,
+    StateStore,
+    TradeExecution,
+)
 from runner.strategy.loader import StrategyLoadError, load_strategy
 
 DEPLOY_LEAD = timedelta(hours=1)  # the world is deployed this long before clock.start

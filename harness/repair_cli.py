@@ -55,8 +55,7 @@ def plan_repair(state_path: Path, scenario: Scenario, rpc_url: str) -> RepairPla
     universe = derive_universe(scenario)
     backend = AnvilBackend(rpc_url)
     chain = ChainClient(backend, clock=backend.block_timestamp())
-    code = backend.rpc.request("eth_getCode", ["0x" + universe.vault.hex(), "latest"])
-    if code in ("0x", "0x0", None):
+    if not backend.get_code(universe.vault):
         backend.close()
         raise RepairError(f"no vault at 0x{universe.vault.hex()} on {rpc_url}: is this the scenario's chain?")
     runner = ChainStrategyRunner(

@@ -18,6 +18,7 @@ from typing import Any
 from harness.accounts import Accounts
 from runner.chain.abi import artifact
 from runner.chain.client import ChainClient
+from runner.chain.errors import Unsupported
 from runner.chain.wallet import Wallet
 from runner.universe import Pool, Token, Universe
 
@@ -154,11 +155,14 @@ class World:
         if amount > 0:
             self.mint(token, self.universe.vault, units)
             return
-        if hasattr(self.chain.backend, "send_impersonated"):
+        try:
             # On a node: the vault itself "sends" the tokens away, as a compromised key
             # or a malicious module would; no admin power over the token is needed.
             data = artifact("TestToken").fn("transfer").encode(DRAIN_SINK, units)
             receipt = self.chain.send_as(self.universe.vault, token.address, data, TX_GAS)
+        except Unsupported:
+            pass
+        else:
             if not receipt.success:
                 raise WorldActionFailed(f"drain {token.symbol}", receipt.revert_reason)
             return

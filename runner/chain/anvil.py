@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from runner.chain import rawtx
 from runner.chain.backend import Call, Log, Receipt
 from runner.chain.errors import CallReverted, TransactionRejected
 from runner.chain.revert import decode_revert_reason
@@ -53,7 +54,6 @@ class AnvilBackend:
         self.rpc.request("evm_setAutomine", [False])
         self._gas_limits: dict[bytes, int] = {}
         self._pending: list[bytes] = []
-        self._next_ts: int | None = None
         self._head: int | None = None  # we are the only miner: the head is known after mine()
 
     def reconnect(self, url: str) -> None:
@@ -101,6 +101,9 @@ class AnvilBackend:
                 raise CallReverted(decode_revert_reason(raw) or r.message, raw)
             out.append(_unhex(r))
         return out
+
+    def get_code(self, address: bytes) -> bytes:
+        return _unhex(self.rpc.request("eth_getCode", [_hex(address), "latest"]))
 
     def get_nonce(self, address: bytes) -> int:
         return int(self.rpc.request("eth_getTransactionCount", [_hex(address), "pending"]), 16)
@@ -179,7 +182,7 @@ class AnvilBackend:
 
     # -- writes ----------------------------------------------------------
     def set_next_timestamp(self, timestamp: int) -> None:
-        self._next_ts = timestamp
+        """Nothing to do ahead: transactions run when `evm_mine` seals the block at its time."""
 
     def send_raw_transaction(self, raw: bytes) -> bytes:
         try:
@@ -187,16 +190,13 @@ class AnvilBackend:
         except RpcFault as fault:
             raise TransactionRejected(fault.message) from None
         self._pending.append(tx_hash)
+        self._gas_limits[tx_hash] = rawtx.gas_limit(raw)
         return tx_hash
-
-    def remember_gas_limit(self, tx_hash: bytes, gas_limit: int) -> None:
-        self._gas_limits[tx_hash] = gas_limit
 
     def mine(self, timestamp: int) -> int:
         head = self.block_number()
         self.rpc.request("evm_mine", [timestamp])
         self._pending.clear()
-        self._next_ts = None
         self._head = head + 1
         return self._head
 
@@ -243,6 +243,13 @@ class AnvilBackend:
 
     def set_eth_balance(self, address: bytes, wei: int) -> None:
         self.rpc.request("anvil_setBalance", [_hex(address), hex(wei)])
+
+    def dump_state(self) -> bytes:
+        """anvil's own dump (hex of a gzipped JSON document), as bytes."""
+        return str(self.rpc.request("anvil_dumpState")).encode()
+
+    def load_state(self, dump: bytes) -> None:
+        self.rpc.request("anvil_loadState", [dump.decode()])
 
     def close(self) -> None:
         self.rpc.close()

@@ -66,7 +66,7 @@ class Call:
 
 @runtime_checkable
 class ChainBackend(Protocol):
-    """The node operations the runner and the harness need."""
+    """The node operations the runner needs: what any node, live or local, answers."""
 
     @property
     def name(self) -> str: ...
@@ -90,12 +90,18 @@ class ChainBackend(Protocol):
         """Several eth_calls at one block, batched where the transport allows."""
         ...
 
+    def get_code(self, address: bytes) -> bytes:
+        """The runtime code at `address` (empty for an account without code)."""
+        ...
+
     def send_raw_transaction(self, raw: bytes) -> bytes:
         """Put a signed transaction in the pending pool; returns its hash."""
         ...
 
     def mine(self, timestamp: int) -> int:
-        """Seal one block at `timestamp` with everything pending; returns its number."""
+        """Seal one block at `timestamp` with everything pending; returns its number.
+
+        A live node mines on its own and raises `Unsupported`."""
         ...
 
     def get_receipt(self, tx_hash: bytes) -> Receipt | None: ...
@@ -118,6 +124,27 @@ class ChainBackend(Protocol):
         """Hashes of transactions broadcast but not yet mined."""
         ...
 
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class DevChain(Protocol):
+    """What a development chain can do beyond a node's reads and sends.
+
+    Every backend implements all of it; one that lacks an ability raises
+    `Unsupported` (as ape's provider API does), so no caller probes for methods.
+    """
+
+    def set_next_timestamp(self, timestamp: int) -> None:
+        """Timestamp of the block being built; set before its first transaction."""
+        ...
+
+    def send_impersonated(self, sender: bytes, to: bytes, data: bytes, gas: int) -> bytes:
+        """Send as an account whose key we do not have; returns the pending tx hash."""
+        ...
+
+    def set_eth_balance(self, address: bytes, wei: int) -> None: ...
+
     def drop_transaction(self, tx_hash: bytes) -> bool:
         """Remove a pending transaction (a dropped broadcast); False if it was not pending."""
         ...
@@ -126,4 +153,13 @@ class ChainBackend(Protocol):
 
     def revert(self, snapshot_id: object) -> None: ...
 
-    def close(self) -> None: ...
+    def dump_state(self) -> bytes:
+        """The whole chain state, for a node restart that keeps its chain."""
+        ...
+
+    def load_state(self, dump: bytes) -> None: ...
+
+
+@runtime_checkable
+class Backend(ChainBackend, DevChain, Protocol):
+    """What every backend of this project implements: a node and a development chain."""

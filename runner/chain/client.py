@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from runner.chain.abi import Function
-from runner.chain.backend import Call, ChainBackend, Receipt
+from runner.chain.backend import Backend, Call, Receipt
 from runner.chain.wallet import Wallet
 
 GAS_PRICE = 10 * 10**9  # fixed, legacy: no fee look-ups per transaction
@@ -34,7 +34,7 @@ class SignedTransaction:
 class ChainClient:
     """A backend plus the clock and the block-production policy."""
 
-    def __init__(self, backend: ChainBackend, *, clock: int, automine: bool = True) -> None:
+    def __init__(self, backend: Backend, *, clock: int, automine: bool = True) -> None:
         self.backend = backend
         self.automine = automine
         self._clock = clock
@@ -94,16 +94,15 @@ class ChainClient:
         )
         return SignedTransaction(raw=raw, tx_hash=tx_hash, nonce=nonce, gas=gas, sender=wallet.address)
 
-    def broadcast(self, tx: SignedTransaction) -> bytes:
+    def _open_block(self) -> None:
+        """The first transaction of a block fixes its timestamp, before it executes."""
         if not self._block_open:
             self._block_ts = self._next_block_ts()
-            set_ts = getattr(self.backend, "set_next_timestamp", None)
-            if set_ts is not None:
-                set_ts(self._block_ts)
+            self.backend.set_next_timestamp(self._block_ts)
             self._block_open = True
-        remember = getattr(self.backend, "remember_gas_limit", None)
-        if remember is not None:
-            remember(tx.tx_hash, tx.gas)
+
+    def broadcast(self, tx: SignedTransaction) -> bytes:
+        self._open_block()
         self.sent += 1
         self.backend.send_raw_transaction(tx.raw)
         return tx.tx_hash
@@ -118,14 +117,11 @@ class ChainClient:
             raise
 
     def send_as(self, sender: bytes, to: bytes, data: bytes, gas: int) -> Receipt:
-        """Send as an account whose key we do not have (node impersonation) and wait."""
-        impersonate = getattr(self.backend, "send_impersonated", None)
-        if impersonate is None:
-            raise NotImplementedError(f"{self.backend.name} cannot impersonate accounts")
-        if not self._block_open:
-            self._block_ts = self._next_block_ts()
-            self._block_open = True
-        tx_hash = impersonate(sender, to, data, gas)
+        """Send as an account whose key we do not have (node impersonation) and wait.
+
+        Raises `Unsupported` on a backend that cannot impersonate."""
+        self._open_block()
+        tx_hash = self.backend.send_impersonated(sender, to, data, gas)
         self.sent += 1
         receipt = self.wait(tx_hash)
         if receipt is None:

@@ -4,7 +4,8 @@
      +-- CallReverted          an eth_call reverted (carries the decoded reason)
      +-- TransactionRejected   the node refused a transaction at broadcast (bad nonce, funds)
      +-- NodeError             the node answered a JSON-RPC error or could not be reached
-          +-- NodeTimeout      no answer within the deadline: the outcome is unknown
+     |    +-- NodeTimeout      no answer within the deadline: the outcome is unknown
+     +-- Unsupported           this backend cannot do that (a dev-chain ability a node lacks)
 """
 
 from __future__ import annotations
@@ -37,3 +38,15 @@ class NodeError(ChainError):
 
 class NodeTimeout(NodeError):
     """The request may or may not have reached the node: never assume either."""
+
+
+class Unsupported(ChainError):
+    """A development-chain ability this backend does not have (impersonation on the
+    embedded chain, mining on a production node...). Callers catch this one error
+    instead of probing backends for methods."""
+
+    def __init__(self, backend: str, ability: str, hint: str = "") -> None:
+        self.backend = backend
+        self.ability = ability
+        self.hint = hint
+        super().__init__(f"{backend} cannot {ability}" + (f": {hint}" if hint else ""))

@@ -17,7 +17,7 @@ from eth_hash.auto import keccak
 from eth_tester.backends.pyevm.main import PyEVMBackend, get_default_account_state
 
 from runner.chain.backend import Call, Log, Receipt
-from runner.chain.errors import CallReverted, TransactionRejected
+from runner.chain.errors import CallReverted, TransactionRejected, Unsupported
 from runner.chain.revert import decode_revert_reason
 
 DEFAULT_CHAIN_ID = 131277322940537  # eth-tester's; anvil is started with the same id
@@ -122,6 +122,9 @@ class EthTesterBackend:
     def call_many(self, calls: Sequence[Call], block: int | None = None) -> list[bytes]:
         return [self.call(c.to, c.data, block) for c in calls]
 
+    def get_code(self, address: bytes) -> bytes:
+        return bytes(self._read_state(None)[1].get_code(address))
+
     def get_nonce(self, address: bytes) -> int:
         return int(self._chain.get_vm().state.get_nonce(address))
 
@@ -210,6 +213,18 @@ class EthTesterBackend:
 
     def drop_transaction(self, tx_hash: bytes) -> bool:
         return False  # transactions are executed on arrival: nothing waits in a mempool
+
+    def send_impersonated(self, sender: bytes, to: bytes, data: bytes, gas: int) -> bytes:
+        raise Unsupported(self.name, "send as an account without its key", "use a node backend (anvil)")
+
+    def set_eth_balance(self, address: bytes, wei: int) -> None:
+        raise Unsupported(self.name, "set an account's balance", "fund it with a transfer from the admin")
+
+    def dump_state(self) -> bytes:
+        raise Unsupported(self.name, "dump its state: it has no process to restart", "use anvil")
+
+    def load_state(self, dump: bytes) -> None:
+        raise Unsupported(self.name, "load a state dump", "use anvil")
 
     # -- isolation -------------------------------------------------------
     def snapshot(self) -> object:

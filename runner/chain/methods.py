@@ -16,6 +16,7 @@ class NodeMethod(StrEnum):
     block_hash = "block_hash"
     call = "call"
     call_many = "call_many"
+    get_code = "get_code"
     get_receipt = "get_receipt"
     get_receipts = "get_receipts"
     get_logs = "get_logs"
@@ -31,7 +32,7 @@ class NodeMethod(StrEnum):
 
 READS: frozenset[NodeMethod] = frozenset({
     NodeMethod.block_number, NodeMethod.block_timestamp, NodeMethod.block_hash, NodeMethod.call,
-    NodeMethod.call_many, NodeMethod.get_receipt, NodeMethod.get_receipts, NodeMethod.get_logs,
+    NodeMethod.call_many, NodeMethod.get_code, NodeMethod.get_receipt, NodeMethod.get_receipts, NodeMethod.get_logs,
     NodeMethod.get_nonce, NodeMethod.get_eth_balance,
 })
 """Idempotent reads: asking again can only give a newer answer, so they are retried."""

@@ -1,0 +1,113 @@
+"""One base for every backend wrapper: retries, injected faults, wire-level accounting.
+
+A proxy implements the whole `Backend` protocol explicitly (no `__getattr__`, so a type
+checker sees every method and a new protocol method cannot slip past a wrapper
+unnoticed: the conformance suite runs through the proxies too). Each node request goes
+through `_request(method, thunk)`, which a subclass overrides to decide, by the request's
+`NodeMethod`, what to do around it; dev-chain abilities are forwarded as they are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TypeVar
+
+from runner.chain.backend import Backend, Call, Log, Receipt
+from runner.chain.methods import NodeMethod
+
+T = TypeVar("T")
+
+
+class BackendProxy:
+    """Forwards every `Backend` method to `inner`; override `_request` to intercept."""
+
+    def __init__(self, inner: Backend) -> None:
+        self.inner = inner
+
+    def _request(self, method: NodeMethod, thunk: Callable[[], T]) -> T:
+        """Carry out one node request; the default just does it."""
+        return thunk()
+
+    @property
+    def name(self) -> str:
+        return self.inner.name
+
+    @property
+    def chain_id(self) -> int:
+        return self.inner.chain_id
+
+    # -- node requests -------------------------------------------------------
+    def block_number(self) -> int:
+        return self._request(NodeMethod.block_number, self.inner.block_number)
+
+    def block_timestamp(self, block: int | None = None) -> int:
+        return self._request(NodeMethod.block_timestamp, lambda: self.inner.block_timestamp(block))
+
+    def block_hash(self, block: int) -> bytes | None:
+        return self._request(NodeMethod.block_hash, lambda: self.inner.block_hash(block))
+
+    def call(self, to: bytes, data: bytes, block: int | None = None, sender: bytes | None = None) -> bytes:
+        return self._request(NodeMethod.call, lambda: self.inner.call(to, data, block, sender))
+
+    def call_many(self, calls: Sequence[Call], block: int | None = None) -> list[bytes]:
+        return self._request(NodeMethod.call_many, lambda: self.inner.call_many(calls, block))
+
+    def get_code(self, address: bytes) -> bytes:
+        return self._request(NodeMethod.get_code, lambda: self.inner.get_code(address))
+
+    def send_raw_transaction(self, raw: bytes) -> bytes:
+        return self._request(NodeMethod.send_raw_transaction, lambda: self.inner.send_raw_transaction(raw))
+
+    def mine(self, timestamp: int) -> int:
+        return self._request(NodeMethod.mine, lambda: self.inner.mine(timestamp))
+
+    def get_receipt(self, tx_hash: bytes) -> Receipt | None:
+        return self._request(NodeMethod.get_receipt, lambda: self.inner.get_receipt(tx_hash))
+
+    def get_receipts(self, tx_hashes: Sequence[bytes]) -> list[Receipt | None]:
+        return self._request(NodeMethod.get_receipts, lambda: self.inner.get_receipts(tx_hashes))
+
+    def get_logs(self, address: bytes | Sequence[bytes], topics: Sequence[bytes | None], from_block: int,
+                 to_block: int) -> list[Log]:
+        return self._request(NodeMethod.get_logs,
+                             lambda: self.inner.get_logs(address, topics, from_block, to_block))
+
+    def get_nonce(self, address: bytes) -> int:
+        return self._request(NodeMethod.get_nonce, lambda: self.inner.get_nonce(address))
+
+    def get_eth_balance(self, address: bytes) -> int:
+        return self._request(NodeMethod.get_eth_balance, lambda: self.inner.get_eth_balance(address))
+
+    def pending_transactions(self) -> list[bytes]:
+        return self._request(NodeMethod.pending_transactions, self.inner.pending_transactions)
+
+    def drop_transaction(self, tx_hash: bytes) -> bool:
+        return self._request(NodeMethod.drop_transaction, lambda: self.inner.drop_transaction(tx_hash))
+
+    def snapshot(self) -> object:
+        return self._request(NodeMethod.snapshot, self.inner.snapshot)
+
+    def revert(self, snapshot_id: object) -> None:
+        self._request(NodeMethod.revert, lambda: self.inner.revert(snapshot_id))
+
+    # -- dev-chain abilities (the harness's, never retried or faulted) -------------
+    def set_next_timestamp(self, timestamp: int) -> None:
+        self.inner.set_next_timestamp(timestamp)
+
+    def send_impersonated(self, sender: bytes, to: bytes, data: bytes, gas: int) -> bytes:
+        return self.inner.send_impersonated(sender, to, data, gas)
+
+    def set_eth_balance(self, address: bytes, wei: int) -> None:
+        self.inner.set_eth_balance(address, wei)
+
+    def dump_state(self) -> bytes:
+        return self.inner.dump_state()
+
+    def load_state(self, dump: bytes) -> None:
+        self.inner.load_state(dump)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+__all__ = ["BackendProxy"]
