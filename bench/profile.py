@@ -101,8 +101,8 @@ def profile_backend(backend: str, scenario_path: Path, out_dir: Path, interval: 
     from pyinstrument import Profiler
 
     from harness.accounts import Accounts
-    from harness.chains import ChainPool
-    from harness.engine import ScenarioRun, world_spec
+    from harness.chains import ChainPool, world_spec
+    from harness.engine import ScenarioRun
     from harness.scenario import load_scenario
 
     scenario = load_scenario(scenario_path)

@@ -74,8 +74,8 @@ def run_reference(backend: str, scenario_path: Path, runs: int, world_reverts: i
                   floor: Any | None = None, log: Any = print) -> dict[str, Any]:
     """Set-up timings, N timed runs with per-phase and per-method counts, and (anvil) the floor."""
     from harness.accounts import Accounts
-    from harness.chains import ChainPool
-    from harness.engine import ScenarioRun, world_spec
+    from harness.chains import ChainPool, world_spec
+    from harness.engine import ScenarioRun
     from harness.scenario import load_scenario
     from harness.timeline import build_timeline
 

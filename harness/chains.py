@@ -12,23 +12,26 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from harness.accounts import Accounts
 from harness.anvil_node import AnvilNode
+from harness.scenario.model import Scenario
 from harness.world import PoolDecl, TokenDecl, World, deploy_world
 
 if TYPE_CHECKING:  # py-evm costs half a second to import: only the embedded chain needs it
     from runner.chain.ethtester import EthTesterBackend
 from runner.chain.anvil import AnvilBackend
 from runner.chain.client import ChainClient
+from runner.chain.errors import Unsupported
 
 # Every chain starts at the same genesis time, so block timestamps and numbers agree
 # across backends and across scenarios sharing a node.
 GENESIS = int(datetime(2020, 1, 1, tzinfo=UTC).timestamp())
 ETH_PER_ACCOUNT = 10**24
 BACKENDS = ("eth-tester", "anvil")
+DEPLOY_LEAD = timedelta(hours=1)  # the world is deployed this long before clock.start
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,15 @@ class WorldSpec:
             default=str, sort_keys=True,
         )
         return hashlib.sha256(doc.encode()).hexdigest()
+
+
+def world_spec(scenario: Scenario) -> WorldSpec:
+    """The world a scenario's universe section describes, deployed just before it starts."""
+    u = scenario.universe
+    tokens = tuple(TokenDecl(sym, t.decimals, t.rebasing, t.transfer_fee) for sym, t in u.tokens.items())
+    pools = tuple(PoolDecl(p.pair.split("/")[0], p.pair.split("/")[1], p.price, p.depth, p.fee) for p in u.pools)
+    deploy_at = int((scenario.clock.start - DEPLOY_LEAD).timestamp())
+    return WorldSpec(u.reserve, tokens, pools, tuple(scenario.investors), deploy_at)
 
 
 @dataclass
@@ -141,14 +153,15 @@ class ChainPool:
         assert self._anvil_node is not None
         return self._anvil_node.url
 
-    def restart_anvil(self) -> str:
-        """Restart the node process keeping its chain (anvil_dumpState / anvil_loadState).
+    def restart_node(self, backend_name: str) -> str:
+        """Restart the node process of `backend_name`, keeping its chain (state dump and load).
 
         The same AnvilBackend object is re-pointed at the new process, so every client of
         it carries on. Snapshots die with the old process: this node is not reused for
         another world afterwards.
         """
-        assert self._anvil is not None and self._anvil_node is not None
+        if backend_name != "anvil" or self._anvil is None or self._anvil_node is None:
+            raise Unsupported(backend_name, "restart a node this pool did not start")
         dump = self._anvil.dump_state()
         self._anvil.close()
         self._anvil_node.stop()

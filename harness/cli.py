@@ -92,8 +92,9 @@ def _progress_bar() -> Callable[[int, int], None]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from harness.engine import ScenarioRun, replay_command
+    from harness.engine import ScenarioRun
     from harness.journal import JOURNAL_HEADER, format_journal_row
+    from harness.result import fingerprint, replay_command
     from harness.scenario import load_scenario
     from harness.snapshot import render, snapshot_document
     from runner.state import PositionState
@@ -112,8 +113,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     progress = _progress_bar() if sys.stdout.isatty() and not args.quiet else None
     run = ScenarioRun(scenario, backend=args.backend, seed=args.seed, state_dir=out_dir, pool=pool,
                       restart_after_crash=not args.no_restart, progress=progress)
-    _out(sys.stdout, "fingerprint: " + __import__("harness.engine", fromlist=["fingerprint"]).fingerprint(
-        scenario, run.seed, run.backend))
+    _out(sys.stdout, "fingerprint: " + fingerprint(scenario, run.seed, run.backend))
     try:
         result = run.run()
     except HarnessError as exc:
@@ -152,8 +152,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         paths = write_report(report, Path(args.report))
         _out(sys.stdout, f"report: {', '.join(str(p) for p in paths)}")
         _out(sys.stdout, f"reconciliation residual: {report.reconciliation.residual}")
-    unexpected_error = result.error and not any(e.kind == "error" for e in result.expectations)
-    if failed or unexpected_error:
+    if failed or result.unexpected_error:
         _out(sys.stdout, "replay: " + replay_command(scenario, result.seed, result.backend))
         return EXIT_FAILED
     return EXIT_OK

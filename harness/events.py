@@ -1,16 +1,20 @@
 """Timeline events, each carried out as real transactions (or a runner-side switch).
 
-Each handler returns one line for the journal, saying what happened on chain.
+One handler per event type, registered on the type; each gets a narrow
+`EventContext` and returns one line for the journal saying what happened on chain.
+Adding an event kind means a class in the scenario model and a handler here.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from functools import singledispatch
+from typing import Any
 
-from harness.errors import ScenarioRuntimeError
+from harness.context import EventContext
 from harness.scenario.model import (
     CrashEvent,
     DepositEvent,
+    Event,
     ExternalTransferEvent,
     FailNextTradeEvent,
     InterestEvent,
@@ -24,11 +28,9 @@ from harness.scenario.model import (
     SetParameterEvent,
     WithdrawEvent,
 )
-from harness.world import World
-
-if TYPE_CHECKING:
-    from harness.engine import RunResult, ScenarioRun
-    from runner.runner import ChainStrategyRunner
+from harness.vocabulary import MempoolAction, NodeFaultMode
+from runner.chain.methods import NodeMethod
+from runner.steps import Step
 
 
 def _plain(value: Any) -> str:
@@ -44,91 +46,101 @@ def _pct(x: Any) -> str:
     return f"{x * 100:+}%"
 
 
-def apply_event(world: World, event: Any, run: ScenarioRun, runner: ChainStrategyRunner, result: RunResult) -> str:
-    u = world.universe
-    if isinstance(event, DepositEvent):
-        world.deposit(event.by, event.amount)
-        return f"deposit {event.amount} {u.reserve.symbol} by {event.by}"
-    if isinstance(event, WithdrawEvent):
-        units = world.withdraw(event.by, event.fraction, event.shares)
-        return f"withdraw {u.reserve.from_units(units)} shares by {event.by}"
-    if isinstance(event, RebaseEvent):
-        world.rebase(u.token(event.token), event.change)
-        return f"rebase {event.token} {_pct(event.change)}"
-    if isinstance(event, InterestEvent):
-        world.accrue_interest(u.token(event.token), event.rate)
-        return f"interest {event.token} {_pct(event.rate)}"
-    if isinstance(event, PriceShockEvent):
-        price = world.price_shock(u.pool(event.pair), event.move, event.price)
-        return f"price shock {event.pair} to {round(price, 6)}"
-    if isinstance(event, FailNextTradeEvent):
-        world.arm_fault(event.pair, event.mode, event.reason)
-        return f"fail next trade on {event.pair or 'any pair'}: {event.mode} ({event.reason})"
-    if isinstance(event, ExternalTransferEvent):
-        world.external_transfer(u.token(event.token), event.amount)
-        direction = "arrives at" if event.amount > 0 else "leaves"
-        return f"{abs(event.amount)} {event.token} {direction} the vault behind the runner's back"
-    if isinstance(event, CrashEvent):
-        run.crash.armed = event.step
-        return f"crash armed at step {event.step}"
-    if isinstance(event, SetParameterEvent):
-        runner.parameters[event.name] = event.value
-        overrides = result.state.parameters.setdefault("overrides", {})
-        overrides[event.name] = event.value
-        return f"set parameter {event.name} = {_plain(event.value)}"
-    if isinstance(event, NoteEvent):
-        return f"note: {event.text}"
-    if isinstance(event, NodeFaultEvent):
-        assert run.faults is not None
-        run.faults.arm(event.mode, event.calls, event.method)
-        what = f"{event.method} request(s)" if event.method else "request(s)"
-        return f"node fault: the next {event.calls} {what} {'time out' if event.mode == 'timeout' else 'fail'}"
-    if isinstance(event, MempoolEvent):
-        return _mempool(world, event, run)
-    if isinstance(event, NodeRestartEvent):
-        _needs_node(world, event, run)
-        run.pool.restart_anvil()
-        return f"node restarted ({event.reason}); chain kept by state dump"
-    if isinstance(event, ReorgEvent):
-        return _reorg(world, event, run)
+@singledispatch
+def apply(event: Event, ctx: EventContext) -> str:
+    """Carry out `event`; returns the journal line."""
     raise TypeError(f"no handler for event {type(event).__name__}")
 
 
-def _needs_node(world: World, event: Any, run: ScenarioRun) -> None:
-    if world.chain.backend.name != "anvil":
-        raise ScenarioRuntimeError(
-            run.scenario.source.path, event.line, f"timeline: {event.kind}",
-            f"needs a node with a mempool and a process (backend anvil), not {world.chain.backend.name}; "
-            "set chain: {backend: anvil} or run with --backend anvil",
-        )
+@apply.register
+def _deposit(event: DepositEvent, ctx: EventContext) -> str:
+    ctx.world.deposit(event.by, event.amount)
+    return f"deposit {event.amount} {ctx.world.universe.reserve.symbol} by {event.by}"
 
 
-def _mempool(world: World, event: MempoolEvent, run: ScenarioRun) -> str:
-    _needs_node(world, event, run)
-    chain = world.chain
-    if event.action == "stall":
-        chain.automine = False
+@apply.register
+def _withdraw(event: WithdrawEvent, ctx: EventContext) -> str:
+    units = ctx.world.withdraw(event.by, event.fraction, event.shares)
+    return f"withdraw {ctx.world.universe.reserve.from_units(units)} shares by {event.by}"
+
+
+@apply.register
+def _rebase(event: RebaseEvent, ctx: EventContext) -> str:
+    ctx.world.rebase(ctx.world.universe.token(event.token), event.change)
+    return f"rebase {event.token} {_pct(event.change)}"
+
+
+@apply.register
+def _interest(event: InterestEvent, ctx: EventContext) -> str:
+    ctx.world.accrue_interest(ctx.world.universe.token(event.token), event.rate)
+    return f"interest {event.token} {_pct(event.rate)}"
+
+
+@apply.register
+def _price_shock(event: PriceShockEvent, ctx: EventContext) -> str:
+    price = ctx.world.price_shock(ctx.world.universe.pool(event.pair), event.move, event.price)
+    return f"price shock {event.pair} to {round(price, 6)}"
+
+
+@apply.register
+def _fail_next_trade(event: FailNextTradeEvent, ctx: EventContext) -> str:
+    ctx.world.arm_fault(event.pair, event.mode, event.reason)
+    return f"fail next trade on {event.pair or 'any pair'}: {event.mode} ({event.reason})"
+
+
+@apply.register
+def _external_transfer(event: ExternalTransferEvent, ctx: EventContext) -> str:
+    ctx.world.external_transfer(ctx.world.universe.token(event.token), event.amount)
+    direction = "arrives at" if event.amount > 0 else "leaves"
+    return f"{abs(event.amount)} {event.token} {direction} the vault behind the runner's back"
+
+
+@apply.register
+def _crash(event: CrashEvent, ctx: EventContext) -> str:
+    ctx.crash.arm(Step(event.step))
+    return f"crash armed at step {event.step}"
+
+
+@apply.register
+def _set_parameter(event: SetParameterEvent, ctx: EventContext) -> str:
+    ctx.run.set_parameter(event.name, event.value)
+    return f"set parameter {event.name} = {_plain(event.value)}"
+
+
+@apply.register
+def _note(event: NoteEvent, ctx: EventContext) -> str:
+    return f"note: {event.text}"
+
+
+@apply.register
+def _node_fault(event: NodeFaultEvent, ctx: EventContext) -> str:
+    ctx.faults.arm(NodeFaultMode(event.mode), event.calls, NodeMethod(event.method) if event.method else None)
+    what = f"{event.method} request(s)" if event.method else "request(s)"
+    verb = "time out" if event.mode == NodeFaultMode.timeout else "fail"
+    return f"node fault: the next {event.calls} {what} {verb}"
+
+
+@apply.register
+def _mempool(event: MempoolEvent, ctx: EventContext) -> str:
+    action = MempoolAction(event.action)
+    if action == MempoolAction.stall:
+        ctx.node.stall()
         return "blocks stall: broadcasts stay pending"
-    if event.action == "resume":
-        pending = len(chain.backend.pending_transactions())
-        chain.automine = True
-        chain.mine()
-        return f"blocks resume: {pending} pending transaction(s) mined"
-    dropped = [h for h in chain.backend.pending_transactions() if chain.backend.drop_transaction(h)]
-    chain.automine = True
-    return f"node dropped {len(dropped)} pending transaction(s)"
+    if action == MempoolAction.resume:
+        return f"blocks resume: {ctx.node.resume()} pending transaction(s) mined"
+    return f"node dropped {ctx.node.drop()} pending transaction(s)"
 
 
-def _reorg(world: World, event: ReorgEvent, run: ScenarioRun) -> str:
-    chain = world.chain
-    snap = run.reorg_snaps.get(event.to)
-    if snap is None:
-        raise ScenarioRuntimeError(run.scenario.source.path, event.line, "timeline: reorg.to",
-                                   "no chain snapshot at that instant")
-    before = chain.block_number()
-    chain.revert(snap)  # type: ignore[arg-type]
-    run.reorg_snaps[event.to] = chain.snapshot()  # a snapshot is used up by a revert
-    chain.set_clock(int(run.now.timestamp()))
-    for wallet in world.accounts.all():
-        chain.sync_nonce(wallet)
-    return f"reorg: {before - chain.block_number()} block(s) replaced, back to {chain.block_number()}"
+@apply.register
+def _node_restart(event: NodeRestartEvent, ctx: EventContext) -> str:
+    ctx.node.restart()
+    return f"node restarted ({event.reason}); chain kept by state dump"
+
+
+@apply.register
+def _reorg(event: ReorgEvent, ctx: EventContext) -> str:
+    replaced, head = ctx.node.reorg(event.to, int(ctx.now.timestamp()))
+    return f"reorg: {replaced} block(s) replaced, back to {head}"
+
+
+__all__ = ["apply"]

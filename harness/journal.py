@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
+from runner.state import TradeExecution
+
 
 @dataclass
 class JournalEntry:
@@ -27,3 +29,10 @@ def format_journal_row(e: JournalEntry) -> str:
 
 
 JOURNAL_HEADER = f"{'time':<16} {'kind':<8} {'NAV':>14} {'cash':>14}  {'status':<10} trades / events"
+
+
+def describe_trade(t: TradeExecution) -> str:
+    """One trade as a journal line: id, type, side, pair, amount, status (and why)."""
+    qty = t.executed_quantity if t.executed_quantity is not None else t.planned_quantity
+    extra = f" ({t.failure_reason})" if t.failure_reason else ""
+    return f"#{t.trade_id} {t.trade_type.value} {t.side} {t.pair} {abs(qty)} {t.status.value}{extra}"

@@ -83,8 +83,9 @@ class ScenarioItem(pytest.Function):
 
 def _make_test(scenario: Any, backend: str) -> Any:
     def test_scenario(snapshot: Any, dst_chain_pool: Any, request: pytest.FixtureRequest) -> None:
-        from harness.engine import ScenarioRun, replay_command
+        from harness.engine import ScenarioRun
         from harness.journal import JOURNAL_HEADER, format_journal_row
+        from harness.result import replay_command
         from harness.snapshot import render, snapshot_document
         from harness.snapshot_extension import ScenarioSnapshotExtension
 
@@ -101,7 +102,7 @@ def _make_test(scenario: Any, backend: str) -> Any:
             lines = [f"{scenario.source.path}:{e.line}: expect {e.kind} at {e.at:%Y-%m-%d %H:%M}: {e.message}" for e in failed]
             raise ExpectationFailed(scenario.source.path, failed[0].line,
                                     f"{len(failed)} expectation(s) failed:\n" + "\n".join(lines))
-        if result.error and not any(e.kind == "error" for e in result.expectations):
+        if result.unexpected_error:
             raise ExpectationFailed(scenario.source.path, None,
                                     f"the run stopped with an unexpected error: {result.error}")
         doc = render(snapshot_document(result))

@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.accounts import Accounts
-from harness.chains import ETH_PER_ACCOUNT, GENESIS
-from harness.engine import world_spec
+from harness.chains import ETH_PER_ACCOUNT, GENESIS, world_spec
 from harness.errors import HarnessError
 from harness.scenario.model import Scenario
 from harness.world import deploy_world

@@ -14,7 +14,7 @@ from typing import Any
 
 import msgspec
 
-from harness.engine import RunResult
+from harness.result import RunResult
 from runner.state import State, TradeExecution, TradingPosition
 
 VOLATILE_TX_FIELDS = ("gas_used",)

@@ -215,6 +215,21 @@ class ChainStrategyRunner(StrategyRunner):
         report = self.repair(state, ts or state.last_updated_at or state.created_at)
         return report.fixed
 
+    def resume(self, state: State, ts: datetime) -> list[TradeExecution]:
+        """Take over after a restart, before anything else: repair what the dead process
+        left unfinished, sync what happened meanwhile, and check the books.
+
+        Returns the trades repair fixed. The next tick then starts from a state that
+        agrees with the chain (or says where it does not), exactly as a live restart.
+        """
+        fixed = self.repair_state(state, ts)
+        self.needs_repair = False
+        self.sync_portfolio(ts, self.universe, state, {})
+        if self.accounting_checks:
+            self.check_accounts(self.universe, state, end_block=state.sync.last_block,
+                                cycle=state.cycle, kind=CheckKind.restart, ts=ts)
+        return fixed
+
     def repair(self, state: State, ts: datetime) -> RepairReport:
         backend = self.chain.backend
         chain_nonce = backend.get_nonce(self.asset_manager.address)

@@ -22,7 +22,7 @@ from harness.report.reconcile import reconcile
 from runner.state import BalanceUpdateCause, State, TradeExecution, TradeStatus
 
 if TYPE_CHECKING:
-    from harness.engine import RunResult
+    from harness.result import RunResult
 
 SETTLED_BY_REPAIR = "settled by repair from its receipt"
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from runner.chain import rawtx
-from runner.chain.backend import Call, Log, Receipt
+from runner.chain.backend import Ability, Call, Log, Receipt
 from runner.chain.errors import CallReverted, TransactionRejected
 from runner.chain.revert import decode_revert_reason
 from runner.chain.rpc import JsonRpcClient, RpcFault
@@ -47,6 +47,7 @@ class AnvilBackend:
     """A running anvil node reached at `url`."""
 
     name = "anvil"
+    abilities = frozenset(Ability)
 
     def __init__(self, url: str, timeout: float = 30.0) -> None:  # float-ok: seconds
         self.rpc = JsonRpcClient(url, timeout=timeout)

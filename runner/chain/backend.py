@@ -14,7 +14,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Protocol, runtime_checkable
+
+
+class Ability(StrEnum):
+    """What a development chain may or may not be able to do; each backend lists its own."""
+
+    mempool = "mempool"
+    """Sent transactions wait, unexecuted, until a block is mined (stalls and drops)."""
+    impersonation = "impersonation"
+    """Send as an account without its key, and set balances."""
+    restart = "restart"
+    """The node is a process that can restart keeping its chain (state dump and load)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +145,12 @@ class DevChain(Protocol):
 
     Every backend implements all of it; one that lacks an ability raises
     `Unsupported` (as ape's provider API does), so no caller probes for methods.
+    `abilities` says ahead of time what will not raise, for validating a scenario
+    before it runs; the conformance suite holds each backend to its list.
     """
+
+    @property
+    def abilities(self) -> frozenset[Ability]: ...
 
     def set_next_timestamp(self, timestamp: int) -> None:
         """Timestamp of the block being built; set before its first transaction."""

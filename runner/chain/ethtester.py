@@ -16,7 +16,7 @@ from eth.vm.spoof import SpoofTransaction
 from eth_hash.auto import keccak
 from eth_tester.backends.pyevm.main import PyEVMBackend, get_default_account_state
 
-from runner.chain.backend import Call, Log, Receipt
+from runner.chain.backend import Ability, Call, Log, Receipt
 from runner.chain.errors import CallReverted, TransactionRejected, Unsupported
 from runner.chain.revert import decode_revert_reason
 
@@ -28,6 +28,7 @@ class EthTesterBackend:
     """In-process py-evm chain with caller-controlled block timestamps."""
 
     name = "eth-tester"
+    abilities: frozenset[Ability] = frozenset()  # transactions run on arrival, no process
 
     def __init__(self, genesis_timestamp: int, funded: Sequence[bytes], eth_each: int = 10**24) -> None:
         state = {addr: get_default_account_state({"balance": eth_each}) for addr in funded}

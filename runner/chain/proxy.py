@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
-from runner.chain.backend import Backend, Call, Log, Receipt
+from runner.chain.backend import Ability, Backend, Call, Log, Receipt
 from runner.chain.methods import NodeMethod
 
 T = TypeVar("T")
@@ -35,6 +35,10 @@ class BackendProxy:
     @property
     def chain_id(self) -> int:
         return self.inner.chain_id
+
+    @property
+    def abilities(self) -> frozenset[Ability]:
+        return self.inner.abilities
 
     # -- node requests -------------------------------------------------------
     def block_number(self) -> int:

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from harness.chains import ChainPool
-from harness.engine import RunResult, ScenarioRun
+from harness.engine import ScenarioRun
+from harness.result import RunResult
 from harness.scenario import load_scenario
 from harness.scenario.model import CRASH_STEPS, CrashEvent, Scenario
 

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from harness.engine import RunResult, ScenarioRun
+from harness.engine import ScenarioRun
 from harness.errors import HarnessError
 from harness.report import build_report, build_report_from_state, write_report
+from harness.result import RunResult
 from harness.scenario import load_scenario
 from runner.state import StateStore, TradeStatus
 
