@@ -18,9 +18,9 @@ from harness.chains import ETH_PER_ACCOUNT, GENESIS, world_spec
 from harness.errors import HarnessError
 from harness.scenario.model import Scenario
 from harness.world import deploy_world
-from runner.chain.anvil import AnvilBackend
 from runner.chain.client import ChainClient
 from runner.chain.ethtester import EthTesterBackend
+from runner.chain.node import RpcBackend
 from runner.chain.wallet import Wallet
 from runner.runner import ChainStrategyRunner
 from runner.state import State, TradeStatus, open_store
@@ -52,7 +52,7 @@ def plan_repair(state_path: Path, scenario: Scenario, rpc_url: str) -> RepairPla
     original = store.load()
     state = copy.deepcopy(original)
     universe = derive_universe(scenario)
-    backend = AnvilBackend(rpc_url)
+    backend = RpcBackend(rpc_url)  # any node, local or remote; repair never mines
     chain = ChainClient(backend, clock=backend.block_timestamp())
     if not backend.get_code(universe.vault):
         backend.close()

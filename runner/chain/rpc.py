@@ -1,18 +1,23 @@
-"""A minimal JSON-RPC 2.0 client over one persistent HTTP/1.1 connection.
+"""JSON-RPC transports: the fast raw client for local nodes, web3.py for remote ones.
 
 web3.py's HTTPProvider costs about 3 ms a call on this machine against 0.2-0.3 ms for
-the raw round trip (shared/docs/node-costs.md), so the node backends speak JSON-RPC
-themselves: one keep-alive connection, pre-encoded bodies, batches where useful.
+the raw round trip (shared/docs/node-costs.md), so a node on this machine (loopback,
+plain HTTP) is spoken to directly: one keep-alive connection, pre-encoded bodies,
+batches where useful. A remote node (a real fork's upstream, `harness repair` against
+a production RPC) goes through web3.py, where HTTPS, credentials, query-string API keys
+and provider behaviour matter more than the microseconds. `open_rpc` picks.
 """
 
 from __future__ import annotations
 
+import base64
 import http.client
+import ipaddress
 import json
 import socket
 from collections.abc import Sequence
-from typing import Any
-from urllib.parse import urlsplit
+from typing import Any, Protocol
+from urllib.parse import unquote, urlsplit
 
 from runner.chain.errors import NodeError, NodeTimeout
 
@@ -25,23 +30,65 @@ class RpcFault(NodeError):
         self.data = data
 
 
+class RpcTransport(Protocol):
+    """What a node backend needs of a JSON-RPC connection."""
+
+    url: str
+    timeout: float  # float-ok: seconds
+    calls: int
+
+    def request(self, method: str, params: Sequence[Any] = ()) -> Any: ...
+
+    def batch(self, requests: Sequence[tuple[str, Sequence[Any]]]) -> list[Any]: ...
+
+    def close(self) -> None: ...
+
+
+def is_loopback(url: str) -> bool:
+    """A plain-HTTP URL of a node on this machine (127.0.0.0/8, ::1, localhost)."""
+    parts = urlsplit(url)
+    if parts.scheme != "http" or not parts.hostname:
+        return False
+    if parts.hostname == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(parts.hostname).is_loopback
+    except ValueError:
+        return False
+
+
+def open_rpc(url: str, timeout: float = 30.0) -> RpcTransport:  # float-ok: seconds
+    """The transport for `url`: the raw keep-alive client on loopback, web3.py elsewhere."""
+    if is_loopback(url):
+        return JsonRpcClient(url, timeout)
+    from runner.chain.web3rpc import Web3RpcClient  # web3 is imported only for remote nodes
+
+    return Web3RpcClient(url, timeout)
+
+
 class JsonRpcClient:
     """Sequential JSON-RPC over a kept-alive connection; reconnects once on a reset."""
 
     def __init__(self, url: str, timeout: float = 30.0) -> None:  # float-ok: seconds
         parts = urlsplit(url)
+        if parts.scheme != "http":
+            raise ValueError(f"{url}: the raw client speaks plain HTTP only; open_rpc() picks web3.py for {parts.scheme}")
         self.url = url
         self._host = parts.hostname or "127.0.0.1"
         self._port = parts.port or 80
-        self._path = parts.path or "/"
-        self._timeout = timeout
+        self._path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        self._headers = {"Content-Type": "application/json"}
+        if parts.username is not None:
+            token = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
+            self._headers["Authorization"] = "Basic " + base64.b64encode(token).decode()
+        self.timeout = timeout
         self._conn: http.client.HTTPConnection | None = None
         self._next_id = 0
         self.calls = 0  # requests sent, for the benchmark's floor comparison
 
     def _connection(self) -> http.client.HTTPConnection:
         if self._conn is None:
-            conn = http.client.HTTPConnection(self._host, self._port, timeout=self._timeout)
+            conn = http.client.HTTPConnection(self._host, self._port, timeout=self.timeout)
             conn.connect()
             assert conn.sock is not None
             conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -53,13 +100,13 @@ class JsonRpcClient:
         for attempt in (0, 1):
             conn = self._connection()
             try:
-                conn.request("POST", self._path, body, {"Content-Type": "application/json"})
+                conn.request("POST", self._path, body, self._headers)
                 response = conn.getresponse()
                 payload = response.read()
                 break
             except TimeoutError as exc:
                 self.close()
-                raise NodeTimeout(method, f"no answer within {self._timeout}s") from exc
+                raise NodeTimeout(method, f"no answer within {self.timeout}s") from exc
             except (ConnectionError, http.client.HTTPException, OSError) as exc:
                 self.close()
                 if attempt:
