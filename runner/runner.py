@@ -10,6 +10,7 @@ completes: the harness uses it to kill the runner between any two steps.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -64,6 +65,7 @@ from runner.triggers import fired_trigger
 from runner.universe import Universe
 
 StepHook = Callable[[Step], None]
+logger = logging.getLogger(__name__)
 
 
 class ChainStrategyRunner(StrategyRunner):
@@ -83,14 +85,14 @@ class ChainStrategyRunner(StrategyRunner):
         approval_model: ApprovalModel | None = None,
         execution_context: ExecutionContext | None = None,
         accounting_checks: bool = True,
-        trade_settle_wait: timedelta | None = None,
         run_state: RunState | None = None,
         post_nav: bool = True,
+        routing_model_factory: Callable[[Universe], RoutingModel] = RoutingModel,
     ) -> None:
-        routing = RoutingModel(universe)
+        routing = routing_model_factory(universe)
         super().__init__(
             timed_task_context_manager=timed_task_context_manager,
-            execution_model=ExecutionModel(chain, asset_manager, universe, routing, trade_settle_wait),
+            execution_model=ExecutionModel(chain, asset_manager, universe, routing),
             approval_model=approval_model or ApprovalModel(),
             valuation_model_factory=ValuationModel,
             sync_model=VaultSyncModel(chain, universe),
@@ -99,7 +101,6 @@ class ChainStrategyRunner(StrategyRunner):
             routing_model=routing,
             run_state=run_state,
             accounting_checks=accounting_checks,
-            trade_settle_wait=trade_settle_wait,
         )
         self.chain = chain
         self.universe = universe
@@ -136,7 +137,6 @@ class ChainStrategyRunner(StrategyRunner):
         debug_details["balance_updates"] = [u.balance_update_id for u in updates]
 
     def setup_routing(self, universe: Universe) -> tuple[RoutingState, PricingModel, ValuationModel]:
-        assert self.routing_model is not None
         routing_state = self.routing_model.setup()
         pricing = self.pricing_model_factory(universe, self.routing_model)
         self._cycle_pricing = pricing  # the cycle's reserves, read once, shared by its steps
@@ -391,6 +391,10 @@ class ChainStrategyRunner(StrategyRunner):
         self.refresh_visualisations(state, universe)
         self.run_state.latest_cycle = cycle
         self.run_state.latest_cycle_at = ts
+        if self.is_progress_report_needed():
+            self.run_state.progress_reports += 1
+            logger.info("cycle %d at %s: NAV %s, %d trade(s), %s", cycle, ts.isoformat(),
+                        state.portfolio.nav(), len(approved), status)
         self._step(Step.statistics)
         if store is not None:
             store.save(state)
@@ -452,7 +456,6 @@ class ChainStrategyRunner(StrategyRunner):
     # -- between ticks ------------------------------------------------------------
     def check_position_triggers(self, clock: datetime, state: State, universe: Universe,
                                 stop_loss_pricing_model: PricingModel | None = None,
-                                routing_state: RoutingState | None = None,
                                 long_short_metrics_latest: object | None = None) -> list[TradeExecution]:
         """Stop loss / take profit / trailing stop on open positions only."""
         candidates = [p for p in state.portfolio.open_positions.values()

@@ -3,13 +3,20 @@
 `StrategyRunner` holds the constructor arguments of the live-trading runner this project
 reimplements and the hooks with default behaviour; `runner.runner.ChainStrategyRunner`
 is the concrete runner.
+
+Two seed arguments are not kept, because nothing here could honour them: `unit_testing`
+(the `execution_context` says which mode a run is in) and `trade_settle_wait` (blocks
+are sealed explicitly, so a receipt exists as soon as its block does; a transaction
+still pending is left broadcasted and resolved by the next cycle's repair). The routing
+model comes ready or from `routing_model_factory`, built once per universe by the
+concrete runner.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from runner.models.approval import ApprovalModel
@@ -37,12 +44,9 @@ class StrategyRunner(ABC):
         sync_model: VaultSyncModel,
         pricing_model_factory: Callable[..., PricingModel],
         execution_context: ExecutionContext,
-        routing_model: RoutingModel | None = None,
-        routing_model_factory: Callable[[Universe], RoutingModel] | None = None,
+        routing_model: RoutingModel,
         run_state: RunState | None = None,
         accounting_checks: bool = False,
-        unit_testing: bool = False,
-        trade_settle_wait: timedelta | None = None,
     ) -> None:
         self.timed_task_context_manager = timed_task_context_manager
         self.execution_model = execution_model
@@ -52,11 +56,8 @@ class StrategyRunner(ABC):
         self.pricing_model_factory = pricing_model_factory
         self.execution_context = execution_context
         self.routing_model = routing_model
-        self.routing_model_factory = routing_model_factory
         self.run_state = run_state or RunState()
         self.accounting_checks = accounting_checks
-        self.unit_testing = unit_testing
-        self.trade_settle_wait = trade_settle_wait
 
     @abstractmethod
     def pretick_check(self, ts: datetime, universe: Universe) -> None: ...

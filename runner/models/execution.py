@@ -48,13 +48,11 @@ class ExecutionModel:
         wallet: Wallet,
         universe: Universe,
         routing: RoutingModel,
-        trade_settle_wait: timedelta | None = None,
     ) -> None:
         self.chain = chain
         self.wallet = wallet
         self.universe = universe
         self.routing = routing
-        self.trade_settle_wait = trade_settle_wait
         self._vault = artifact("Vault")
         self._swap = self._vault.fn("swap")
         self._swapped = self._vault.event("Swapped")

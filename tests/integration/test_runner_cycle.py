@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 from decimal import Decimal
+
+import pytest
 
 from harness.chains import ChainPool
 from runner.accounting import chain_balances, ledger_balances
@@ -119,3 +122,25 @@ class TestTriggers:
         sent = b.chain.sent
         assert b.runner.check_position_triggers(b.at(0.1), b.state, b.world.universe) == []
         assert b.chain.sent == sent
+
+
+class TestProgressReports:
+    def test_live_runs_report_progress_simulations_stay_quiet(self, chain_pool: ChainPool,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+        """is_progress_report_needed() decides: a live run logs each cycle, a simulation does not."""
+        from runner.models.context import live_context
+
+        quiet = make_bench(chain_pool)
+        quiet.at(0)
+        quiet.world.deposit("alice", Decimal(1_000))
+        with caplog.at_level(logging.INFO, logger="runner.runner"):
+            quiet.tick(0)
+        assert quiet.runner.run_state.progress_reports == 0 and not caplog.records
+        live = make_bench(chain_pool)
+        live.runner.execution_context = live_context
+        live.at(0)
+        live.world.deposit("alice", Decimal(1_000))
+        with caplog.at_level(logging.INFO, logger="runner.runner"):
+            live.tick(0)
+        assert live.runner.run_state.progress_reports == 1
+        assert [r.getMessage().split(":")[0] for r in caplog.records] == ["cycle 1 at 2024-01-01T00"]
