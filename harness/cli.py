@@ -140,6 +140,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     for e in result.expectations:
         mark = "ok  " if e.passed else "FAIL"
         _out(sys.stdout, f"  {mark} {scenario.source.path}:{e.line} expect {e.kind}: {e.message}")
+    for v in result.violations:
+        _out(sys.stdout, f"  {'FAIL' if v in result.unexpected_violations else 'ok  '} {v}".split("\n  replay")[0])
+    _out(sys.stdout, f"invariants: {result.invariant_checks} checks, {len(result.violations)} violation(s)")
     if result.error:
         _out(sys.stdout, f"run stopped: {result.error}")
     if out_dir:
@@ -152,7 +155,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         paths = write_report(report, Path(args.report))
         _out(sys.stdout, f"report: {', '.join(str(p) for p in paths)}")
         _out(sys.stdout, f"reconciliation residual: {report.reconciliation.residual}")
-    if failed or result.unexpected_error:
+    if failed or result.unexpected_error or result.unexpected_violations:
         _out(sys.stdout, "replay: " + replay_command(scenario, result.seed, result.backend))
         return EXIT_FAILED
     return EXIT_OK

@@ -13,7 +13,7 @@ events reach the world through a narrow context (harness/context.py).
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -28,14 +28,16 @@ from harness.events import apply
 from harness.expectations import Observed, evaluate
 from harness.forks import Fork, open_fork
 from harness.host import InProcessHost, Outcome, OutcomeKind
+from harness.invariants import InvariantSuite, Point
 from harness.journal import JournalEntry, describe_trade
 from harness.node_control import NodeControl, NoMark
 from harness.node_faults import FaultInjectingBackend
-from harness.result import RunResult
+from harness.result import RunResult, replay_command
 from harness.scenario.model import Event, Scenario
 from harness.scenario.quantities import format_duration
 from harness.timeline import Instant, build_timeline
 from harness.world import World, WorldActionFailed
+from runner.chain.client import ChainClient
 from runner.chain.errors import Unsupported
 from runner.chain.retry import RetryingBackend
 
@@ -48,7 +50,8 @@ class ScenarioRun:
     def __init__(self, scenario: Scenario, *, backend: str | None = None, seed: int | None = None,
                  pool: ChainPool | None = None, state_dir: Path | None = None,
                  restart_after_crash: bool = True,
-                 progress: Callable[[int, int], None] | None = None) -> None:
+                 progress: Callable[[int, int], None] | None = None,
+                 skip_invariants: Iterable[str] = ()) -> None:
         self.scenario = scenario
         self.backend = backend or scenario.chain.backend
         self.seed = scenario.seed if seed is None else seed
@@ -61,6 +64,7 @@ class ScenarioRun:
         self.state_path = Path(state_dir) / "state.json"
         self.restart_after_crash = restart_after_crash
         self.progress = progress
+        self.skip_invariants = tuple(skip_invariants)
         self._cleanups: list[Callable[[], None]] = []
 
     def run(self) -> RunResult:
@@ -120,7 +124,13 @@ class ScenarioRun:
         host = InProcessHost(s, world, self.state_path, crash)
         result = RunResult(s, self.backend, self.seed, host.state, state_path=self.state_path)
         node = NodeControl(chain, world.accounts, self._restart_node)
-        driver = _Driver(s, world, host, result, faults, crash, node, self.restart_after_crash)
+        raw = faults.inner  # below the fault injector: checks never consume a fault
+        invariants = InvariantSuite(
+            world, raw, tolerance=s.accounting.tolerance, state_path=self.state_path,
+            spare_runner=lambda: host.spare_runner(ChainClient(raw, clock=chain.clock)),
+            skip=self.skip_invariants, replay=replay_command(s, self.seed, self.backend),
+        )
+        driver = _Driver(s, world, host, result, faults, crash, node, invariants, self.restart_after_crash)
         # One frozen clock for the whole run, moved per instant: starting freezegun per
         # instant rescans every loaded module and costs more than a trading cycle.
         with freeze_time(s.clock.start) as frozen:
@@ -130,10 +140,11 @@ class ScenarioRun:
                     self.progress(index, len(timeline))
                 ts = s.clock.start + instant.offset
                 frozen.move_to(ts)
-                driver.instant(instant, ts)
+                driver.instant(instant, ts, last=index == len(timeline) - 1)
                 if driver.dead:
                     break  # the process is dead and nobody restarts it
         result.state = host.state
+        result.invariant_checks = invariants.checks
         result.retries = list(retrying.retries)
         result.node_reads = chain.reads
         result.node_sends = chain.sent
@@ -145,7 +156,7 @@ class _Driver:
 
     def __init__(self, scenario: Scenario, world: World, host: InProcessHost, result: RunResult,
                  faults: FaultInjectingBackend, crash: CrashSwitch, node: NodeControl,
-                 restart_after_crash: bool) -> None:
+                 invariants: InvariantSuite, restart_after_crash: bool) -> None:
         self.scenario = scenario
         self.world = world
         self.host = host
@@ -153,27 +164,37 @@ class _Driver:
         self.faults = faults
         self.crash = crash
         self.node = node
+        self.invariants = invariants
         self.restart_after_crash = restart_after_crash
+        self._entry: JournalEntry | None = None
+        self._at = ""
+        self._time: datetime | None = None
         self.stopped = False  # the runner stopped (an error, or a crash nobody restarts)
         self.dead = False  # ...by a crash: nothing more happens in this run
 
-    def instant(self, instant: Instant, ts: datetime) -> None:
-        """Events, then the tick or the trigger check, then expectations; one journal row."""
+    def instant(self, instant: Instant, ts: datetime, last: bool = False) -> None:
+        """Events, then the tick or the trigger check, then expectations; one journal row.
+        The last instant also runs the end-of-run invariants, before its expectations."""
         chain = self.world.chain
         chain.set_clock(int(ts.timestamp()))
         if instant.reorg_mark:
             self.node.mark(instant.offset)
         entry = JournalEntry(at=format_duration(instant.offset), time=ts, kind="events")
+        self._entry, self._at, self._time = entry, entry.at, ts
         ctx = EventContext(self.world, self.faults, self.crash, self.node, self.host, ts)
         for event in instant.events:
             entry.events.append(self._event(event, ctx))
+            self._check(Point.event, event)
         if instant.tick and not self.stopped:
             entry.kind = "tick"
             self._tick(ts, entry)
         elif instant.trigger_check and not self.stopped:
             self._trigger_check(ts, entry)
-            if entry.kind == "events" and not instant.events and not instant.expectations:
+            quiet = entry.kind == "events" and not instant.events and not instant.expectations and not entry.events
+            if quiet and not last:
                 return  # a quiet trigger check leaves no row
+        if last:
+            self._check(Point.end)
         left = self.faults.disarm()
         if left:
             entry.events.append(f"{left} injected node fault(s) unused")
@@ -185,6 +206,14 @@ class _Driver:
         seen = Observed(ts, state, self.result)
         for exp in instant.expectations:
             self.result.expectations.append(evaluate(exp, seen))
+
+    def _check(self, point: Point, event: Event | None = None) -> None:
+        """Run the invariants of `point`; each violation also gets a journal line."""
+        assert self._time is not None
+        for v in self.invariants.check(point, self._at, self._time, self.host.state, event):
+            self.result.violations.append(v)
+            if self._entry is not None:
+                self._entry.events.append(f"violation: {v.invariant}")
 
     def _event(self, event: Event, ctx: EventContext) -> str:
         try:
@@ -206,6 +235,7 @@ class _Driver:
             world.disarm_faults()
 
     def _trigger_check(self, ts: datetime, entry: JournalEntry) -> None:
+        self._check(Point.before_trigger)
         outcome = self.host.trigger_check(ts)
         if outcome.kind == OutcomeKind.node_error:
             self.result.node_errors += 1
@@ -217,17 +247,20 @@ class _Driver:
             entry.kind = "trigger"
             entry.trades = [describe_trade(t) for t in outcome.trades]
             self._disarm_after(outcome.trades)
+        self._check(Point.trigger)
 
     def _tick(self, ts: datetime, entry: JournalEntry) -> None:
         """The strategy cycle, restarting the runner as often as it dies (at most twice)."""
         result = self.result
         cycle = self.host.state.cycle + 1
         for _attempt in range(MAX_ATTEMPTS):
+            self._check(Point.before_tick)
             outcome = self.host.tick(ts, cycle)
             if outcome.kind == OutcomeKind.ok:
                 entry.trades = [describe_trade(t) for t in outcome.trades]
                 entry.status = outcome.status
                 self._disarm_after(outcome.trades)
+                self._check(Point.tick)
                 return
             if outcome.kind == OutcomeKind.stopped:
                 self._stop(entry, outcome, "error")
@@ -263,6 +296,7 @@ class _Driver:
         for t in self.host.restart(ts):
             self.result.repaired.append({"trade_id": t.trade_id, "status": t.status.value,
                                          "reason": t.failure_reason or "settled from its receipt", "at": ts})
+        self._check(Point.restart)
 
 
 def run_scenario(scenario: Scenario, **kwargs: Any) -> RunResult:

@@ -20,6 +20,7 @@ from harness.scenario.model import (
     NavExpectation,
     PositionExpectation,
     TradeExpectation,
+    ViolationExpectation,
 )
 from runner.state import State, TradingPosition, Verdict
 
@@ -119,6 +120,15 @@ def _error(exp: ErrorExpectation, seen: Observed) -> tuple[bool, str]:
     if result.error and exp.contains in result.error:
         return True, f"run stopped: {result.error_kind}"
     return False, f"expected the run to stop with an error containing {exp.contains!r}, error: {result.error}"
+
+
+@check.register
+def _violation(exp: ViolationExpectation, seen: Observed) -> tuple[bool, str]:
+    found = [v for v in seen.result.violations if v.time == seen.at and v.invariant == exp.invariant]
+    if found:
+        return True, f"{exp.invariant}: {found[0].detail}"
+    here = sorted({v.invariant for v in seen.result.violations if v.time == seen.at})
+    return False, f"{exp.invariant}: expected a violation, found " + (", ".join(here) if here else "none at this time")
 
 
 def evaluate(exp: Expectation, seen: Observed) -> ExpectationResult:

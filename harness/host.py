@@ -24,6 +24,7 @@ from harness.errors import ScenarioRuntimeError
 from harness.scenario.model import Scenario
 from harness.world import World
 from runner.accounting import AccountingPolicy
+from runner.chain.client import ChainClient
 from runner.chain.errors import ChainError
 from runner.chain.wallet import Wallet
 from runner.errors import RunnerError, SimulatedCrash
@@ -64,7 +65,14 @@ class InProcessHost:
         self.store.save(self.state)
         self.runner = self._new_runner(self.state)
 
-    def _new_runner(self, state: State) -> ChainStrategyRunner:
+    def spare_runner(self, chain: ChainClient) -> ChainStrategyRunner:
+        """A runner like the live one on another chain client, never crashed on purpose:
+        for checks that must ask the runner's own code a question (repair again, sync again)
+        without touching the live runner or the faults armed for it."""
+        return self._new_runner(self.state, chain, crashable=False)
+
+    def _new_runner(self, state: State, chain: ChainClient | None = None,
+                    crashable: bool = True) -> ChainStrategyRunner:
         s = self.scenario
         try:
             strategy = load_strategy(s.strategy.module)
@@ -72,12 +80,13 @@ class InProcessHost:
             raise ScenarioRuntimeError(s.source.path, None, "strategy.module", str(exc)) from None
         overrides: Mapping[str, Any] = state.parameters.get(OVERRIDES, {})
         acc = s.accounting
-        policy = AccountingPolicy(acc.tolerance, acc.relative_tolerance, acc.dust, MismatchPolicy(acc.on_mismatch))
+        policy = AccountingPolicy(acc.tolerance, acc.relative_tolerance, acc.dust, MismatchPolicy(acc.on_mismatch),
+                                  getattr(acc, "tolerance_units", None), getattr(acc, "dust_units", None))
         return ChainStrategyRunner(
-            chain=self.world.chain, universe=self.world.universe, strategy=strategy,
+            chain=chain or self.world.chain, universe=self.world.universe, strategy=strategy,
             parameters={**s.strategy.parameters, **overrides},
             asset_manager=Wallet.from_label("asset-manager"), accounting_policy=policy,
-            step_hook=self.crash, accounting_checks=acc.checks,
+            step_hook=self.crash if crashable else None, accounting_checks=acc.checks,
         )
 
     # -- what the engine asks ---------------------------------------------------------

@@ -102,6 +102,10 @@ def _make_test(scenario: Any, backend: str) -> Any:
             lines = [f"{scenario.source.path}:{e.line}: expect {e.kind} at {e.at:%Y-%m-%d %H:%M}: {e.message}" for e in failed]
             raise ExpectationFailed(scenario.source.path, failed[0].line,
                                     f"{len(failed)} expectation(s) failed:\n" + "\n".join(lines))
+        if result.unexpected_violations:
+            lines = [str(v) for v in result.unexpected_violations]
+            raise ExpectationFailed(scenario.source.path, None,
+                                    f"{len(lines)} invariant violation(s):\n" + "\n".join(lines))
         if result.unexpected_error:
             raise ExpectationFailed(scenario.source.path, None,
                                     f"the run stopped with an unexpected error: {result.error}")

@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from harness.invariants.core import Violation
 from harness.journal import JournalEntry
 from harness.scenario.model import Scenario
 from harness.version import HARNESS_VERSION
@@ -43,10 +44,18 @@ class RunResult:
     state_path: Path | None = None
     node_reads: int = 0
     node_sends: int = 0
+    violations: list[Violation] = field(default_factory=list)
+    invariant_checks: int = 0
 
     @property
     def failed_expectations(self) -> list[ExpectationResult]:
         return [e for e in self.expectations if not e.passed]
+
+    @property
+    def unexpected_violations(self) -> list[Violation]:
+        """Violations no `expect: {violation: NAME}` entry asked for at their instant."""
+        wanted = {(e.at, e.message.partition(":")[0]) for e in self.expectations if e.kind == "violation" and e.passed}
+        return [v for v in self.violations if (v.time, v.invariant) not in wanted]
 
     @property
     def unexpected_error(self) -> bool:

@@ -75,6 +75,7 @@ def snapshot_document(result: RunResult) -> dict[str, Any]:
         "journal": [to_builtins(e) for e in result.journal],
         "expectations": [to_builtins(e) for e in result.expectations],
         "statistics": [to_builtins(s) for s in state.stats],
+        "violations": [{k: v for k, v in to_builtins(x).items() if k != "replay"} for x in result.violations],
     }
 
 

@@ -3,10 +3,17 @@
 Every asset the strategy holds or could hold is compared: the reserve, every token of
 the universe (a token we never bought must have a zero balance: an airdrop shows up),
 and the vault's share supply against the shares the ledger has seen minted and burned.
+
+Thresholds are in value, in the reserve currency, as the live trade executor judges
+them: a difference is within tolerance, or dust, only when it is worth little (0.0009
+WBTC is not dust because it is a small number). Each difference is valued at the pool's
+mid price at the check; `tolerance_units`/`dust_units` are there for those who want
+token units. A token that cannot be priced is judged in units only.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -33,10 +40,19 @@ SHARES = "vault shares"
 
 @dataclass(frozen=True)
 class AccountingPolicy:
-    tolerance: Decimal = Decimal(0)
-    relative_tolerance: Decimal = Decimal(0)
-    dust: Decimal = Decimal(0)
+    tolerance: Decimal = Decimal(0)  # value, in the reserve currency
+    relative_tolerance: Decimal = Decimal(0)  # of the ledger balance's value
+    dust: Decimal = Decimal(0)  # value, in the reserve currency
     on_mismatch: MismatchPolicy = MismatchPolicy.abort
+    tolerance_units: Decimal | None = None  # token units, in addition to the value rule
+    dust_units: Decimal | None = None
+    value_digits: int = 12  # digits kept below the reserve's unit when valuing a difference
+
+
+def share_price(state: State, universe: Universe) -> Decimal:
+    """The ledger's NAV per share, what a share difference is worth (1 before any share)."""
+    shares = ledger_balances(state, universe)[SHARES]
+    return state.portfolio.nav() / shares if shares > 0 else Decimal(1)
 
 
 def ledger_balances(state: State, universe: Universe) -> dict[str, Decimal]:
@@ -49,7 +65,7 @@ def ledger_balances(state: State, universe: Universe) -> dict[str, Decimal]:
     shares = Decimal(0)
     for bu in portfolio.balance_updates.values():
         if bu.shares is not None:
-            shares += bu.shares if bu.cause == BalanceUpdateCause.deposit else -bu.shares
+            shares += -bu.shares if bu.cause == BalanceUpdateCause.redemption else bu.shares
     out[SHARES] = shares
     return out
 
@@ -69,11 +85,18 @@ def chain_balances(chain: ChainClient, universe: Universe, block: int | None = N
     return out
 
 
-def verdict_for(diff: Decimal, ledger: Decimal, policy: AccountingPolicy) -> tuple[Verdict, Decimal]:
-    tolerance = max(policy.tolerance, abs(ledger) * policy.relative_tolerance)
-    if abs(diff) <= tolerance:
+def verdict_for(diff: Decimal, ledger: Decimal, price: Decimal | None,
+                policy: AccountingPolicy) -> tuple[Verdict, Decimal]:
+    """The verdict on one row and the tolerance it was judged by (in value)."""
+    units_ok = policy.tolerance_units is not None and abs(diff) <= policy.tolerance_units
+    units_dust = policy.dust_units is not None and abs(diff) <= policy.dust_units
+    if price is None:  # no price: only a difference in units can be judged
+        return (Verdict.ok if diff == 0 or units_ok else Verdict.dust if units_dust else Verdict.mismatch), Decimal(0)
+    value = abs(diff) * price
+    tolerance = max(policy.tolerance, abs(ledger) * price * policy.relative_tolerance)
+    if value <= tolerance or units_ok:
         return Verdict.ok, tolerance
-    if abs(diff) <= policy.dust:
+    if value <= policy.dust or units_dust:
         return Verdict.dust, tolerance
     return Verdict.mismatch, tolerance
 
@@ -86,16 +109,23 @@ def run_check(
     kind: CheckKind,
     ts: datetime,
     block: int | None = None,
+    prices: Mapping[str, Decimal] | None = None,
 ) -> AccountingCheck:
-    """Compare and record; applying the policy is the caller's (the runner's) job."""
+    """Compare and record; applying the policy is the caller's (the runner's) job.
+
+    `prices` are reserve per unit of each token (mid prices at the check); the reserve
+    is worth 1 and a share the ledger's NAV per share."""
     block_number = chain.block_number() if block is None else block
     on_chain = chain_balances(chain, universe, block_number)
     ledger = ledger_balances(state, universe)
+    known = {**(prices or {}), universe.reserve.symbol: Decimal(1), SHARES: share_price(state, universe)}
+    value_unit = universe.reserve.unit.scaleb(-policy.value_digits)
     rows = []
     for asset in [*universe.tokens, SHARES]:
         a, b = on_chain.get(asset, Decimal(0)), ledger.get(asset, Decimal(0))
         diff = a - b
-        verdict, tol = verdict_for(diff, b, policy)
+        price = known.get(asset)
+        verdict, tol = verdict_for(diff, b, price, policy)
         rel = (diff / b) if b else (Decimal(0) if diff == 0 else Decimal(1))
         address = universe.vault if asset == SHARES else universe.tokens[asset].address
         pos = None
@@ -106,6 +136,7 @@ def run_check(
             asset=asset, address=checksum(address), on_chain=a, ledger=b, difference=diff,
             relative_difference=rel.quantize(Decimal("1e-12")) if rel else rel, tolerance=tol,
             verdict=verdict, position_id=pos,
+            value_difference=(diff * price).quantize(value_unit) if price is not None else None,
         ))
     outcome = Verdict.ok
     if any(r.verdict == Verdict.mismatch for r in rows):
@@ -124,7 +155,21 @@ def apply_corrections(state: State, universe: Universe, check: AccountingCheck, 
     out = []
     portfolio = state.portfolio
     for row in check.rows:
-        if row.verdict != Verdict.mismatch or row.asset == SHARES:
+        if row.verdict != Verdict.mismatch:
+            continue
+        if row.asset == SHARES:
+            # The share supply is the vault's: the ledger's count follows it, booking the
+            # shares it never saw minted or burned (no asset moves).
+            update = BalanceUpdate(
+                balance_update_id=0, cause=BalanceUpdateCause.correction, asset=SHARES, quantity=Decimal(0),
+                old_balance=row.ledger, new_balance=row.on_chain, block_number=check.block_number, timestamp=ts,
+                event_key=f"correction:{check.check_id}:{row.asset}", shares=row.difference,
+                notes=f"accounting check #{check.check_id} ({check.kind}): share supply {row.on_chain} "
+                      f"vs ledger {row.ledger}",
+            )
+            portfolio.add_balance_update(update, None)
+            row.correction_id = update.balance_update_id
+            out.append(update)
             continue
         if row.asset == universe.reserve.symbol:
             pos = None

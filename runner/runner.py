@@ -169,7 +169,8 @@ class ChainStrategyRunner(StrategyRunner):
                        kind: CheckKind = CheckKind.start, ts: datetime | None = None) -> AccountingCheck:
         """Compare on-chain balances with the ledger and apply the accounting policy."""
         ts = ts or state.last_updated_at or state.created_at
-        check = run_check(self.chain, universe, state, self.accounting_policy, kind, ts, end_block)
+        check = run_check(self.chain, universe, state, self.accounting_policy, kind, ts, end_block,
+                          self._check_prices(universe))
         policy = MismatchPolicy.report if report_only else self.accounting_policy.on_mismatch
         if check.outcome == Verdict.mismatch:
             if policy == MismatchPolicy.abort:
@@ -194,7 +195,8 @@ class ChainStrategyRunner(StrategyRunner):
         the cycle it happened, never absorbed. The accounting policy decides the outcome.
         """
         ts = ts or state.last_updated_at or state.created_at
-        check = run_check(self.chain, universe, state, self.accounting_policy, CheckKind.post_execution, ts)
+        check = run_check(self.chain, universe, state, self.accounting_policy, CheckKind.post_execution, ts,
+                          prices=self._check_prices(universe))
         state.accounting_checks.append(check)
         bad = [r.asset for r in check.rows if r.verdict == Verdict.mismatch]
         if not bad:
@@ -209,6 +211,13 @@ class ChainStrategyRunner(StrategyRunner):
         else:
             check.action = CheckAction.reported
         return check
+
+    def _check_prices(self, universe: Universe) -> dict[str, Decimal]:
+        """Mid prices to value an accounting difference by, read at the head (one batched
+        read); a token without a route to the reserve has none and is judged in units."""
+        pricing = self.pricing_model_factory(universe, self.routing_model)
+        priced = [a for a in universe.tradeable_assets() if self.routing_model.has_route(a)]
+        return pricing.mid_prices(priced) if priced else {}
 
     def repair_state(self, state: State, ts: datetime | None = None) -> list[TradeExecution]:
         """Resolve unfinished trades from the chain; returns the trades it fixed."""

@@ -74,6 +74,7 @@ __all__ = [
     "TokenSpec",
     "TradeExpectation",
     "UniverseSpec",
+    "ViolationExpectation",
     "WithdrawEvent",
 ]
 
@@ -741,6 +742,15 @@ class ErrorExpectation(Expectation):
     contains: str = spec("Substring of the error message.", shorthand=True, min_length=1)
 
 
+@dataclass(frozen=True, kw_only=True)
+class ViolationExpectation(Expectation):
+    """An invariant is expected to fail at this instant: a planted fault is caught."""
+
+    kind: ClassVar[str] = "violation"
+
+    invariant: str = spec("The invariant's name (harness invariants lists them).", shorthand=True, min_length=1)
+
+
 EVENT_TYPES: tuple[type[Event], ...] = (
     DepositEvent,
     WithdrawEvent,
@@ -764,6 +774,7 @@ EXPECTATION_TYPES: tuple[type[Expectation], ...] = (
     NavExpectation,
     BalanceUpdateExpectation,
     ErrorExpectation,
+    ViolationExpectation,
 )
 Event.variants = EVENT_TYPES
 Expectation.variants = EXPECTATION_TYPES

@@ -52,6 +52,9 @@ class RoutingModel:
             if len(path) - 1 <= max_hops:
                 self._paths[symbol] = tuple(universe.tokens[s] for s in reversed(path))
 
+    def has_route(self, asset: str) -> bool:
+        return asset in self._paths
+
     def buy_path(self, asset: str) -> tuple[Token, ...]:
         """reserve -> ... -> asset"""
         try:

@@ -28,6 +28,7 @@ class AccountingRow:
     verdict: Verdict
     position_id: int | None = None
     correction_id: int | None = None
+    value_difference: Decimal | None = None  # the difference in reserve value (None: no price)
 
 
 @dataclass

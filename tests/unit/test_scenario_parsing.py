@@ -508,4 +508,4 @@ class TestPublicApi:
         events = [cls.kind for cls in EVENT_TYPES]
         expectations = [cls.kind for cls in EXPECTATION_TYPES]
         assert len(set(events)) == len(events) == 14
-        assert len(set(expectations)) == len(expectations) == 6
+        assert len(set(expectations)) == len(expectations) == 7

@@ -1,0 +1,95 @@
+"""Every chain event booked once: no duplicates, no inventions, nothing missed.
+
+The chain's logs are the truth: a balance update keyed by a log must name a log the
+chain has, every deposit and redemption the vault emitted up to the synced block must
+be booked exactly once, and syncing again over an earlier range must book nothing.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+
+from harness.invariants.core import Moment, Point, Violation, invariant
+from runner.chain.abi import artifact
+from runner.state import BalanceUpdateCause, TradeStatus, decode_state, encode_state
+
+_VAULT = artifact("Vault")
+_DEPOSIT, _WITHDRAW = _VAULT.event("Deposit"), _VAULT.event("Withdraw")
+_LOG_CAUSES = (BalanceUpdateCause.deposit, BalanceUpdateCause.redemption, BalanceUpdateCause.rebase,
+               BalanceUpdateCause.interest)
+
+
+def _key(tx_hash: bytes, index: int) -> str:
+    return f"0x{tx_hash.hex()}:{index}"
+
+
+@invariant("booked-once", Point.tick, Point.restart, Point.end)
+def booked_once(m: Moment) -> list[Violation]:
+    """Each chain event (tx hash, log index) is booked at most once and exists on chain;
+    every vault deposit and redemption up to the synced block is booked; each transaction
+    settles at most one trade; and (at restarts and at the end) syncing again from a
+    seeded earlier block books nothing."""
+    out: list[Violation] = []
+    state, u = m.state, m.universe
+    keys = state.portfolio.seen_event_keys
+    twice = sorted(k for k, n in Counter(keys).items() if n > 1)
+    if twice:
+        out.append(m.violation("booked-once", "each event booked once", f"booked twice: {twice[:3]}",
+                               f"{len(twice)} chain event(s) booked more than once"))
+    # Logs since the last check, up to what the runner says it synced.
+    start = m.memory.get("block", 0) + 1
+    end = state.sync.last_block
+    if end >= start:
+        sources = [u.vault, *(t.address for t in u.tokens.values() if t.rebasing)]
+        logs = {(_key(lg.tx_hash, lg.log_index)): lg for lg in m.truth.backend.get_logs(sources, [], start, end)}
+        booked = {bu.event_key: bu for bu in state.portfolio.balance_updates.values()
+                  if bu.cause in _LOG_CAUSES and start <= bu.block_number <= end}
+        for key, bu in sorted(booked.items()):
+            log = logs.get(key)
+            if log is None:
+                out.append(m.violation("booked-once", "no such log on chain", f"{bu.cause.value} {bu.asset} {bu.quantity}",
+                                       f"balance update #{bu.balance_update_id} is booked from {key}, which the chain "
+                                       "does not have"))
+            elif bu.cause in (BalanceUpdateCause.deposit, BalanceUpdateCause.redemption):
+                ev = (_DEPOSIT if bu.cause == BalanceUpdateCause.deposit else _WITHDRAW).decode(log.topics, log.data)
+                assets = u.reserve.from_units(int(ev["assets"]))
+                if abs(bu.quantity) != assets:
+                    out.append(m.violation("booked-once", f"{bu.cause.value} of {assets}", f"{abs(bu.quantity)}",
+                                           f"balance update #{bu.balance_update_id} books another amount than {key}"))
+        seen = set(keys)
+        for key, log in sorted(logs.items()):
+            if log.address == u.vault and log.topics and log.topics[0] in (_DEPOSIT.topic, _WITHDRAW.topic) \
+                    and key not in seen:
+                kind = "deposit" if log.topics[0] == _DEPOSIT.topic else "redemption"
+                out.append(m.violation("booked-once", f"{kind} at block {log.block_number}", "not booked",
+                                       f"the vault's {kind} {key} was never booked"))
+        m.memory["block"] = end
+    hashes = Counter(t.blockchain_transactions[-1].tx_hash for t in state.portfolio.all_trades()
+                     if t.status in (TradeStatus.success, TradeStatus.failed) and t.blockchain_transactions)
+    shared = sorted(h for h, n in hashes.items() if n > 1)
+    if shared:
+        out.append(m.violation("booked-once", "one trade per transaction", f"{len(shared)} shared",
+                               f"transaction(s) {shared[:2]} settle more than one trade"))
+    if m.point in (Point.restart, Point.end) and state.sync.last_block > 1:
+        out.extend(_resync_books_nothing(m))
+    return out
+
+
+def _resync_books_nothing(m: Moment) -> list[Violation]:
+    state = m.state
+    rng = m.memory.setdefault("rng", random.Random(f"resync:{state.name}"))
+    again = decode_state(encode_state(state))
+    earlier = rng.randrange(1, state.sync.last_block)
+    again.sync.last_block = earlier
+    known = m.truth.backend.block_hash(earlier)
+    again.sync.last_block_hash = "0x" + known.hex() if known else None
+    runner = m.spare_runner()
+    before = len(again.portfolio.balance_updates)
+    runner.sync_model.sync(again, m.time, state.sync.last_block)
+    added = list(again.portfolio.balance_updates.values())[before:]
+    if not added:
+        return []
+    return [m.violation("booked-once", "nothing new", f"{len(added)} new update(s)",
+                        f"syncing again from block {earlier} booked " +
+                        ", ".join(f"{bu.cause.value} {bu.asset} {bu.quantity} ({bu.event_key})" for bu in added[:3]))]

@@ -1,0 +1,167 @@
+"""The books against the chain: NAV, holdings, and the state file that must hold them.
+
+A difference an accounting check of the runner has already flagged at the same
+instant (mismatch or dust) is excused: the runner saw it and said so, which is its
+job. What is never excused is a difference nobody flagged.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import msgspec
+
+from harness.invariants.core import Moment, Point, Violation, invariant
+from runner.accounting import SHARES
+from runner.state import State, Verdict, decode_state, encode_state, open_store
+
+
+def flagged(state: State, moment: Moment) -> dict[str, Decimal]:
+    """Assets an accounting check at this instant flagged and did not correct, with the
+    difference it saw (a corrected difference is in the books now, no longer a gap)."""
+    out: dict[str, Decimal] = {}
+    for check in reversed(state.accounting_checks):
+        if check.timestamp != moment.time:
+            break
+        for row in check.rows:
+            if row.verdict != Verdict.ok and row.correction_id is None and row.asset not in out:
+                out[row.asset] = row.difference
+    return out
+
+
+def allowed(m: Moment) -> Decimal:
+    """How far NAV may be off without anyone being wrong: each token's difference may be
+    up to its tolerance (as the runner's last check at this instant judged it, relative
+    tolerance included), so the NAV up to their sum."""
+    rows: dict[str, Decimal] = {}
+    for check in reversed(m.state.accounting_checks):
+        if check.timestamp != m.time:
+            break
+        for row in check.rows:
+            if row.asset != SHARES:
+                rows.setdefault(row.asset, row.tolerance)
+    return sum((rows.get(s, m.tolerance) for s in m.universe.tokens), Decimal(0))
+
+
+def ledger_units(state: State, moment: Moment) -> dict[str, int]:
+    """What the ledger says the vault holds, per token, in base units (read off the state)."""
+    u = moment.universe
+    p = state.portfolio
+    held = {s: 0 for s in u.tokens}
+    held[u.reserve.symbol] = u.reserve.to_units(p.reserve.quantity + p.allocated_to_trades())
+    for pos in p.open_positions.values():
+        held[pos.asset] = held.get(pos.asset, 0) + u.tokens[pos.asset].to_units(pos.quantity)
+    return held
+
+
+def ledger_shares(state: State) -> Decimal:
+    total = Decimal(0)
+    for bu in state.portfolio.balance_updates.values():
+        if bu.shares is not None:
+            total += -bu.shares if bu.cause == "redemption" else bu.shares
+    return total
+
+
+@invariant("chain-truth-nav", Point.tick)
+def chain_truth_nav(m: Moment) -> list[Violation]:
+    """After a tick the ledger's NAV (just revalued) equals the NAV the harness computes
+    from chain reads alone: the vault's balances of every universe token, each sold along
+    the shortest route with the pools' own formula and fees. Slack: each token's value
+    tolerance plus two reserve units per position for the chain's own rounding."""
+    truth = m.truth.valuation(m.block)
+    u = m.universe
+    ledger_nav = m.state.portfolio.nav()
+    gaps = {a: d for a, d in flagged(m.state, m).items() if a != SHARES}
+    explained = gaps.pop(u.reserve.symbol, Decimal(0))
+    if gaps:  # what the flagged holdings are worth on chain, less what the ledger's would be
+        held = m.truth.holdings(truth.block).units
+        ledger = ledger_units(m.state, m)
+        on_chain = m.truth.sale_proceeds_many({a: held[a] for a in gaps}, truth.block)
+        booked = m.truth.sale_proceeds_many({a: ledger.get(a, 0) for a in gaps}, truth.block)
+        explained += sum((u.reserve.from_units(on_chain[a] - booked[a]) for a in gaps), Decimal(0))
+    slack = allowed(m) + 2 * u.reserve.unit * (1 + len(m.state.portfolio.open_positions))
+    gap = truth.nav - ledger_nav - explained
+    if abs(gap) <= slack:
+        return []
+    return [m.violation("chain-truth-nav", f"NAV {truth.nav}", f"NAV {ledger_nav}",
+                        f"NAV differs by {truth.nav - ledger_nav} ({gap} not explained by a flagged check; "
+                        f"slack {slack}); chain holdings valued {_plain(truth.by_asset)}")]
+
+
+@invariant("ledger-equals-chain", Point.tick, Point.restart)
+def ledger_equals_chain(m: Moment) -> list[Violation]:
+    """After every successful sync (a completed tick, a restart's resume), each token's
+    vault balance and the share supply equal the ledger's, unless a check flagged it."""
+    u = m.universe
+    held = m.truth.holdings(m.block)
+    ledger = ledger_units(m.state, m)
+    seen = flagged(m.state, m)
+    out = []
+    for symbol, token in u.tokens.items():
+        diff = held.units.get(symbol, 0) - ledger.get(symbol, 0)
+        if diff == 0 or symbol in seen:
+            continue
+        price = Decimal(1) if symbol == u.reserve.symbol else m.truth.mid_price(symbol, held.block)
+        value = abs(token.from_units(diff) * price)
+        if value > m.tolerance + u.reserve.unit:
+            out.append(m.violation("ledger-equals-chain", f"{symbol} {token.from_units(held.units.get(symbol, 0))}",
+                                   f"{symbol} {token.from_units(ledger.get(symbol, 0))}",
+                                   f"{symbol} differs by {token.from_units(diff)} (worth {value}) and no check flagged it"))
+    shares_chain = u.reserve.from_units(held.share_supply)
+    shares_ledger = ledger_shares(m.state)
+    if shares_chain != shares_ledger and SHARES not in seen:
+        out.append(m.violation("ledger-equals-chain", f"share supply {shares_chain}", f"shares {shares_ledger}",
+                               "the vault's share supply differs from the shares the ledger booked"))
+    return out
+
+
+@invariant("state-round-trip", Point.tick, Point.trigger, Point.restart, Point.end)
+def state_round_trip(m: Moment) -> list[Violation]:
+    """The state file on disk loads and equals the state in memory: what a restart would
+    resume from is what the runner is running on. The hot file is checked at every
+    point; the whole history (every segment) at restarts, at the end, and at doubling
+    intervals in between, so the check stays cheap on long runs."""
+    if m.state_path is None:
+        return []
+    count = m.memory["count"] = m.memory.get("count", 0) + 1
+    whole = m.point in (Point.restart, Point.end) or count & (count - 1) == 0
+    try:
+        if whole:
+            memory = encode_state(m.state)
+            disk = encode_state(open_store(m.state_path).load())
+        else:
+            memory = _encode_live(m.state)
+            hot = msgspec.json.decode(m.state_path.read_bytes())
+            disk = _encode_live(decode_state(msgspec.json.encode(hot["state"]), str(m.state_path)))
+    except Exception as exc:  # any failure to load is the finding
+        return [m.violation("state-round-trip", "a loadable state file", f"{type(exc).__name__}: {exc}",
+                            f"{m.state_path} does not load")]
+    if disk == memory:
+        return []
+    at = next(i for i, (a, b) in enumerate(zip(disk, memory, strict=False)) if a != b) if len(disk) == len(memory) \
+        else min(len(disk), len(memory))
+    return [m.violation("state-round-trip", f"memory …{memory[max(0, at - 60):at + 60]!r}",
+                        f"disk …{disk[max(0, at - 60):at + 60]!r}",
+                        f"the state on disk differs from the state in memory at byte {at}"
+                        + (" (whole history)" if whole else " (live part)"))]
+
+
+def _encode_live(state: State) -> bytes:
+    """The live part of a state (what the segmented store keeps in `state.json`: no
+    history, open positions with their unfinished trades), encoded without copying."""
+    p = state.portfolio
+    stash = (state.stats, state.accounting_checks, p.balance_updates, p.closed_positions)
+    trades = {pid: pos.trades for pid, pos in p.open_positions.items()}
+    try:
+        state.stats, state.accounting_checks, p.balance_updates, p.closed_positions = [], [], {}, {}
+        for pos in p.open_positions.values():
+            pos.trades = {tid: t for tid, t in pos.trades.items() if t.is_unfinished}
+        return encode_state(state)
+    finally:
+        state.stats, state.accounting_checks, p.balance_updates, p.closed_positions = stash
+        for pid, pos in p.open_positions.items():
+            pos.trades = trades[pid]
+
+
+def _plain(values: dict[str, Decimal]) -> str:
+    return "{" + ", ".join(f"{k}: {v}" for k, v in values.items()) + "}"

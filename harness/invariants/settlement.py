@@ -1,0 +1,139 @@
+"""Trades against their receipts: what was charged, what reached the chain, what is left.
+
+The receipts are the chain's word: a trade's executed amounts are the vault's
+`Swapped` event, its status the receipt's, its LP fee the pools' own fee settings.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from harness.invariants.core import Moment, Point, Violation, invariant
+from runner.chain.abi import artifact
+from runner.chain.backend import Receipt
+from runner.state import TradeExecution, TradeStatus, decode_state, encode_state
+
+_SWAPPED = artifact("Vault").event("Swapped")
+
+
+def _hash(t: TradeExecution) -> bytes | None:
+    return bytes.fromhex(t.blockchain_transactions[-1].tx_hash[2:]) if t.blockchain_transactions else None
+
+
+def _swapped(receipt: Receipt, vault: bytes) -> tuple[int, int] | None:
+    for log in receipt.logs:
+        if log.address == vault and log.topics and log.topics[0] == _SWAPPED.topic:
+            ev = _SWAPPED.decode(log.topics, log.data)
+            return int(ev["amountIn"]), int(ev["amountOut"])
+    return None
+
+
+@invariant("costs-as-charged", Point.tick, Point.trigger, Point.restart)
+def costs_as_charged(m: Moment) -> list[Violation]:
+    """Each trade settled since the last check carries what its receipt says: status,
+    executed amounts (the vault's Swapped event, to the base unit), the LP fee the
+    route's pools charge (their fee settings read from chain) and the slippage those
+    amounts give against the planned price."""
+    done: set[int] = m.memory.setdefault("done", set())
+    fresh = sorted((t for t in m.state.portfolio.all_trades()
+                    if t.trade_id not in done and not t.is_repair and t.status in (TradeStatus.success, TradeStatus.failed)
+                    and _hash(t) is not None), key=lambda t: t.trade_id)
+    if not fresh:
+        return []
+    receipts = m.truth.backend.get_receipts([_hash(t) for t in fresh])  # type: ignore[misc]
+    u = m.universe
+    fees = m.truth.pool_fees
+    out = []
+    for t, receipt in zip(fresh, receipts, strict=True):
+        done.add(t.trade_id)
+        if receipt is None:
+            if t.blockchain_transactions[-1].broadcast_at is not None or t.status == TradeStatus.success:
+                out.append(m.violation("costs-as-charged", "no receipt", t.status.value,
+                                       f"trade #{t.trade_id} is {t.status.value} but the chain has no receipt for it"))
+            continue
+        if (t.status == TradeStatus.success) != receipt.success:
+            out.append(m.violation("costs-as-charged", f"receipt status {receipt.status}", t.status.value,
+                                   f"trade #{t.trade_id} settled against its receipt's status"))
+            continue
+        if t.status != TradeStatus.success:
+            continue
+        amounts = _swapped(receipt, u.vault)
+        if amounts is None:
+            out.append(m.violation("costs-as-charged", "a Swapped event", "success",
+                                   f"trade #{t.trade_id} succeeded without the vault's Swapped event"))
+            continue
+        asset = u.tokens[u.pool(t.pair).base.symbol]
+        units_in, units_out = amounts
+        if t.is_buy:
+            chain_reserve, chain_qty = u.reserve.from_units(units_in), asset.from_units(units_out)
+        else:
+            chain_qty, chain_reserve = -asset.from_units(units_in), u.reserve.from_units(units_out)
+        if (chain_qty, chain_reserve) != (t.executed_quantity, t.executed_reserve):
+            out.append(m.violation("costs-as-charged", f"quantity {chain_qty} for {chain_reserve}",
+                                   f"quantity {t.executed_quantity} for {t.executed_reserve}",
+                                   f"trade #{t.trade_id} booked other amounts than its Swapped event"))
+            continue
+        keep = Decimal(1)
+        for a, b in zip(t.route, t.route[1:], strict=False):
+            pool = next(p for p in u.pools.values() if {p.base.symbol, p.quote.symbol} == {a, b})
+            keep *= 1 - Decimal(fees[pool.address]) / 10_000
+        fee = chain_reserve * (1 - keep) if t.is_buy else chain_reserve * (1 - keep) / keep
+        fee = u.reserve.quantize(fee)
+        if t.lp_fees_paid is None or abs(t.lp_fees_paid - fee) > u.reserve.unit:
+            out.append(m.violation("costs-as-charged", f"LP fee {fee}", f"LP fee {t.lp_fees_paid}",
+                                   f"trade #{t.trade_id}'s LP fee is not what its route's pools charge"))
+        if chain_qty and t.planned_price:
+            price = chain_reserve / abs(chain_qty)
+            slippage = (price - t.planned_price) / t.planned_price * (1 if t.is_buy else -1)
+            if t.slippage is None or abs(t.slippage - slippage) > Decimal("1e-18"):
+                out.append(m.violation("costs-as-charged", f"slippage {slippage}", f"slippage {t.slippage}",
+                                       f"trade #{t.trade_id}'s slippage is not what its amounts give"))
+    return out
+
+
+@invariant("trades-match-chain", Point.restart, Point.end)
+def trades_match_chain(m: Moment) -> list[Violation]:
+    """No trade lost or doubled across restarts: the swaps the vault made (its Swapped
+    events, from the chain's logs) are exactly the trades the ledger settled as
+    successful, one trade per transaction."""
+    u = m.universe
+    logs = m.truth.backend.get_logs(u.vault, [_SWAPPED.topic], m.first_block, m.block)
+    on_chain = sorted("0x" + lg.tx_hash.hex() for lg in logs)
+    settled = sorted(t.blockchain_transactions[-1].tx_hash for t in m.state.portfolio.all_trades()
+                     if t.status == TradeStatus.success and not t.is_repair and t.blockchain_transactions)
+    if on_chain == settled:
+        return []
+    lost = sorted(set(on_chain) - set(settled))
+    extra = sorted(set(settled) - set(on_chain))
+    twice = sorted({h for h in settled if settled.count(h) > 1})
+    return [m.violation("trades-match-chain", f"{len(on_chain)} swaps on chain", f"{len(settled)} settled trades",
+                        f"on chain but not settled: {lost or 'none'}; settled but not on chain: {extra or 'none'}; "
+                        f"settled twice: {twice or 'none'}")]
+
+
+@invariant("nothing-unfinished", Point.end)
+def nothing_unfinished(m: Moment) -> list[Violation]:
+    """At the end no trade is left planned, started or broadcasted, unless the node still
+    holds its transaction (blocks stalled until the end)."""
+    out = []
+    for t in m.state.portfolio.all_trades():
+        if not t.is_unfinished:
+            continue
+        h = _hash(t)
+        if h is not None and h in m.pending:
+            continue
+        out.append(m.violation("nothing-unfinished", "finished (or pending on the node)", t.status.value,
+                               f"trade #{t.trade_id} {t.pair} is still {t.status.value}"))
+    return out
+
+
+@invariant("repair-idempotent", Point.restart)
+def repair_idempotent(m: Moment) -> list[Violation]:
+    """After a restart's repair, repairing again (a fresh runner, the same chain) changes
+    nothing: every unfinished trade was resolved once, and only once."""
+    again = decode_state(encode_state(m.state))
+    fixed = m.spare_runner().repair_state(again, m.time)
+    if not fixed and encode_state(again) == encode_state(m.state):
+        return []
+    return [m.violation("repair-idempotent", "no change", f"{len(fixed)} trade(s) changed",
+                        "a second repair changed the state: " + ", ".join(f"#{t.trade_id} {t.status.value}" for t in fixed))]

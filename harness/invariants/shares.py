@@ -1,0 +1,55 @@
+"""Fair shares: nobody who deposits or redeems takes value from the other investors.
+
+Each deposit and redemption the vault emitted is compared with the chain-truth NAV per
+share just before it (the block before its own): a deposit of A for S shares is fair
+when S x NAV/share ~ A, a redemption of S shares for A likewise. A vault that prices off
+a stale NAV (posted at the last tick) hands the difference to whoever moves first.
+"""
+
+from __future__ import annotations
+
+from harness.invariants.core import Moment, Point, Violation, invariant
+from harness.scenario.model import DepositEvent, WithdrawEvent
+from runner.chain.abi import artifact
+
+_VAULT = artifact("Vault")
+_DEPOSIT, _WITHDRAW = _VAULT.event("Deposit"), _VAULT.event("Withdraw")
+
+
+@invariant("fair-shares", Point.event, Point.end)
+def fair_shares(m: Moment) -> list[Violation]:
+    """Every deposit and redemption is priced within the policy's value tolerance of the
+    chain-truth NAV per share at its block (one share unit of rounding allowed). Checked
+    after each deposit and withdrawal event, and over the whole run at the end."""
+    if m.point == Point.event and not isinstance(m.event, DepositEvent | WithdrawEvent):
+        return []
+    start = m.memory.get("block", 0) + 1
+    end = m.block
+    if end < start:
+        return []
+    u = m.universe
+    logs = m.truth.backend.get_logs(u.vault, [], start, end)
+    m.memory["block"] = end
+    out = []
+    for log in logs:
+        if not log.topics or log.topics[0] not in (_DEPOSIT.topic, _WITHDRAW.topic):
+            continue
+        deposit = log.topics[0] == _DEPOSIT.topic
+        ev = (_DEPOSIT if deposit else _WITHDRAW).decode(log.topics, log.data)
+        assets, shares = u.reserve.from_units(int(ev["assets"])), u.reserve.from_units(int(ev["shares"]))
+        before = m.truth.valuation(log.block_number - 1)
+        per_share = before.per_share
+        if per_share is None or before.nav <= 0:
+            continue  # the first deposit sets the price: one share per unit
+        fair = shares * per_share
+        slack = m.tolerance + per_share * u.reserve.unit + u.reserve.unit
+        if abs(fair - assets) <= slack:
+            continue
+        kind = "deposit" if deposit else "redemption"
+        gain = (fair - assets) if deposit else (assets - fair)
+        out.append(m.violation(
+            "fair-shares", f"{shares} shares worth {fair.quantize(u.reserve.unit)} at NAV/share {per_share:.12f}",
+            f"{kind} of {assets} for {shares} shares",
+            f"the {kind} at block {log.block_number} moved {gain.quantize(u.reserve.unit)} "
+            f"{u.reserve.symbol} {'to' if gain > 0 else 'from'} the investor"))
+    return out

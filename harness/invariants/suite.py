@@ -1,0 +1,62 @@
+"""Running the invariants of one run: every registered check at every point it names."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from harness.invariants.core import Moment, Point, Violation, at_point, names
+from harness.truth import ChainTruth
+from harness.world import World
+from runner.chain.backend import Backend
+from runner.runner import ChainStrategyRunner
+from runner.state import State
+
+
+class UnknownInvariant(ValueError):
+    """A skip list names an invariant that does not exist."""
+
+
+class InvariantSuite:
+    """The invariants of one run, with each one's memory across the run's moments."""
+
+    def __init__(self, world: World, backend: Backend, *, tolerance: Decimal,
+                 spare_runner: Callable[[], ChainStrategyRunner], state_path: Path | None = None,
+                 skip: Iterable[str] = (), replay: str = "") -> None:
+        unknown = sorted(set(skip) - set(names()))
+        if unknown:
+            raise UnknownInvariant(f"no invariant named {', '.join(unknown)} (known: {', '.join(names())})")
+        self.world = world
+        self.truth = ChainTruth(backend, world.universe)
+        self.tolerance = tolerance
+        self.spare_runner = spare_runner
+        self.state_path = state_path
+        self.skip = frozenset(skip)
+        self.replay = replay
+        self.memory: dict[str, dict[str, Any]] = {}
+        self.checks = 0
+        self.violations: list[Violation] = []
+        self.first_block = backend.block_number() + 1  # the run's own blocks start after this
+
+    def check(self, point: Point, at: str, time: datetime, state: State, event: Any = None) -> list[Violation]:
+        """Run the invariants of `point`; returns (and keeps) what they found."""
+        found: list[Violation] = []
+        self.truth.forget()  # a reorg can give a block number other contents: read afresh per point
+        pending = frozenset(self.truth.backend.pending_transactions()) if point == Point.end else frozenset()
+        block: int | None = None
+        for inv in at_point(point, self.skip):
+            moment = Moment(point, at, time, state, self.world, self.truth, self.tolerance,
+                            self.memory.setdefault(inv.name, {}), self.spare_runner, self.state_path, event,
+                            pending, self.first_block, block)
+            self.checks += 1
+            for v in inv.check(moment):
+                found.append(Violation(v.invariant, v.at, v.time, v.block, v.expected, v.found, v.detail, self.replay))
+            block = moment._block  # one head read per point, shared by its checks
+        self.violations.extend(found)
+        return found
+
+
+__all__ = ["InvariantSuite", "UnknownInvariant"]

@@ -1,0 +1,221 @@
+"""What the chain says, read and valued by the harness alone.
+
+The invariants and the auditor's chain view judge the runner against these numbers,
+so nothing here may use the runner's own pricing, valuation, routing or books: the
+reads are the harness's (balances, share supply, pool reserves, fee settings, all at a
+given block), the route is chosen here (fewest hops to the reserve, pools in declaration
+order), and a sale is priced with the pools' own constant-product formula, hop by hop,
+with each token's transfer fee as the token charges it (`amount * bps / 10000`,
+rounded down, taken from what is sent).
+
+`ChainTruth` reads through the backend *below* the fault injector, so checking an
+invariant never consumes a fault a scenario armed for the runner.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import cached_property
+
+from runner.chain.abi import artifact
+from runner.chain.backend import Backend, Call
+from runner.universe import Pool, Token, Universe
+
+BPS = 10_000
+
+
+@dataclass(frozen=True)
+class Holdings:
+    """The vault's balances (base units) and share supply at one block."""
+
+    block: int
+    units: dict[str, int]
+    share_supply: int
+
+
+@dataclass(frozen=True)
+class View:
+    """Everything the harness reads at one block, in one batched request."""
+
+    holdings: Holdings
+    reserves: dict[bytes, tuple[int, int]]  # pool address -> (reserve0, reserve1)
+    transfer_fees: dict[str, int]  # token symbol -> basis points
+
+
+@dataclass(frozen=True)
+class Valuation:
+    """Chain-truth NAV: the reserve held plus what selling every other holding would fetch."""
+
+    block: int
+    nav: Decimal
+    by_asset: dict[str, Decimal]  # reserve value of each holding, the reserve at face value
+    share_supply: Decimal
+
+    @property
+    def per_share(self) -> Decimal | None:
+        return self.nav / self.share_supply if self.share_supply else None
+
+
+def _other_side(pool: Pool, token: Token) -> Token:
+    return pool.quote if pool.base.address == token.address else pool.base
+
+
+def _oriented(reserves: tuple[int, int], token_in: Token, token_out: Token) -> tuple[int, int]:
+    """(reserve in, reserve out): a pair orders its tokens by address."""
+    r0, r1 = reserves
+    return (r0, r1) if token_in.address.lower() < token_out.address.lower() else (r1, r0)
+
+
+class ChainTruth:
+    """Chain reads and independent pricing for one world."""
+
+    def __init__(self, backend: Backend, universe: Universe) -> None:
+        self.backend = backend
+        self.universe = universe
+        self._erc20 = artifact("TestToken")
+        self._vault = artifact("Vault")
+        self._pair = artifact("Pair")
+        self._views: dict[int, View] = {}
+
+    # -- plain reads -------------------------------------------------------------
+    def _call_many(self, calls: list[tuple[bytes, bytes]], block: int) -> list[bytes]:
+        return self.backend.call_many([Call(to, data) for to, data in calls], block)
+
+    def view(self, block: int | None = None) -> View:
+        """Balances, share supply, every pool's reserves and every token's transfer fee at
+        `block` (the head by default): one batched read, kept for the last few blocks."""
+        block = self.backend.block_number() if block is None else block
+        cached = self._views.get(block)
+        if cached is not None:
+            return cached
+        u = self.universe
+        balance_of, supply = self._erc20.fn("balanceOf"), self._vault.fn("totalSupply")
+        reserves_of, fee_of = self._pair.fn("getReserves"), self._erc20.fn("transferFeeBps")
+        symbols = list(u.tokens)
+        pools = list(u.pools.values())
+        plain = [t for t in u.tokens.values() if not t.rebasing]
+        calls = [(u.tokens[s].address, balance_of.encode(u.vault)) for s in symbols]
+        calls.append((u.vault, supply.encode()))
+        calls += [(p.address, reserves_of.encode()) for p in pools]
+        calls += [(t.address, fee_of.encode()) for t in plain]
+        out = iter(self._call_many(calls, block))
+        units = {s: int(balance_of.decode_one(next(out))) for s in symbols}
+        held = Holdings(block, units, int(supply.decode_one(next(out))))
+        reserves = {p.address: tuple(reserves_of.decode(next(out))[:2]) for p in pools}
+        fees = {t.symbol: int(fee_of.decode_one(next(out))) for t in plain}
+        view = View(held, reserves, fees)  # type: ignore[arg-type]
+        if len(self._views) >= 8:
+            self._views.pop(next(iter(self._views)))
+        self._views[block] = view
+        return view
+
+    def forget(self) -> None:
+        """Drop the cached views."""
+        self._views.clear()
+
+    def holdings(self, block: int | None = None) -> Holdings:
+        return self.view(block).holdings
+
+    @cached_property
+    def pool_fees(self) -> dict[bytes, int]:
+        """Each pair's fee in basis points, as the pair stores it (immutable)."""
+        pools = list(self.universe.pools.values())
+        fn = self._pair.fn("feeBps")
+        out = self._call_many([(p.address, fn.encode()) for p in pools], self.backend.block_number())
+        return {p.address: int(fn.decode_one(raw)) for p, raw in zip(pools, out, strict=True)}
+
+    # -- routes and sales --------------------------------------------------------
+    @cached_property
+    def routes(self) -> dict[str, tuple[Pool, ...]]:
+        """For each non-reserve token, the pools a sale to the reserve goes through:
+        fewest hops, ties broken by the order the pools were declared in."""
+        u = self.universe
+        edges: dict[str, list[tuple[str, Pool]]] = {s: [] for s in u.tokens}
+        for pool in u.pools.values():
+            edges[pool.base.symbol].append((pool.quote.symbol, pool))
+            edges[pool.quote.symbol].append((pool.base.symbol, pool))
+        reserve = u.reserve.symbol
+        via: dict[str, tuple[str, Pool] | None] = {reserve: None}
+        queue = deque([reserve])
+        while queue:
+            here = queue.popleft()
+            for there, pool in edges[here]:
+                if there not in via:
+                    via[there] = (here, pool)
+                    queue.append(there)
+        routes: dict[str, tuple[Pool, ...]] = {}
+        for symbol in u.tokens:
+            if symbol == reserve or symbol not in via:
+                continue
+            hops, cur = [], symbol
+            while (step := via[cur]) is not None:
+                hops.append(step[1])
+                cur = step[0]
+            routes[symbol] = tuple(hops)
+        return routes
+
+    def sale_proceeds(self, symbol: str, units: int, block: int) -> int:
+        """Reserve units that selling `units` of `symbol` at `block` would deliver to the vault."""
+        return self.sale_proceeds_many({symbol: units}, block)[symbol]
+
+    def sale_proceeds_many(self, amounts: dict[str, int], block: int) -> dict[str, int]:
+        view = self.view(block)
+        reserves, fees = view.reserves, view.transfer_fees
+        out: dict[str, int] = {}
+        for symbol, units in amounts.items():
+            token = self.universe.tokens[symbol]
+            route = self.routes.get(symbol)
+            if route is None or units <= 0:
+                out[symbol] = 0
+                continue
+            for pool in route:
+                units -= units * fees.get(token.symbol, 0) // BPS  # what reaches the pair
+                other = _other_side(pool, token)
+                units = self._amount_out(pool, token, other, units, reserves[pool.address])
+                token = other
+            out[symbol] = units - units * fees.get(token.symbol, 0) // BPS  # what reaches the vault
+        return out
+
+    def _amount_out(self, pool: Pool, token_in: Token, token_out: Token, amount_in: int,
+                    reserves: tuple[int, int]) -> int:
+        """Uniswap v2's constant-product output with the pair's own fee."""
+        reserve_in, reserve_out = _oriented(reserves, token_in, token_out)
+        if amount_in <= 0 or reserve_in == 0 or reserve_out == 0:
+            return 0
+        with_fee = amount_in * (BPS - self.pool_fees[pool.address])
+        return with_fee * reserve_out // (reserve_in * BPS + with_fee)
+
+    def mid_price(self, symbol: str, block: int) -> Decimal:
+        """Reserve per unit of `symbol` along its route, from reserves (no fee, no impact)."""
+        route = self.routes.get(symbol)
+        if route is None:
+            return Decimal(0)
+        reserves = self.view(block).reserves
+        token = self.universe.tokens[symbol]
+        price = Decimal(1)
+        for pool in route:
+            other = _other_side(pool, token)
+            r_in, r_out = _oriented(reserves[pool.address], token, other)
+            if r_in == 0:
+                return Decimal(0)
+            price *= other.from_units(r_out) / token.from_units(r_in)
+            token = other
+        return price
+
+    # -- the NAV -----------------------------------------------------------------
+    def valuation(self, block: int | None = None) -> Valuation:
+        """The vault's NAV from chain reads alone, at `block` (the head by default)."""
+        held = self.holdings(block)
+        u = self.universe
+        reserve = u.reserve
+        others = {s: n for s, n in held.units.items() if s != reserve.symbol and n > 0}
+        proceeds = self.sale_proceeds_many(others, held.block) if others else {}
+        by_asset = {reserve.symbol: reserve.from_units(held.units.get(reserve.symbol, 0))}
+        by_asset.update({s: reserve.from_units(v) for s, v in proceeds.items()})
+        nav = sum(by_asset.values(), Decimal(0))
+        return Valuation(held.block, nav, by_asset, reserve.from_units(held.share_supply))
+
+
+__all__ = ["ChainTruth", "Holdings", "Valuation", "View"]
