@@ -1,8 +1,9 @@
 """The books against the chain: NAV, holdings, and the state file that must hold them.
 
-A difference an accounting check of the runner has already flagged at the same
-instant (mismatch or dust) is excused: the runner saw it and said so, which is its
-job. What is never excused is a difference nobody flagged.
+A difference is excused only when the harness planted it (it moved the asset behind
+the runner's back) and an accounting check of the runner flagged it at the same
+instant: the runner saw it and said so, which is its job. A difference nobody planted
+is the runner's own error, flagged or not.
 """
 
 from __future__ import annotations
@@ -17,14 +18,18 @@ from runner.state import State, Verdict, decode_state, encode_state, open_store
 
 
 def flagged(state: State, moment: Moment) -> dict[str, Decimal]:
-    """Assets an accounting check at this instant flagged and did not correct, with the
-    difference it saw (a corrected difference is in the books now, no longer a gap)."""
+    """Differences that are excused: the harness itself moved the asset behind the
+    runner's back (an external transfer, a reorg), and an accounting check of the runner
+    at this instant flagged it and did not correct it (a corrected difference is in the
+    books now). A flagged difference nobody planted is the runner's own error: never
+    excused, whatever its check said."""
     out: dict[str, Decimal] = {}
     for check in reversed(state.accounting_checks):
         if check.timestamp != moment.time:
             break
         for row in check.rows:
-            if row.verdict != Verdict.ok and row.correction_id is None and row.asset not in out:
+            if (row.verdict != Verdict.ok and row.correction_id is None and row.asset in moment.external
+                    and row.asset not in out):
                 out[row.asset] = row.difference
     return out
 

@@ -72,6 +72,7 @@ class Moment:
     event: Any = None  # the event just applied, at Point.event
     pending: frozenset[bytes] = frozenset()  # transaction hashes the node still holds
     first_block: int = 0  # the first block of this run: what came before is history (a fork's)
+    external: frozenset[str] = frozenset()  # assets the harness moved behind the runner's back
     _block: int | None = field(default=None, repr=False)
 
     @property

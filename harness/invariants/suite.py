@@ -9,11 +9,25 @@ from pathlib import Path
 from typing import Any
 
 from harness.invariants.core import Moment, Point, Violation, at_point, names
+from harness.scenario.model import ExternalTransferEvent, ReorgEvent
 from harness.truth import ChainTruth
 from harness.world import World
+from runner.accounting import SHARES
 from runner.chain.backend import Backend
 from runner.runner import ChainStrategyRunner
 from runner.state import State
+
+
+def behind_the_back(event: Any, world: World) -> set[str]:
+    """Assets an event moves without the runner's knowledge and without an event the
+    runner could book: tokens arriving or leaving, or everything, when a reorg rewrites
+    the chain. Only these may differ between the ledger and the chain (and then a check
+    of the runner's must have said so)."""
+    if isinstance(event, ExternalTransferEvent):
+        return {event.token}
+    if isinstance(event, ReorgEvent):
+        return {*world.universe.tokens, SHARES}
+    return set()
 
 
 class UnknownInvariant(ValueError):
@@ -40,17 +54,20 @@ class InvariantSuite:
         self.checks = 0
         self.violations: list[Violation] = []
         self.first_block = backend.block_number() + 1  # the run's own blocks start after this
+        self.external: set[str] = set()
 
     def check(self, point: Point, at: str, time: datetime, state: State, event: Any = None) -> list[Violation]:
         """Run the invariants of `point`; returns (and keeps) what they found."""
         found: list[Violation] = []
+        if point == Point.event:
+            self.external |= behind_the_back(event, self.world)
         self.truth.forget()  # a reorg can give a block number other contents: read afresh per point
         pending = frozenset(self.truth.backend.pending_transactions()) if point == Point.end else frozenset()
         block: int | None = None
         for inv in at_point(point, self.skip):
             moment = Moment(point, at, time, state, self.world, self.truth, self.tolerance,
                             self.memory.setdefault(inv.name, {}), self.spare_runner, self.state_path, event,
-                            pending, self.first_block, block)
+                            pending, self.first_block, frozenset(self.external), block)
             self.checks += 1
             for v in inv.check(moment):
                 found.append(Violation(v.invariant, v.at, v.time, v.block, v.expected, v.found, v.detail, self.replay))
