@@ -150,6 +150,13 @@ class Upstream:
             out += rfile.read(size)
             rfile.readline(MAX_LINE + 1)
 
+    def interrupt(self) -> None:
+        """Wake a thread blocked on this connection (stop() while the node is slow to answer)."""
+        sock = self._sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
     def close(self) -> None:
         if self._rfile is not None:
             self._rfile.close()

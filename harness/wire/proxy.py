@@ -138,10 +138,12 @@ class WireProxy:
                 listener.shutdown(socket.SHUT_RDWR)
             listener.close()
         with self._lock:
-            conns, threads = list(self._conns), list(self._threads)
+            conns, threads, upstreams = list(self._conns), list(self._threads), list(self._upstreams)
         for conn in conns:
             with suppress(OSError):
                 conn.shutdown(socket.SHUT_RDWR)
+        for up in upstreams:
+            up.interrupt()
         stuck = []
         for t in [self._acceptor, *threads]:
             if t is not None:
