@@ -3,7 +3,7 @@
     python -m bench                 everything, N=3 runs of the reference workload
     python -m bench --quick         the same with N=1
     python -m bench --only reference,imports     a subset (sections: imports, anvil,
-                                    reference, memory, suite); subsets and shortened
+                                    reference, memory, suite, wire); subsets and shortened
                                     workloads write results/partial.{json,md} instead
     python -m bench --profile       the reference workload under pyinstrument, per backend:
                                     bench/results/profile-<backend>.{html,txt}
@@ -30,7 +30,7 @@ from bench import workloads
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results"
-SECTIONS = ("imports", "anvil", "reference", "memory", "suite")
+SECTIONS = ("imports", "anvil", "reference", "memory", "suite", "wire")
 BACKENDS = ("eth-tester", "anvil")
 
 
@@ -125,6 +125,11 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
             doc["reference"][backend] = res if res is not None else {
                 "error_section": doc.get("errors", {}).get(f"reference workload on {backend}", "?")}
         doc["freeze_time_ms"] = section(doc, "freeze_time cost", freeze_cost_ms)
+    if "wire" in selected:
+        from bench.wire import run_wire
+
+        doc["wire"] = section(doc, "wire proxy overhead: reference workload on anvil, direct vs proxied",
+                              lambda: run_wire(ref_path, args.runs, log=log))
     if "memory" in selected:
         mem_path, mem_sha = workloads.memory_path(args.memory_cycles)
         doc["workloads"]["memory"] = {"path": str(mem_path.relative_to(REPO)), "sha256": mem_sha}

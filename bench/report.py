@@ -231,6 +231,9 @@ def render(doc: dict[str, Any]) -> str:
         if pk:
             lines += ["", "`import harness.engine`, self import time by package: "
                       + ", ".join(f"{p['package']} {p['self_ms']} ms" for p in pk[:8]) + "."]
+    from bench.wire import render as render_wire
+
+    lines += render_wire(doc.get("wire"))
     errs = doc.get("errors")
     if errs:
         lines += ["", "## Sections that failed", ""] + [f"- {k}: {v}" for k, v in errs.items()]

@@ -33,6 +33,13 @@ def _block_tag(block: int | None) -> str:
     return "latest" if block is None else hex(block)
 
 
+def _is_revert(fault: RpcFault) -> bool:
+    """A call that executed and reverted, not a node that could not run it ("header not
+    found" from a replica behind the asked block, an internal error): only the former is
+    the contract's answer; the latter is a `NodeError` the retry policy may ask again."""
+    return fault.code == 3 or bool(_revert_data(fault)) or "revert" in fault.message.lower()
+
+
 def _revert_data(fault: RpcFault) -> bytes:
     data = fault.data
     if isinstance(data, dict):
@@ -79,8 +86,8 @@ class RpcBackend:
         try:
             return _unhex(self.rpc.request("eth_call", [tx, _block_tag(block)]))
         except RpcFault as fault:
-            raw = _revert_data(fault)
-            if fault.code == 3 or raw or "revert" in fault.message.lower():
+            if _is_revert(fault):
+                raw = _revert_data(fault)
                 raise CallReverted(decode_revert_reason(raw) or fault.message, raw) from None
             raise
 
@@ -92,6 +99,8 @@ class RpcBackend:
         out = []
         for r in results:
             if isinstance(r, RpcFault):
+                if not _is_revert(r):
+                    raise r  # the node could not run it: a NodeError, not the contract's answer
                 raw = _revert_data(r)
                 raise CallReverted(decode_revert_reason(raw) or r.message, raw)
             out.append(_unhex(r))

@@ -2,8 +2,12 @@
 
 Reads are idempotent: a failed read is asked again (up to `attempts` times, with no
 sleep: time belongs to the scenario clock; a live deployment would put its back-off in
-`on_retry`). A broadcast is safe to repeat because it is the same signed bytes: a node
-that already has it answers "already known" or "nonce too low", which means it was sent.
+`on_retry`). A broadcast is safe to repeat because it is the same signed bytes. A node that
+already holds exactly these bytes says so ("already known", "already imported"): that
+means sent, on any attempt, since a load balancer may deliver the first attempt twice.
+"nonce too low" only means that *some* transaction used the nonce: it is taken for
+"sent" only when an earlier attempt of this same broadcast may have reached the node
+(its answer was lost); on a first attempt it is the node's rejection.
 Everything else (mining, snapshots, drops) is the node's business and passes through
 unretried. Every retry is counted and remembered, so the outcome can be shown.
 """
@@ -21,7 +25,11 @@ from runner.chain.methods import READS, RESENDABLE, NodeMethod
 from runner.chain.proxy import BackendProxy
 
 T = TypeVar("T")
-ALREADY_SENT = ("already known", "nonce too low", "already imported", "known transaction")
+KNOWN_TX = ("already known", "already imported", "known transaction")
+"""The node holds these very bytes (the same hash): sent, whatever the attempt."""
+NONCE_USED = ("nonce too low",)
+"""Some transaction used this nonce: ours only if an earlier attempt may have landed."""
+ALREADY_SENT = KNOWN_TX + NONCE_USED
 
 
 class RetryingBackend(BackendProxy):
@@ -50,15 +58,23 @@ class RetryingBackend(BackendProxy):
         raise last
 
     def send_raw_transaction(self, raw: bytes) -> bytes:
+        # Per call, not the run's retry history: a lost answer to an earlier broadcast
+        # must not make this one's "nonce too low" look like success.
+        attempts = 0
+
         def send() -> bytes:
+            nonlocal attempts
+            attempts += 1
             try:
                 return self.inner.send_raw_transaction(raw)
             except TransactionRejected as exc:
-                resent = self.retries and self.retries[-1].startswith(NodeMethod.send_raw_transaction)
-                if resent and any(s in exc.message.lower() for s in ALREADY_SENT):
-                    return keccak(raw)  # an earlier attempt reached the node
+                message = exc.message.lower()
+                if any(s in message for s in KNOWN_TX):
+                    return keccak(raw)  # the node has these bytes: an earlier delivery reached it
+                if attempts > 1 and any(s in message for s in NONCE_USED):
+                    return keccak(raw)  # an earlier attempt of this broadcast was mined meanwhile
                 raise
         return self._request(NodeMethod.send_raw_transaction, send)
 
 
-__all__ = ["ALREADY_SENT", "RetryingBackend"]
+__all__ = ["ALREADY_SENT", "KNOWN_TX", "NONCE_USED", "RetryingBackend"]

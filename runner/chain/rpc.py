@@ -14,6 +14,7 @@ import base64
 import http.client
 import ipaddress
 import json
+import select
 import socket
 from collections.abc import Sequence
 from typing import Any, Protocol
@@ -66,8 +67,27 @@ def open_rpc(url: str, timeout: float = 30.0) -> RpcTransport:  # float-ok: seco
     return Web3RpcClient(url, timeout)
 
 
+class HttpStatusError(NodeError):
+    """The node (or a load balancer in front of it) answered HTTP `status`, not 200.
+
+    429 and 5xx come from rate limiters and gateways: most likely not carried out, but
+    nothing guarantees it, so it is a `NodeError` like any other (retried for reads).
+    """
+
+    def __init__(self, method: str, status: int, body: bytes) -> None:
+        super().__init__(method, f"HTTP {status}: {body[:200]!r}")
+        self.status = status
+
+
 class JsonRpcClient:
-    """Sequential JSON-RPC over a kept-alive connection; reconnects once on a reset."""
+    """Sequential JSON-RPC over a kept-alive connection.
+
+    Every failure is a `NodeError`: a reset, a refused connection, a truncated or
+    malformed answer; no answer within `timeout` is a `NodeTimeout`, an HTTP status other
+    than 200 an `HttpStatusError`. Nothing is resent here: whether a request whose answer
+    was lost may be asked again is the retry policy's call (`runner.chain.retry`). A
+    connection the node closed while idle is replaced before the request is sent.
+    """
 
     def __init__(self, url: str, timeout: float = 30.0) -> None:  # float-ok: seconds
         parts = urlsplit(url)
@@ -83,44 +103,66 @@ class JsonRpcClient:
             self._headers["Authorization"] = "Basic " + base64.b64encode(token).decode()
         self.timeout = timeout
         self._conn: http.client.HTTPConnection | None = None
+        self._idle: select.poll | None = None  # polls the kept-alive socket between requests
         self._next_id = 0
         self.calls = 0  # requests sent, for the benchmark's floor comparison
 
     def _connection(self) -> http.client.HTTPConnection:
-        if self._conn is None:
+        """The kept-alive connection, replaced first if the node closed it while idle.
+
+        Between requests an open connection has nothing to read: polling readable means
+        the node closed it (or sent garbage). One zero-timeout poll before each request
+        replaces the old resend-after-failure, which repeated requests whose answer was
+        lost after the node had carried them out (a broadcast sent twice, unseen by the
+        retry policy, came back as "already imported" and was taken for a rejection).
+        """
+        conn = self._conn
+        if conn is not None and (conn.sock is None or self._idle is None or self._idle.poll(0)):
+            self.close()
+            conn = None
+        if conn is None:
             conn = http.client.HTTPConnection(self._host, self._port, timeout=self.timeout)
             conn.connect()
             assert conn.sock is not None
             conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self._idle = select.poll()
+            self._idle.register(conn.sock, select.POLLIN | select.POLLERR | select.POLLHUP)
             self._conn = conn
-        return self._conn
+        return conn
 
     def _post(self, body: bytes, method: str) -> Any:
         self.calls += 1
-        for attempt in (0, 1):
+        try:
             conn = self._connection()
-            try:
-                conn.request("POST", self._path, body, self._headers)
-                response = conn.getresponse()
-                payload = response.read()
-                break
-            except TimeoutError as exc:
-                self.close()
-                raise NodeTimeout(method, f"no answer within {self.timeout}s") from exc
-            except (ConnectionError, http.client.HTTPException, OSError) as exc:
-                self.close()
-                if attempt:
-                    raise NodeError(method, f"cannot reach {self.url}: {exc}") from exc
+            conn.request("POST", self._path, body, self._headers)
+            response = conn.getresponse()
+            payload = response.read()
+        except TimeoutError as exc:
+            self.close()
+            raise NodeTimeout(method, f"no answer within {self.timeout}s") from exc
+        except http.client.IncompleteRead as exc:
+            self.close()
+            got = len(exc.partial)
+            raise NodeError(method, f"truncated answer: {got} of {got + (exc.expected or 0)} bytes") from exc
+        except (http.client.HTTPException, OSError) as exc:
+            self.close()
+            raise NodeError(method, f"cannot reach {self.url}: {type(exc).__name__}: {exc}") from exc
         if response.status != 200:
-            raise NodeError(method, f"HTTP {response.status}: {payload[:200]!r}")
-        return json.loads(payload)
+            raise HttpStatusError(method, response.status, payload)
+        try:
+            return json.loads(payload)
+        except ValueError as exc:
+            self.close()
+            raise NodeError(method, f"malformed answer: {payload[:200]!r}") from exc
 
     def request(self, method: str, params: Sequence[Any] = ()) -> Any:
         self._next_id += 1
         body = json.dumps({"jsonrpc": "2.0", "id": self._next_id, "method": method, "params": list(params)})
         reply = self._post(body.encode(), method)
+        if not isinstance(reply, dict) or ("result" not in reply and "error" not in reply):
+            raise NodeError(method, f"not a JSON-RPC answer: {str(reply)[:200]}")
         if "error" in reply:
-            err = reply["error"]
+            err = reply["error"] if isinstance(reply["error"], dict) else {"message": reply["error"]}
             raise RpcFault(method, str(err.get("message")), err.get("code"), err.get("data"))
         return reply["result"]
 
@@ -139,10 +181,14 @@ class JsonRpcClient:
         ]
         self._next_id += len(requests)
         replies = self._post(json.dumps(body).encode(), requests[0][0])
-        by_id = {r["id"]: r for r in replies}
+        if not isinstance(replies, list):
+            raise NodeError(requests[0][0], f"not an answer to a batch: {str(replies)[:200]}")
+        by_id = {r.get("id"): r for r in replies if isinstance(r, dict)}
         out: list[Any] = []
         for i, (method, _params) in enumerate(requests):
-            r = by_id[first + i]
+            r = by_id.get(first + i)
+            if r is None or ("result" not in r and "error" not in r):
+                raise NodeError(method, f"the batch answer lacks request {i + 1} of {len(requests)}")
             if "error" in r:
                 e = r["error"]
                 out.append(RpcFault(method, str(e.get("message")), e.get("code"), e.get("data")))
@@ -151,6 +197,7 @@ class JsonRpcClient:
         return out
 
     def close(self) -> None:
+        self._idle = None
         if self._conn is not None:
             self._conn.close()
             self._conn = None
