@@ -26,6 +26,7 @@ from runner.accounting import (
     run_check,
 )
 from runner.chain.client import ChainClient
+from runner.chain.errors import TransactionRejected
 from runner.chain.wallet import Wallet
 from runner.errors import (
     BalanceCheckFailed,
@@ -114,6 +115,7 @@ class ChainStrategyRunner(StrategyRunner):
         self.pending_trade_ids: set[int] = set()  # broadcast, no receipt yet (this process)
         self._posted_nav: int | None = None
         self._nav_tx: bytes | None = None
+        self._nonce_fresh = False  # the wallet's nonce was read from the node this cycle
         self._cycle_pricing: PricingModel | None = None
 
     # -- the step seam ---------------------------------------------------------
@@ -261,9 +263,13 @@ class ChainStrategyRunner(StrategyRunner):
                        store: StateStore | None, pricing: PricingModel) -> None:
         portfolio = state.portfolio
         ordered = sorted(trades, key=lambda t: (0 if t.is_sell else 1, t.trade_id))
+        wallet = self.execution_model.wallet
+        used = wallet.nonce  # what this process has used; a refusal never sends us below it
         if ordered:
-            # The node's count is the truth (a reorg or a dropped tx can move it back).
-            self.chain.sync_nonce(self.execution_model.wallet)
+            # The node's count is the truth (a reorg or a dropped tx can move it back, the
+            # key may have been used elsewhere): read it before signing, every time.
+            self.chain.sync_nonce(wallet)
+            self._nonce_fresh = True
         unsendable = []
         for trade in ordered:
             portfolio.start_trade(trade, ts)
@@ -278,10 +284,7 @@ class ChainStrategyRunner(StrategyRunner):
         if ordered:
             # Dying here leaves signed, saved, never-sent transactions: repair's job.
             self._step(Step.broadcast)
-        for trade in ordered:
-            self.execution_model.broadcast(trade, ts)
-            trade.status = TradeStatus.broadcasted
-            trade.broadcasted_at = ts
+        ordered = self._broadcast_all(ts, state, ordered, store, used)
         if ordered:
             # Dying here leaves broadcast transactions without a settlement.
             self._step(Step.confirm)
@@ -293,6 +296,47 @@ class ChainStrategyRunner(StrategyRunner):
                 continue
             self.execution_model.settle(state, trade, receipt, ts, pricing)
             self._after_settlement(state, trade, ts)
+
+    def _broadcast_all(self, ts: datetime, state: State, trades: list[TradeExecution], store: StateStore | None,
+                       used: int) -> list[TradeExecution]:
+        """Broadcast in nonce order; returns the trades the node took.
+
+        "nonce too low" means the nonce read before signing was stale (a lagging replica,
+        the key used outside the runner): the unsent trades are signed again from
+        max(what this process used, a fresh read, the refused nonce + 1), saved (the
+        write-ahead rule holds for the new hashes too) and sent, once. Any other refusal
+        fails its trade with the node's words and re-signs the rest from the nonce it
+        left unused, so no later transaction waits on a gap.
+        """
+        execution, wallet = self.execution_model, self.execution_model.wallet
+        sent: list[TradeExecution] = []
+        queue = list(trades)
+        resigned = False
+        while queue:
+            trade = queue[0]
+            try:
+                execution.broadcast(trade, ts)
+            except TransactionRejected as exc:
+                refused = trade.blockchain_transactions[-1].nonce
+                trade.blockchain_transactions[-1].revert_reason = f"refused by the node: {exc.message}"
+                if "nonce too low" in exc.message.lower() and not resigned:
+                    resigned = True
+                    wallet.nonce = max(used, self.chain.backend.get_nonce(wallet.address), refused + 1)
+                    trade.notes.append(f"nonce {refused} refused as too low; signed again with {wallet.nonce}")
+                else:
+                    queue.pop(0)
+                    execution.discard(trade)
+                    state.portfolio.settle_failure(trade, ts, f"refused by the node: {exc.message}")
+                    wallet.nonce = refused
+                for t in queue:
+                    execution.resign(t)
+                if store is not None:
+                    store.save(state)  # the new hashes on disk before the node sees them
+                continue
+            trade.status = TradeStatus.broadcasted
+            trade.broadcasted_at = ts
+            sent.append(queue.pop(0))
+        return sent
 
     def _after_settlement(self, state: State, trade: TradeExecution, ts: datetime) -> None:
         portfolio = state.portfolio
@@ -315,6 +359,7 @@ class ChainStrategyRunner(StrategyRunner):
              long_short_metrics_latest: object | None = None) -> dict[str, Any]:
         ts = strategy_cycle_timestamp
         cycle = cycle if cycle is not None else state.cycle + 1
+        self._nonce_fresh = False
         timed = self.timed_task_context_manager
         debug_details.update({"cycle": cycle, "timestamp": ts})
         state.last_updated_at = ts
@@ -388,7 +433,11 @@ class ChainStrategyRunner(StrategyRunner):
                 store.save(state)
 
         moved = start_check is None or self.chain.block_number() != start_check.block_number
-        if self.accounting_checks and self.execution_context.is_live and (approved or moved):
+        # While a trade is unconfirmed the chain may hold its effect before the ledger does
+        # (a receipt a lagging node has not served yet): the next cycle's repair and check
+        # settle and compare it; comparing now would call a confirmed trade a mismatch.
+        unconfirmed = bool(self.pending_trade_ids)
+        if self.accounting_checks and self.execution_context.is_live and (approved or moved) and not unconfirmed:
             with timed("check_balances"):
                 self.check_balances_post_execution(universe, state, cycle, ts)
         self._step(Step.check_balances)
@@ -445,12 +494,18 @@ class ChainStrategyRunner(StrategyRunner):
         nav_units = self.universe.reserve.to_units(state.portfolio.nav())
         if nav_units == self._posted_nav:
             return  # unchanged: a transaction per idle cycle buys nothing
-        self._posted_nav = nav_units
         self._check_nav_post()
         fn = artifact("Vault").fn("postNav")
+        if not self._nonce_fresh:
+            self.chain.sync_nonce(self.asset_manager)  # the key may have been used elsewhere
         # Not waited for: it rides in the next block (the next deposit's or the next
         # cycle's), ahead of anything sent after it, and its receipt is checked then.
-        self._nav_tx = self.chain.send(self.asset_manager, self.universe.vault, fn.encode(nav_units), 100_000)
+        try:
+            self._nav_tx = self.chain.send(self.asset_manager, self.universe.vault, fn.encode(nav_units), 100_000)
+        except TransactionRejected as exc:
+            self.run_state.exceptions.append(f"postNav refused by the node: {exc.message}")
+            return  # posted at the next cycle that can
+        self._posted_nav = nav_units
 
     def _check_nav_post(self) -> None:
         if self._nav_tx is None:

@@ -58,7 +58,7 @@ class ExecutionModel:
         self._swapped = self._vault.event("Swapped")
         self._balance_of = artifact("TestToken").fn("balanceOf")
         self.known_balances: dict[str, int] | None = None  # this cycle's on-chain balances
-        self._signed: dict[int, SignedTransaction] = {}
+        self._signed: dict[int, tuple[SignedTransaction, bytes]] = {}  # trade id -> (signed, calldata)
 
     # -- 1. sign ------------------------------------------------------------
     def prepare(self, trade: TradeExecution, ts: datetime) -> str | None:
@@ -92,9 +92,13 @@ class ExecutionModel:
         deadline = int((ts + DEADLINE).timestamp())
         data = self._swap.encode(amount_in, min_out, [t.address for t in path], deadline)
         gas = SWAP_GAS_BASE + SWAP_GAS_PER_HOP * (len(path) - 1)
-        signed = self.chain.sign(self.wallet, self.universe.vault, data, gas)
-        self._signed[trade.trade_id] = signed
         trade.route = [t.symbol for t in path]
+        self._sign(trade, data, gas)
+        return None
+
+    def _sign(self, trade: TradeExecution, data: bytes, gas: int) -> None:
+        signed = self.chain.sign(self.wallet, self.universe.vault, data, gas)
+        self._signed[trade.trade_id] = (signed, data)
         trade.blockchain_transactions.append(
             BlockchainTransaction(
                 tx_hash="0x" + signed.tx_hash.hex(),
@@ -105,13 +109,24 @@ class ExecutionModel:
                 gas_limit=gas,
             )
         )
-        return None
+
+    def resign(self, trade: TradeExecution) -> None:
+        """Sign the trade's same swap again with the wallet's next nonce (the node refused
+        the last one's nonce). The refused transaction stays in the trade's history."""
+        signed, data = self._signed[trade.trade_id]
+        self._sign(trade, data, signed.gas)
 
     # -- 2. broadcast --------------------------------------------------------
     def broadcast(self, trade: TradeExecution, ts: datetime) -> None:
-        signed = self._signed.pop(trade.trade_id)
+        """Send the signed swap; a refusal (TransactionRejected) leaves it signed, unsent."""
+        signed, _data = self._signed[trade.trade_id]
         self.chain.broadcast(signed)
+        del self._signed[trade.trade_id]
         trade.blockchain_transactions[-1].broadcast_at = ts
+
+    def discard(self, trade: TradeExecution) -> None:
+        """Forget a signed swap that will never be sent."""
+        self._signed.pop(trade.trade_id, None)
 
     # -- 3. confirm ----------------------------------------------------------
     def confirm_all(self, trades: list[TradeExecution]) -> list[Receipt | None]:
