@@ -15,6 +15,7 @@ import pytest
 
 from harness.protocols.chains import ProtocolChains
 from harness.protocols.deploy import NO_DEADLINE, Deployer, as_address
+from harness.protocols.revert import revert_message
 from harness.protocols.uniswap_v3 import FULL_RANGE, V3Range, encode_path
 from harness.protocols.vaults import VaultDeployment
 from harness.protocols.world import ProtocolPoolDecl, ProtocolWorld, ProtocolWorldSpec
@@ -119,6 +120,11 @@ class Bench:
                         self.v3_path(path, fees), amount_in)
         return int(out[0])
 
+    @staticmethod
+    def reason(receipt: Receipt) -> str | None:
+        """The receipt's revert reason, with the published routers' padded strings decoded."""
+        return revert_message(receipt.revert_reason)
+
     def events(self, receipt: Receipt, address: bytes, contract: str, name: str) -> list[dict[str, Any]]:
         ev = artifact(contract).event(name)
         return [ev.decode(lg.topics, lg.data) for lg in receipt.logs
@@ -136,3 +142,29 @@ def make_bench(chains: ProtocolChains, backend: str) -> Bench:
     market = Wallet.from_label("market")
     chain, world = chains.world(backend, SPEC, am, fund=(alice, bob, market))
     return Bench(backend, chain, world, Deployer(chain, chains.admin), am, alice, bob, market)
+
+
+def custom_error(signature: str, *values: Any) -> str:
+    """A Solidity custom error's revert data as the receipts report it (0x-hex)."""
+    from eth_abi import encode
+    from eth_hash.auto import keccak
+
+    types = signature[signature.index("(") + 1:-1]
+    args = encode([t for t in types.split(",") if t], list(values)) if types else b""
+    return "0x" + (keccak(signature.encode())[:4] + args).hex()
+
+
+def chain_truth_nav(b: Bench, holder: bytes) -> int:
+    """The NAV of `holder`'s holdings from the DEXes' own liquidation quotes: USDC, plus
+    WETH and FOT sold on Router02, plus WBTC sold on v3 (quoted by QuoterV2)."""
+    assert b.world.v2 is not None
+    nav = b.balance("USDC", holder)
+    for symbol in ("WETH", "FOT"):
+        units = b.balance(symbol, holder)
+        if units:
+            path = [b.token(symbol).address, b.token("USDC").address]
+            nav += int(b.read(b.world.v2.router, "uniswap/UniswapV2Router02", "getAmountsOut", units, path)[-1])
+    units = b.balance("WBTC", holder)
+    if units:
+        nav += b.quote_v3(["WBTC", "USDC"], [3000], units)
+    return nav
