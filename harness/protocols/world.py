@@ -45,6 +45,7 @@ from harness.protocols.vaults import (
 from harness.world import TokenDecl
 from runner.chain.client import ChainClient
 from runner.chain.wallet import Wallet
+from runner.models.v3math import FEE_TICK_SPACING
 from runner.universe import Token
 
 Venue = Literal["v2", "v3", "fixture"]
@@ -86,6 +87,31 @@ class ProtocolWorldSpec:
     #: token symbol -> pool key whose route values it in the vaults; by default the first
     #: declared pool between the token and the reserve.
     valuation: tuple[tuple[str, str], ...] = ()
+
+    def validate(self) -> None:
+        """Reject a declaration that could not be deployed, before any transaction."""
+        symbols = [t.symbol for t in self.tokens]
+        if len(set(symbols)) != len(symbols):
+            raise ValueError(f"a token is declared twice: {symbols}")
+        if self.reserve not in symbols:
+            raise ValueError(f"reserve {self.reserve} is not among the tokens {symbols}")
+        keys = [p.key for p in self.pools]
+        for p in self.pools:
+            for symbol in (p.base, p.quote):
+                if symbol not in symbols:
+                    raise ValueError(f"pool {p.key}: unknown token {symbol}; the tokens are {symbols}")
+            if keys.count(p.key) > 1:
+                raise ValueError(f"pool {p.key} is declared twice")
+            if p.venue == "v2" and p.fee != 3000:
+                raise ValueError(f"{p.key}: Uniswap v2 has one fee, 0.3% (3000 pips), not {p.fee}")
+            if p.venue == "v3" and p.fee not in FEE_TICK_SPACING:
+                raise ValueError(f"{p.key}: {p.fee} is not a v3 fee tier {sorted(FEE_TICK_SPACING)}")
+            if p.venue == "fixture" and p.fee % 100:
+                raise ValueError(f"{p.key}: the fixture AMM charges whole basis points, not {p.fee} pips")
+        for symbol, key in self.valuation:
+            decl = next((p for p in self.pools if p.key == key), None)
+            if decl is None or {decl.base, decl.quote} != {symbol, self.reserve}:
+                raise ValueError(f"valuation of {symbol}: {key} is not a declared pool of {symbol}/{self.reserve}")
 
 
 @dataclass(frozen=True)
@@ -133,6 +159,7 @@ class ProtocolWorld:
 def deploy_protocol_world(chain: ChainClient, admin: Wallet, asset_manager: Wallet, spec: ProtocolWorldSpec, *,
                           fund: Sequence[Wallet] = (), provider: Wallet | None = None) -> ProtocolWorld:
     """Deploy `spec` from `admin`; `fund` (and the liquidity provider) get ETH for gas."""
+    spec.validate()
     d = Deployer(chain, admin)
     lp = provider or Wallet.from_label(PROVIDER_LABEL)
     with d.block():
@@ -144,8 +171,6 @@ def deploy_protocol_world(chain: ChainClient, admin: Wallet, asset_manager: Wall
     with d.block():
         for t in spec.tokens:
             tokens[t.symbol] = deploy_token(d, t.symbol, t.decimals, transfer_fee=t.transfer_fee, rebasing=t.rebasing)
-    if spec.reserve not in tokens:
-        raise ValueError(f"reserve {spec.reserve} is not among the tokens {sorted(tokens)}")
     venues = {p.venue for p in spec.pools}
     weth = deploy_weth(d)
     v2 = deploy_uniswap_v2(d, weth) if "v2" in venues else None
@@ -156,13 +181,9 @@ def deploy_protocol_world(chain: ChainClient, admin: Wallet, asset_manager: Wall
         fixture = FixtureAmm(factory, d.deploy("Router", factory, fault_switch, gas=FIXTURE_ROUTER_GAS))
     pools: dict[str, V2Pool | V3Pool | FixturePool] = {}
     for p in spec.pools:
-        if p.key in pools:
-            raise ValueError(f"pool {p.key} is declared twice")
         base, quote = tokens[p.base], tokens[p.quote]
         if p.venue == "v2":
             assert v2 is not None
-            if p.fee != 3000:
-                raise ValueError(f"{p.key}: Uniswap v2 has one fee, 0.3% (3000 pips), not {p.fee}")
             pools[p.key] = create_v2_pool(d, v2, base, quote, price=p.price, depth=p.depth, provider=lp)
         elif p.venue == "v3":
             assert v3 is not None
@@ -190,8 +211,6 @@ def deploy_protocol_world(chain: ChainClient, admin: Wallet, asset_manager: Wall
 
 def _fixture_pool(d: Deployer, amm: FixtureAmm, base: Token, quote: Token, p: ProtocolPoolDecl) -> FixturePool:
     """A fixture Pair as harness/world.py makes it: tokens minted in, then `sync`."""
-    if p.fee % 100:
-        raise ValueError(f"{p.key}: the fixture AMM charges whole basis points, not {p.fee} pips")
     d.send(d.admin, amm.factory, "Factory", "createPair", base.address, quote.address, p.fee // 100,
            gas=FIXTURE_PAIR_GAS, action=f"create fixture pair {p.key}")
     address = d.read_address(amm.factory, "Factory", "getPair", base.address, quote.address)
