@@ -54,9 +54,11 @@ lint: $(PY_STAMP)
 	$(VENV)/bin/ruff check runner harness tests bench
 	$(VENV)/bin/mypy runner harness
 
-## rebuild fixtures/artifacts from fixtures/contracts with solcjs (offline)
+## rebuild fixtures/artifacts from fixtures/contracts with solcjs (offline), then copy the
+## published Uniswap builds from the pinned npm packages (fixtures/published.lock.json)
 contracts: $(NODE_STAMP)
 	node fixtures/build.mjs
+	node fixtures/published.mjs
 
 ## regenerate scenario snapshots on the embedded chain and remove orphans; review the diff!
 snapshots: install
