@@ -152,7 +152,7 @@ class ScenarioRun:
         except StrategyLoadError as exc:
             raise ScenarioRuntimeError(s.source.path, None, "strategy.module", str(exc)) from None
         params = dict(state.parameters.get("overrides", {}))
-        merged = {**s.strategy.parameters, **params, "_rng": self.rng}
+        merged = {**s.strategy.parameters, **params}  # validated into Parameters by the loader
         acc = s.accounting
         policy = AccountingPolicy(acc.tolerance, acc.relative_tolerance, acc.dust, acc.on_mismatch)
         return ChainStrategyRunner(
