@@ -81,18 +81,19 @@ def read_scenario_file(file: str) -> bytes:
     return b"".join(chunks)
 
 
-def parse_scenario_text(text: str, file: str = "<string>", *, max_instants: int = MAX_INSTANTS) -> Scenario:
+def parse_scenario_text(text: str, file: str = "<string>", *, max_instants: int | None = None) -> Scenario:
     """Parse a scenario from text; ``file`` only labels errors and ``source.path``."""
     digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
-    return _parse(text, SourceInfo(path=file, sha256=digest), max_instants, ())
+    return _parse(text, SourceInfo(path=file, sha256=digest), max_instants or MAX_INSTANTS, ())
 
 
-def load_scenario(path: str | os.PathLike[str], *, max_instants: int = MAX_INSTANTS) -> Scenario:
+def load_scenario(path: str | os.PathLike[str], *, max_instants: int | None = None) -> Scenario:
     """Read and parse a scenario file; errors name the path exactly as given.
 
-    ``max_instants`` bounds the run's ticks and trigger checks (``--max-instants``).
+    ``max_instants`` bounds the run's ticks and trigger checks (default MAX_INSTANTS,
+    ``--max-instants`` on the command line).
     """
-    return _load(os.fspath(path), max_instants, ())
+    return _load(os.fspath(path), max_instants or MAX_INSTANTS, ())
 
 
 def _load(file: str, max_instants: int, forks: tuple[Path, ...]) -> Scenario:

@@ -108,10 +108,15 @@ def _fits(units: Decimal, low: int = 1) -> bool:
     return low <= units <= MAX_UNITS
 
 
+def _rounded(value: Decimal) -> str:
+    """A limit for people: whole units when it is above one, else as exact as it is."""
+    return str(int(value)) if value > 1 else format_decimal(value)
+
+
 def _units_range(decimals: int, low: int = 1) -> str:
     """"between 0.000001 and 79228162514264337593543.950336" for a token of 6 decimals."""
     scale = Decimal(10) ** -decimals
-    return f"between {format_decimal(low * scale)} and {format_decimal(MAX_UNITS * scale)}"
+    return f"between {format_decimal(low * scale)} and {_rounded(MAX_UNITS * scale)}"
 
 
 # -- the world -------------------------------------------------------------------------------
@@ -298,7 +303,7 @@ class PoolSpec(StrictModel):
         elif not low <= self.depth <= high:
             yield Problem(
                 ("depth",),
-                f"a depth between {format_decimal(low)} and {format_decimal(high)} {self.quote} at price "
+                f"a depth between {_rounded(low)} and {_rounded(high)} {self.quote} at price "
                 f"{format_decimal(self.price)} (each reserve {MIN_POOL_UNITS} to 2**96 base units)",
             )
 

@@ -65,8 +65,8 @@ LATEST_START = datetime(2100, 1, 1, tzinfo=UTC)
 before the epoch or past uint32-era tooling are not worth simulating."""
 
 _DURATION = re.compile(
-    r"(?=\d)(?:(?P<w>\d{1,12})w)?\s?(?:(?P<d>\d{1,12})d)?\s?(?:(?P<h>\d{1,12})h)?\s?"
-    r"(?:(?P<m>\d{1,12})m)?\s?(?:(?P<s>\d{1,12})s)?"
+    r"(?=\d)(?:(?P<w>\d{1,20})w)?\s?(?:(?P<d>\d{1,20})d)?\s?(?:(?P<h>\d{1,20})h)?\s?"
+    r"(?:(?P<m>\d{1,20})m)?\s?(?:(?P<s>\d{1,20})s)?"
 )
 _LOOKS_LIKE_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _UNIT_SECONDS = (("w", 604_800), ("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1))

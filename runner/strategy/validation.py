@@ -192,8 +192,11 @@ def _bounded(number: Decimal, help_text: str) -> Decimal:
     """Refuse what no amount means and what would blow up later (``1e-999999999``)."""
     if not number.is_finite():
         raise QuantityError(help_text)
-    if number and (number.adjusted() >= MAX_DIGITS or number.normalize().as_tuple().exponent < -MAX_DIGITS):  # type: ignore[operator]
-        raise QuantityError(f"{help_text} (at most {MAX_DIGITS} digits before and after the point)")
+    if number:
+        _, digits, exponent = number.as_tuple()
+        last = len(digits) - len("".join(map(str, digits)).rstrip("0"))  # trailing zeros
+        if number.adjusted() >= MAX_DIGITS or int(exponent) + last < -MAX_DIGITS:
+            raise QuantityError(f"{help_text} (at most {MAX_DIGITS} digits before and after the point)")
     return number
 
 
