@@ -106,7 +106,7 @@ class ParameterError(ValueError):
     def __str__(self) -> str:
         lines = []
         for issue in self.issues:
-            key = ".".join(str(part) for part in issue.loc)
+            key = ".".join(str(part) for part in issue.loc if part != "[key]")
             found = issue.found if issue.found is not None else (repr(issue.input) if isinstance(issue.input, str) else str(issue.input))
             hint = f" (did you mean {issue.suggestion!r}?)" if issue.suggestion else ""
             lines.append(f"parameters.{key}: expected {issue.expected}, found {found}{hint}")
