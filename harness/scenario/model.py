@@ -888,8 +888,8 @@ def _field_value(model: type[StrictModel], name: str, data: Any, facts: Facts) -
     from runner.strategy.validation import field_type
 
     if not isinstance(data, dict) or name not in data:
-        default = model.model_fields[name].get_default(call_default_factory=True)
-        return None if default is None else default
+        field = model.model_fields[name]
+        return None if field.is_required() else field.get_default(call_default_factory=True)
     key = (model, name)
     if key not in _ADAPTERS:
         _ADAPTERS[key] = TypeAdapter(field_type(model.model_fields[name]))
