@@ -23,7 +23,16 @@ from pydantic import ValidationError
 from harness.errors import ScenarioError, ScenarioErrors, ScenarioSyntaxError, raise_collected
 from harness.scenario.model import MAX_INSTANTS, Scenario, backend_problems, gather_facts
 from harness.scenario.types import Facts, SourceInfo
-from harness.scenario.yamlnodes import INVALID, LMapping, LNode, LScalar, LSequence, compose_text, describe, to_data
+from harness.scenario.yamlnodes import (
+    INVALID,
+    LMapping,
+    LNode,
+    LScalar,
+    LSequence,
+    compose_text,
+    describe,
+    to_data,
+)
 from harness.vocabulary import BackendName
 from runner.strategy.validation import Issue, issues
 

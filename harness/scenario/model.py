@@ -22,8 +22,16 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
-from pydantic import AfterValidator, Field, PrivateAttr, TypeAdapter, ValidationError
-from pydantic import ValidationInfo, WithJsonSchema, model_validator
+from pydantic import (
+    AfterValidator,
+    Field,
+    PrivateAttr,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    WithJsonSchema,
+    model_validator,
+)
 from pydantic.json_schema import SkipJsonSchema
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
@@ -41,9 +49,9 @@ from harness.scenario.types import (
     PlainValue,
     PoolRef,
     RebasingTokenRef,
+    SinceStart,
     SourceInfo,
     Symbol,
-    SinceStart,
     TokenRef,
     UntilOffset,
     When,
@@ -59,19 +67,17 @@ from runner.steps import STEPS, Step
 from runner.strategy.validation import (
     Amount,
     AmountSyntax,
+    AsTuple,
     Bool,
     Choice,
     Int,
-    AsTuple,
     Percent,
-    PercentSign,
     PercentSyntax,
     Problem,
     Range,
     StrictModel,
     Text,
     closest,
-    dependent,
     expected,
     format_decimal,
 )
@@ -814,10 +820,10 @@ class Scenario(StrictModel):
     description: Annotated[str, Text(max_length=10_000)] = Field(description="What the scenario exercises and why.")
     seed: Annotated[Int, Range(ge=0)] = Field(0, description="Seed for every random choice of the run.")
     clock: ClockSpec = Field(description="Simulated time.")
-    chain: ChainSpec = Field(default_factory=ChainSpec, description="Chain backend.")
+    chain: ChainSpec = Field(ChainSpec(), description="Chain backend.")
     universe: UniverseSpec = Field(description="Tokens and pools.")
     strategy: StrategySpec = Field(description="Strategy under test.")
-    accounting: AccountingSpec = Field(default_factory=AccountingSpec, description="Accounting check settings.")
+    accounting: AccountingSpec = Field(AccountingSpec(), description="Accounting check settings.")
     investors: Annotated[tuple[Name, ...], Field(min_length=1, max_length=MAX_INVESTORS), AsTuple] = Field(
         ("alice",), description="Names of the investor accounts; events' by must name one."
     )

@@ -22,10 +22,29 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from enum import Enum
 from types import NoneType, UnionType
-from typing import Annotated, Any, ClassVar, Literal, NamedTuple, TypeVar, Union, get_args, get_origin
+from typing import (
+    Annotated,
+    Any,
+    ClassVar,
+    Literal,
+    NamedTuple,
+    TypeVar,
+    Union,
+    get_args,
+    get_origin,
+)
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, GetCoreSchemaHandler, GetJsonSchemaHandler
-from pydantic import ValidationError, ValidationInfo, ValidatorFunctionWrapHandler, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    ValidationError,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 from pydantic.json_schema import JsonSchemaValue, SkipJsonSchema
 from pydantic_core import CoreSchema, InitErrorDetails, PydanticCustomError
@@ -600,6 +619,7 @@ def _type_at(tp: Any, loc: Sequence[str | int]) -> Any:
 # -- the base model ----------------------------------------------------------------------
 
 _SIZE_ERRORS = {"too_short", "too_long"}
+_SKIPPED = type(SkipJsonSchema())  # the marker of fields the loader fills, never written
 
 
 def _json_extra(schema: dict[str, Any], cls: type[StrictModel]) -> None:
@@ -633,7 +653,7 @@ class StrictModel(BaseModel):
         keys = [
             cls.renamed.get(name, name)
             for name, field in cls.model_fields.items()
-            if not any(isinstance(item, SkipJsonSchema) for item in field.metadata)
+            if not any(isinstance(item, _SKIPPED) for item in field.metadata)
         ]
         return list(dict.fromkeys(keys))
 

@@ -171,7 +171,7 @@ def alias_bomb(text: str, pick: Chooser) -> str:
 
 def unicode_keys(text: str, pick: Chooser) -> str:
     key = pick.choice(["name", "clock", "pair", "amount", "at", "tokens"])
-    return text.replace(f"{key}:", pick.choice([f"{key}\u200b:", f"{key.upper()}:", f"ｎａｍｅ:", f"{key}\t:"]), 1)
+    return text.replace(f"{key}:", pick.choice([f"{key}\u200b:", f"{key.upper()}:", "ｎａｍｅ:", f"{key}\t:"]), 1)
 
 
 def binary_junk(text: str, pick: Chooser) -> str:

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 import harness.scenario as scenario_pkg
-from runner.steps import Step
 from harness.scenario import (
     CRASH_STEPS,
     EVENT_TYPES,
@@ -46,6 +45,7 @@ from harness.scenario.quantities import (
     parse_time,
 )
 from harness.scenario.yamlnodes import LMapping, compose_text, plain_scalar, to_plain
+from runner.steps import Step
 
 EXAMPLE = """\
 name: rebase-while-holding
