@@ -197,8 +197,10 @@ def _fork_source(value: str | None, info: ValidationInfo) -> str | None:
     what = "scenario:PATH naming a scenario file (.yaml or .yml) relative to this file"
     if path.suffix not in (".yaml", ".yml"):
         raise expected(what)
-    if path in facts.forks or len(facts.forks) >= MAX_FORK_DEPTH:
+    if path in facts.forks:
         raise expected("a history scenario that does not fork back to this one", found=f"{value!r} (a cycle)")
+    if len(facts.forks) > MAX_FORK_DEPTH:
+        raise expected(f"a history at most {MAX_FORK_DEPTH} forks deep", found=f"{value!r} (one fork too many)")
     problem = load_history(path, (*facts.forks, path), facts.max_instants)
     if problem is not None:
         raise expected(f"{what} that loads", found=f"{value!r} ({problem})")

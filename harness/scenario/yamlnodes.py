@@ -208,6 +208,8 @@ def compose_text(
         raise _syntax_error(file, exc) from None
     except yaml.YAMLError as exc:
         raise _reader_error(file, text, exc) from None
+    except RecursionError:  # the pure-Python composer recurses; libyaml stops at its own depth
+        raise ScenarioSyntaxError(file, 1, 1, f"nesting too deep (at most {MAX_DEPTH} levels)") from None
     if root is None:
         return None, []
     converter = _Converter(file)

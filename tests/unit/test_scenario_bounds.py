@@ -372,6 +372,27 @@ class TestForkSource:
         )
 
 
+    def test_fork_chain_depth(self, tmp_path: Path) -> None:
+        for index in range(6):
+            self.write(tmp_path, f"h{index}.yaml", BASE + self.FORK % f"h{index + 1}.yaml")
+        self.write(tmp_path, "h6.yaml", BASE)
+        assert self.error(tmp_path / "h0.yaml").endswith("found 'scenario:h5.yaml' (one fork too many)))))")
+
+
+class TestPureLoader:
+    """Without libyaml the composer recurses: deep nesting is still one located error."""
+
+    def test_recursion(self) -> None:
+        import yaml
+
+        from harness.errors import ScenarioSyntaxError
+        from harness.scenario.yamlnodes import compose_text
+
+        with pytest.raises(ScenarioSyntaxError) as info:
+            compose_text("a: " + "[" * 5000 + "]" * 5000 + "\n", FILE, loader=yaml.SafeLoader)
+        assert str(info.value) == "scenarios/x.yaml:1:1: invalid YAML: nesting too deep (at most 32 levels)"
+
+
 class TestStrategy:
     """check imports the strategy as the run does and validates its parameters."""
 
