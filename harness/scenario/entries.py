@@ -151,7 +151,9 @@ def validate_entry(root: type[Entry], data: Any, context: Any) -> Entry:
     flat["line"] = getattr(data, "line", 0)
 
     def where(loc: tuple[str | int, ...]) -> tuple[str | int, ...] | None:
-        if not loc or loc[0] in outer:
+        if not loc:
+            return (kind,) if present else loc  # a rule of the kind's fields: at its key
+        if loc[0] in outer:
             return loc
         if loc[0] in unfilled:
             return None

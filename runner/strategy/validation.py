@@ -698,12 +698,12 @@ class StrictModel(BaseModel):
     @classmethod
     def _translate(cls, detail: Any) -> InitErrorDetails:
         kind, loc, value = detail["type"], tuple(detail["loc"]), detail.get("input")
+        field = cls.model_fields.get(str(loc[0])) if loc else None
+        if loc and loc[0] in cls.renamed:
+            loc = (cls.renamed[str(loc[0])], *loc[1:])
         if kind in (EXPECTED, DEPENDENT):
             error = PydanticCustomError(kind, detail["msg"], detail.get("ctx") or {})
             return InitErrorDetails(type=error, loc=loc, input=value)
-        if loc and loc[0] in cls.renamed:
-            loc = (cls.renamed[str(loc[0])], *loc[1:])
-        field = cls.model_fields.get(str(loc[0])) if loc else None
         if not loc:
             error = expected(cls.expected_text())
         elif kind == "extra_forbidden" and len(loc) == 1:

@@ -380,6 +380,20 @@ class TestForkSource:
         assert self.error(tmp_path / "h0.yaml").endswith("found 'scenario:h5.yaml' (one fork too many)))))")
 
 
+class TestEntries:
+    """Rules of a kind's fields are reported at the kind's key or the field's."""
+
+    def test_withdraw_fraction_bound_at_shares(self) -> None:
+        assert single(BASE + "  - {at: 1d, withdraw: {shares: 150%}}\n") == (
+            "scenarios/x.yaml:12: timeline[1].withdraw.shares: expected a percentage > 0% and <= 100%, found '150%'"
+        )
+
+    def test_rule_of_the_kind_at_its_key(self) -> None:
+        assert single(BASE + "expect:\n  - {at: end, nav: {}}\n") == (
+            "scenarios/x.yaml:13: expect[0].nav: expected at least one of min or max, found neither"
+        )
+
+
 class TestPureLoader:
     """Without libyaml the composer recurses: deep nesting is still one located error."""
 
