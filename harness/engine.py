@@ -64,7 +64,7 @@ class ScenarioRun:
         self.state_path = Path(state_dir) / "state.json"
         self.restart_after_crash = restart_after_crash
         self.progress = progress
-        self.skip_invariants = tuple(skip_invariants)
+        self.skip_invariants = (*(str(s.name) for s in scenario.invariants.skip), *skip_invariants)
         self._cleanups: list[Callable[[], None]] = []
 
     def run(self) -> RunResult:

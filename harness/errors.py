@@ -5,6 +5,7 @@ failing run reads like a compiler diagnostic instead of a traceback::
 
     HarnessError(Exception)
      +-- ScenarioError(HarnessError, ValueError)   bad scenario input: file, line, key, expected, found
+     |    |                                        (also a file that is not a readable regular file under 1 MiB: no line)
      |    +-- ScenarioSyntaxError                  YAML that does not parse (file, line, column from the YAML mark)
      +-- ScenarioErrors(HarnessError, ValueError)  several ScenarioError found in one file (.errors, sorted by line)
      +-- ScenarioRuntimeError(HarnessError)       a valid scenario that cannot be carried out (file, line, key, message)
@@ -13,6 +14,10 @@ failing run reads like a compiler diagnostic instead of a traceback::
 
 The constructors pass their fields to ``Exception.__init__`` so the errors survive pickling
 (pytest-xdist workers, multiprocessing) with their attributes intact.
+
+The runner's own input errors are not harness errors: ``runner.strategy.loader.StrategyLoadError``
+(ImportError) and ``runner.strategy.parameters.ParameterError`` (ValueError); the scenario
+loader reports both as ScenarioErrors at the ``strategy`` lines that caused them.
 """
 
 from __future__ import annotations

@@ -81,7 +81,7 @@ class InProcessHost:
         overrides: Mapping[str, Any] = state.parameters.get(OVERRIDES, {})
         acc = s.accounting
         policy = AccountingPolicy(acc.tolerance, acc.relative_tolerance, acc.dust, MismatchPolicy(acc.on_mismatch),
-                                  getattr(acc, "tolerance_units", None), getattr(acc, "dust_units", None))
+                                  acc.tolerance_units, acc.dust_units)
         return ChainStrategyRunner(
             chain=chain or self.world.chain, universe=self.world.universe, strategy=strategy,
             parameters={**s.strategy.parameters, **overrides},

@@ -43,4 +43,20 @@ class MempoolAction(StrEnum):
     drop = "drop"
 
 
-__all__ = ["BackendName", "MempoolAction", "NodeFaultMode", "TradeFaultMode"]
+class InvariantName(StrEnum):
+    """The invariants every run is checked against (harness/invariants/): a scenario
+    skips one or expects one by these names."""
+
+    booked_once = "booked-once"
+    chain_truth_nav = "chain-truth-nav"
+    costs_as_charged = "costs-as-charged"
+    fair_shares = "fair-shares"
+    ledger_equals_chain = "ledger-equals-chain"
+    nothing_unfinished = "nothing-unfinished"
+    repair_idempotent = "repair-idempotent"
+    state_round_trip = "state-round-trip"
+    trades_match_chain = "trades-match-chain"
+    triggers_fire = "triggers-fire"
+
+
+__all__ = ["BackendName", "InvariantName", "MempoolAction", "NodeFaultMode", "TradeFaultMode"]

@@ -18,6 +18,7 @@ from enum import StrEnum
 from typing import Any
 
 from harness.truth import ChainTruth
+from harness.vocabulary import InvariantName
 from harness.world import World
 from runner.runner import ChainStrategyRunner
 from runner.state import State
@@ -107,9 +108,11 @@ REGISTRY: dict[str, Invariant] = {}
 
 
 def invariant(name: str, *points: Point) -> Callable[[Check], Check]:
-    """Register a check under `name`, run at `points`."""
+    """Register a check under `name` (an `InvariantName`: the scenario format's word for
+    it), run at `points`."""
 
     def register(fn: Check) -> Check:
+        InvariantName(name)  # a check the scenario format cannot name is a bug here
         if name in REGISTRY:
             raise ValueError(f"invariant {name!r} registered twice")
         REGISTRY[name] = Invariant(name, frozenset(points), fn)

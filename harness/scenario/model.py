@@ -1,351 +1,296 @@
-"""The scenario model: frozen dataclasses that are the single source of truth.
+"""The scenario model: frozen pydantic models, the single source of truth of the format.
 
-The decoder (decode.py) and the JSON Schema (schema.py) are both driven by these classes:
-their type hints say what shape a value has, ``field(metadata=...)`` says how it is
-written and what it must satisfy. Adding a field here is therefore all it takes to accept
-it in YAML, validate it and document it in ``harness schema``.
+Each class is what a YAML mapping holds; each field's annotation says how its value is
+written and bounded (``Annotated[Decimal, PercentSyntax(), Range(ge=0, lt=0.1)]``), its
+``description`` documents it in ``harness schema``. Rules spanning fields live in
+``problems()``, each reported at the field to change. Timeline events and expectations
+are keyed entries (entries.py): a new kind is one subclass of ``Event`` or
+``Expectation`` with a ``kind``, and the union, the schema, the template's catalogue and
+the package's exported names all follow from it.
 
-Metadata keys (all optional; see ``spec``):
-
-* ``help`` -- one sentence for people; the schema's property description.
-* ``kind`` -- how a scalar is written: ``amount``, ``percent``, ``percent_sign`` (a ``%``
-  string only), ``duration``, ``datetime``, ``time_offset`` (a duration after clock.start
-  or an absolute datetime; with ``allow_end`` also ``end``). Default: from the type.
-* ``min`` / ``exclusive_min`` / ``max`` / ``exclusive_max`` / ``nonzero`` -- bounds.
-* ``pattern`` + ``pattern_help``, ``min_length`` -- for strings.
-* ``min_items``, ``unique``, ``unique_by``, ``key_pattern`` + ``key_help`` -- containers.
-* ``checks`` -- functions ``(value, facts) -> Mismatch | None`` run
-  after the whole file is decoded, for cross references such as "a pool of the universe".
-* ``publish`` -- store the decoded value under this fact name for ``checks`` and
-  ``default_from`` (fields are decoded in declaration order; checks run last).
-* ``default_from`` -- ``facts -> value | None`` used when the key is absent.
-* ``yaml_key`` -- the YAML key (several fields may share one: the first whose parser
-  accepts the value gets it, the others stay None).
-* ``shorthand`` -- in an event/expect entry, a non-mapping value is this field's value.
-* ``yaml=False`` + ``inject`` (``line`` / ``source``) -- filled by the loader, not the file.
-
-Classes may declare ``exactly_one`` / ``at_least_one`` field groups and a ``problems()``
-method yielding ``(field, expected)`` for rules that span fields.
+Every bound the harness relies on is a named constant here, so what a scenario may ask
+of the world is stated once (see the README's "Limits").
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import MISSING, dataclass, field
+import dataclasses
+import os
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, ClassVar, Literal, NamedTuple, get_args
+from pathlib import Path
+from typing import Annotated, Any, ClassVar
 
-from harness.scenario.quantities import format_datetime, format_duration
+from pydantic import (
+    AfterValidator,
+    Field,
+    PrivateAttr,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    WithJsonSchema,
+    model_validator,
+)
+from pydantic.json_schema import SkipJsonSchema
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
-__all__ = [
-    "AccountingExpectation",
-    "AccountingSpec",
-    "BalanceUpdateExpectation",
-    "CRASH_STEPS",
-    "ChainSpec",
-    "ClockSpec",
-    "CrashEvent",
-    "CrashStep",
-    "DepositEvent",
-    "EVENT_TYPES",
-    "EXPECTATION_TYPES",
-    "ErrorExpectation",
-    "Event",
-    "Expectation",
-    "ExternalTransferEvent",
-    "FailNextTradeEvent",
-    "InterestEvent",
-    "MempoolEvent",
-    "Mismatch",
-    "NavExpectation",
-    "NodeFaultEvent",
-    "NodeRestartEvent",
-    "NoteEvent",
-    "PoolSpec",
-    "PositionExpectation",
-    "PriceShockEvent",
-    "RebaseEvent",
-    "ReorgEvent",
-    "Scenario",
-    "SetParameterEvent",
-    "SourceInfo",
-    "StrategySpec",
-    "TokenSpec",
-    "TradeExpectation",
-    "UniverseSpec",
-    "ViolationExpectation",
-    "WithdrawEvent",
-]
+from harness.scenario import quantities as q
+from harness.scenario.entries import Entry, Kinds
+from harness.scenario.types import (
+    Address,
+    DateTime,
+    Duration,
+    Facts,
+    InvestorRef,
+    ModulePath,
+    Name,
+    PairName,
+    PlainValue,
+    PoolRef,
+    RebasingTokenRef,
+    SinceStart,
+    SourceInfo,
+    Symbol,
+    TokenRef,
+    UntilOffset,
+    When,
+    WhenOrEnd,
+    facts_of,
+    listing,
+)
+from harness.vocabulary import (
+    BackendName,
+    InvariantName,
+    MempoolAction,
+    NodeFaultMode,
+    TradeFaultMode,
+)
+from runner.chain.methods import FAULTABLE, NodeMethod
+from runner.state import BalanceUpdateCause, TradeStatus, Verdict
+from runner.state.vocabulary import ClosedBy, MismatchPolicy, PositionState
+from runner.steps import STEPS, Step
+from runner.strategy.validation import (
+    Amount,
+    AmountSyntax,
+    AsTuple,
+    Bool,
+    Choice,
+    Int,
+    Percent,
+    PercentSyntax,
+    Problem,
+    Range,
+    StrictModel,
+    Text,
+    closest,
+    expected,
+    format_decimal,
+)
 
-Facts = Mapping[str, Any]
+_IMPORTED = frozenset(globals())
 
+# -- limits ----------------------------------------------------------------------------------
 
-class Mismatch(NamedTuple):
-    """A failed cross-reference check: what was expected, and spellings worth suggesting."""
+MAX_DECIMALS = 30
+"""Token decimals: 10**30 base units per token still leaves room in a uint112 reserve."""
+MAX_TOKENS = 100
+MAX_POOLS = 100
+MAX_INVESTORS = 100
+MAX_ENTRIES = 10_000
+"""Timeline events, and expectations, per scenario."""
+MAX_NODE_CALLS = 1_000
+MAX_INSTANTS = 10_000
+"""Default bound on a run's instants (ticks plus trigger checks); ``max_instants`` overrides."""
+MAX_UNITS = 2**96
+"""Largest base-unit quantity the world mints at once (pool reserves, deposits, transfers):
+the pair holds reserves in uint112, so this leaves 2**16-fold room for trades and shocks."""
+MIN_POOL_UNITS = 1_000
+"""Smallest pool reserve in base units: a price needs a few digits of resolution."""
+MAX_PRICE_FACTOR = 10**6
+"""A price shock's target lies within this factor of the pool's declared price."""
+MAX_FORK_DEPTH = 4
 
-    expected: str
-    choices: tuple[str, ...] = ()
-    suggestion: str | None = None
-
-
-CheckResult = Mismatch | None
-
-CrashStep = Literal[
-    "check_accounts",
-    "sync_portfolio",
-    "setup_routing",
-    "revalue_state",
-    "pretick_check",
-    "on_clock",
-    "approve",
-    "broadcast",
-    "confirm",
-    "save_state",
-    "check_balances",
-    "statistics",
-]
-CRASH_STEPS: tuple[str, ...] = get_args(CrashStep)
+CRASH_STEPS: tuple[str, ...] = tuple(STEPS)
 """Runner steps in execution order; a crash at S means the process dies just before S completes."""
-
-_SYMBOL = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
-_NAME = r"^[A-Za-z_][A-Za-z0-9_-]*$"
-_MODULE = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"
-_PAIR = r"^[^/\s]+/[^/\s]+$"
-_ADDRESS = r"^0x[0-9a-fA-F]{40}$"
+CrashStep = Step
 
 
-def spec(
-    help: str,
-    *,
-    default: Any = MISSING,
-    default_factory: Callable[[], Any] | Any = MISSING,
-    **metadata: Any,
-) -> Any:
-    """``dataclasses.field`` with the metadata vocabulary described in the module docstring."""
-    return field(
-        default=default, default_factory=default_factory, metadata={"help": help, **metadata}
-    )
+def _fits(units: Decimal, low: int = 1) -> bool:
+    return low <= units <= MAX_UNITS
 
 
-# -- cross-reference checks (run after the whole file is decoded) --------------------------
+def _rounded(value: Decimal) -> str:
+    """A limit for people: whole units when it is above one, else as exact as it is."""
+    return str(int(value)) if value > 1 else format_decimal(value)
 
 
-def _listing(names: list[str]) -> str:
-    return ", ".join(names) if names else "none is declared"
-
-
-def token_of_universe(value: str, facts: Facts) -> CheckResult:
-    """The symbol must be a key of ``universe.tokens``."""
-    tokens: dict[str, TokenSpec] | None = facts.get("tokens")
-    if tokens is None or value in tokens:
-        return None
-    return Mismatch(f"a token of the universe ({_listing(list(tokens))})", tuple(tokens))
-
-
-def rebasing_token(value: str, facts: Facts) -> CheckResult:
-    """Rebase and interest events only make sense on a token declared ``rebasing: true``."""
-    tokens: dict[str, TokenSpec] | None = facts.get("tokens")
-    if tokens is None:
-        return None
-    rebasing = [symbol for symbol, token in tokens.items() if token.rebasing]
-    if value in rebasing:
-        return None
-    if value in tokens:
-        return Mismatch(f"a rebasing token ({_listing(rebasing)}; set rebasing: true on {value})")
-    return Mismatch(f"a rebasing token of the universe ({_listing(rebasing)})", tuple(rebasing))
-
-
-def pool_of_universe(value: str, facts: Facts) -> CheckResult:
-    """Pairs are matched exactly as declared: ``USDC/WETH`` is not the pool ``WETH/USDC``."""
-    pools: tuple[PoolSpec, ...] | None = facts.get("pools")
-    if pools is None:
-        return None
-    pairs = [pool.pair for pool in pools]
-    if value in pairs:
-        return None
-    base, _, quote = value.partition("/")
-    flipped = f"{quote}/{base}" if f"{quote}/{base}" in pairs else None
-    return Mismatch(f"a pool of the universe ({_listing(pairs)})", tuple(pairs), flipped)
-
-
-def pair_of_tokens(value: str, facts: Facts) -> CheckResult:
-    """Both sides of a pool must be declared tokens."""
-    tokens: dict[str, TokenSpec] | None = facts.get("tokens")
-    if tokens is None:
-        return None
-    if all(symbol in tokens for symbol in value.split("/")):
-        return None
-    return Mismatch(f"a pair of tokens of the universe ({_listing(list(tokens))})")
-
-
-def distinct_sides(value: str, facts: Facts) -> CheckResult:
-    """A pool of a token against itself has no price."""
-    base, _, quote = value.partition("/")
-    return Mismatch("a pair of two different tokens") if base == quote else None
-
-
-def investor_name(value: str, facts: Facts) -> CheckResult:
-    """``by`` must name one of ``investors``."""
-    investors: tuple[str, ...] | None = facts.get("investors")
-    if investors is None or value in investors:
-        return None
-    return Mismatch(f"an investor ({_listing(list(investors))})", investors)
-
-
-def first_investor(facts: Facts) -> str | None:
-    """Default for ``by``: the first investor, so one-investor scenarios never repeat it."""
-    investors: tuple[str, ...] | None = facts.get("investors")
-    return investors[0] if investors else None
-
-
-def not_before_start(value: timedelta, facts: Facts) -> CheckResult:
-    """An absolute time before clock.start would be a negative offset."""
-    start: datetime | None = facts.get("clock_start")
-    if start is None or value >= timedelta(0):
-        return None
-    return Mismatch(f"a time not before clock.start ({format_datetime(start)})")
-
-
-def after_start(value: timedelta, facts: Facts) -> CheckResult:
-    """A run must last some time."""
-    start: datetime | None = facts.get("clock_start")
-    if start is None or value > timedelta(0):
-        return None
-    return Mismatch(f"a time after clock.start ({format_datetime(start)})")
-
-
-def not_after_until(value: timedelta, facts: Facts) -> CheckResult:
-    """Nothing can happen, or be checked, once the run has stopped."""
-    until: timedelta | None = facts.get("clock_until")
-    if until is None or value <= until:
-        return None
-    return Mismatch(f"a time not after clock.until ({format_duration(until)})")
+def _units_range(decimals: int, low: int = 1) -> str:
+    """"between 0.000001 and 79228162514264337593543.950336" for a token of 6 decimals."""
+    scale = Decimal(10) ** -decimals
+    return f"between {format_decimal(low * scale)} and {_rounded(MAX_UNITS * scale)}"
 
 
 # -- the world -------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, kw_only=True)
-class SourceInfo:
-    """Where a scenario came from, so reports and snapshots can name the exact input."""
-
-    path: str
-    sha256: str
-
-
-@dataclass(frozen=True, kw_only=True)
-class ClockSpec:
+class ClockSpec(StrictModel):
     """Simulated time: when the run starts, how often the strategy cycles, when it stops."""
 
-    start: datetime = spec(
-        "Simulated wall-clock start, an ISO-8601 datetime with a timezone.",
-        kind="datetime",
-        publish="clock_start",
+    start: Annotated[DateTime, Range(ge=q.EARLIEST_START, lt=q.LATEST_START)] = Field(
+        description="Simulated wall-clock start, an ISO-8601 datetime with a timezone (1971 to 2099)."
     )
-    cycle: timedelta = spec(
-        "Interval between strategy cycles (on_clock).", kind="duration", exclusive_min=timedelta(0)
+    cycle: Annotated[Duration, Range(gt=timedelta(0))] = Field(
+        description="Interval between strategy cycles (on_clock)."
     )
-    trigger_checks: timedelta | None = spec(
-        "Interval between stop-loss/take-profit trigger checks; shorter than cycle.",
-        default=None,
-        kind="duration",
-        exclusive_min=timedelta(0),
+    trigger_checks: Annotated[Duration, Range(gt=timedelta(0))] | None = Field(
+        None, description="Interval between stop-loss/take-profit trigger checks; shorter than cycle."
     )
-    until: timedelta = spec(
-        "When the run stops: a duration after start, or an absolute datetime.",
-        kind="time_offset",
-        checks=(after_start,),
-        publish="clock_until",
-    )
-
-    def problems(self) -> Iterator[tuple[str, str]]:
-        """Trigger checks between cycles are pointless unless they run more often."""
-        if self.trigger_checks is not None and self.trigger_checks >= self.cycle:
-            yield "trigger_checks", f"a duration shorter than cycle ({format_duration(self.cycle)})"
+    until: UntilOffset = Field(description="When the run stops: a duration after start, or an absolute datetime.")
 
     def time_at(self, offset: timedelta) -> datetime:
         """The absolute simulated time of an event or expectation offset."""
         return self.start + offset
 
+    def instants(self) -> int:
+        """Ticks (every cycle from 0 to until) plus the trigger checks between them."""
+        micro = timedelta(microseconds=1)
+        count = self.until // self.cycle + 1
+        if self.trigger_checks is not None:
+            a, b = self.cycle // micro, self.trigger_checks // micro
+            both = a * b // _gcd(a, b) * micro
+            count += self.until // self.trigger_checks - self.until // both
+        return count
 
-@dataclass(frozen=True, kw_only=True)
-class ChainSpec:
+    def problems(self, context: Any) -> Iterator[Problem]:
+        if self.trigger_checks is not None and self.trigger_checks >= self.cycle:
+            yield Problem(("trigger_checks",), f"a duration shorter than cycle ({q.format_duration(self.cycle)})")
+            return
+        facts = context if isinstance(context, Facts) else None
+        limit = facts.max_instants if facts is not None and facts.max_instants else MAX_INSTANTS
+        count = self.instants()
+        if count > limit:
+            name = "trigger_checks" if self.trigger_checks is not None else "cycle"
+            interval = self.trigger_checks or self.cycle
+            yield Problem(
+                (name,),
+                f"a run of at most {limit} instants until clock.until (raise it with --max-instants)",
+                f"{q.format_duration(interval)}, which makes {count} instants",
+            )
+
+
+def _gcd(a: int, b: int) -> int:
+    while b:
+        a, b = b, a % b
+    return a
+
+
+def _fork_source(value: str | None, info: ValidationInfo) -> str | None:
+    """``scenario:PATH`` names a history scenario, relative to this file; it must load.
+
+    Only ``.yaml``/``.yml`` regular files are opened (so no other file's content can
+    reach a message), cycles are refused, and the value becomes the resolved path.
+    """
+    facts = facts_of(info)
+    if value is None or not value.startswith("scenario:") or facts is None or facts.load_history is None:
+        return value
+    load_history = facts.load_history
+
+    written = value.removeprefix("scenario:")
+    here = facts.source.path
+    base = Path(here).parent if here not in ("<memory>", "<string>") else Path.cwd()
+    path = Path(os.path.abspath(base / written))
+    what = "scenario:PATH naming a scenario file (.yaml or .yml) relative to this file"
+    if path.suffix not in (".yaml", ".yml"):
+        raise expected(what)
+    if path in facts.forks:
+        raise expected("a history scenario that does not fork back to this one", found=f"{value!r} (a cycle)")
+    if len(facts.forks) > MAX_FORK_DEPTH:
+        raise expected(f"a history at most {MAX_FORK_DEPTH} forks deep", found=f"{value!r} (one fork too many)")
+    problem = load_history(path, (*facts.forks, path), facts.max_instants)
+    if problem is not None:
+        raise expected(f"{what} that loads", found=f"{value!r} ({problem})")
+    return f"scenario:{path}"
+
+
+class ChainSpec(StrictModel):
     """Which chain backend runs the scenario."""
 
-    backend: Literal["eth-tester", "anvil", "anvil-fork"] = spec(
-        "Chain backend: in-process eth-tester, a local anvil, or anvil forking a live chain.",
-        default="eth-tester",
+    backend: Annotated[BackendName, Choice.of(BackendName)] = Field(
+        BackendName.eth_tester,
+        description="Chain backend: in-process eth-tester, a local anvil, or anvil forking a chain.",
     )
-    fork_url: str | None = spec(
-        "RPC URL to fork from; required with (and only with) backend anvil-fork.",
-        default=None,
-        pattern=r"^\S+$",
-        pattern_help="a URL without spaces",
+    fork_url: Annotated[str, Text("a URL without spaces", pattern=r"\S+", max_length=2_000)] | None = Field(
+        None,
+        description="RPC URL to fork from, or scenario:PATH (a history scenario, relative to this "
+        "file); required with (and only with) backend anvil-fork.",
     )
-    fork_block: int | None = spec(
-        "Block number to fork at, pinned so the run is reproducible; anvil-fork only.",
-        default=None,
-        min=0,
+    fork_block: Annotated[Int, Range(ge=0, le=2**63 - 1)] | None = Field(
+        None, description="Block number to fork at, pinned so the run is reproducible; anvil-fork only."
     )
 
-    def problems(self) -> Iterator[tuple[str, str]]:
+    @model_validator(mode="after")
+    def _load_fork_source(self, info: ValidationInfo) -> ChainSpec:
+        if self.fork_url is not None:
+            try:
+                resolved = _fork_source(self.fork_url, info)
+            except PydanticCustomError as exc:  # located at the key, like the model's other errors
+                raise ValidationError.from_exception_data(
+                    type(self).__name__, [InitErrorDetails(type=exc, loc=("fork_url",), input=self.fork_url)]
+                ) from None
+            if resolved != self.fork_url:
+                return self.model_copy(update={"fork_url": resolved})
+        return self
+
+    def problems(self, context: Any) -> Iterator[Problem]:
         """A fork needs both a URL and a pinned block; the other backends take neither."""
-        forking = self.backend == "anvil-fork"
+        forking = self.backend == BackendName.anvil_fork
         wanted = {"fork_url": "an RPC URL", "fork_block": "a block number"}
         for name, what in wanted.items():
             given = getattr(self, name) is not None
             if forking and not given:
-                yield name, f"{what} (required when backend is anvil-fork)"
+                yield Problem((name,), f"{what} (required when backend is anvil-fork)", "nothing (key missing)")
             elif given and not forking:
-                yield name, f"no {name} unless backend is anvil-fork"
+                yield Problem((name,), f"no {name} unless backend is anvil-fork")
 
 
-@dataclass(frozen=True, kw_only=True)
-class TokenSpec:
+class TokenSpec(StrictModel):
     """One ERC-20 token of the simulated universe."""
 
-    decimals: int = spec("Token decimals.", default=18, min=0, max=36)
-    rebasing: bool = spec(
-        "Whether balances change without transfers (rebase and interest events).", default=False
+    decimals: Annotated[Int, Range(ge=0, le=MAX_DECIMALS)] = Field(18, description="Token decimals.")
+    rebasing: Bool = Field(False, description="Whether balances change without transfers (rebase and interest events).")
+    transfer_fee: Annotated[Percent, Range(ge=Decimal(0), lt=Decimal(1))] = Field(
+        Decimal(0), description="Fee taken on every transfer, like 1% (fee-on-transfer tokens)."
     )
-    transfer_fee: Decimal = spec(
-        "Fee taken on every transfer, like 1% (fee-on-transfer tokens).",
-        default=Decimal(0),
-        kind="percent",
-        min=Decimal(0),
-        exclusive_max=Decimal(1),
-    )
-    address: str | None = spec(
-        "Address of the real token when forking (0x + 40 hex digits).",
-        default=None,
-        pattern=_ADDRESS,
-        pattern_help="an address like 0x + 40 hex digits",
-    )
+    address: Address | None = Field(None, description="Address of the real token when forking (0x + 40 hex digits).")
 
 
-@dataclass(frozen=True, kw_only=True)
-class PoolSpec:
+def _distinct_sides(value: str) -> str:
+    """A pool of a token against itself has no price."""
+    base, _, quote = value.partition("/")
+    if base == quote:
+        raise expected("a pair of two different tokens")
+    return value
+
+
+def _pair_of_tokens(value: str, info: ValidationInfo) -> str:
+    """Both sides of a pool must be declared tokens."""
+    facts = facts_of(info)
+    if facts is None or facts.tokens is None or all(side in facts.tokens for side in value.split("/")):
+        return value
+    raise expected(f"a pair of tokens of the universe ({listing(list(facts.tokens))})")
+
+
+class PoolSpec(StrictModel):
     """A constant-product pool; its price and depth are given in the quote token."""
 
-    pair: str = spec(
-        "The pool as BASE/QUOTE, both declared tokens.",
-        pattern=_PAIR,
-        pattern_help="a pair like WETH/USDC",
-        checks=(distinct_sides, pair_of_tokens),
+    pair: Annotated[PairName, AfterValidator(_distinct_sides), AfterValidator(_pair_of_tokens)] = Field(
+        description="The pool as BASE/QUOTE, both declared tokens."
     )
-    price: Decimal = spec(
-        "Initial price in QUOTE per BASE.", kind="amount", exclusive_min=Decimal(0)
-    )
-    depth: Decimal = spec(
-        "Value of the pool's quote side, in QUOTE units.", kind="amount", exclusive_min=Decimal(0)
-    )
-    fee: Decimal = spec(
-        "Swap fee, like 0.30%.",
-        default=Decimal("0.003"),
-        kind="percent",
-        min=Decimal(0),
-        exclusive_max=Decimal("0.1"),
+    price: Annotated[Amount, Range(gt=Decimal(0))] = Field(description="Initial price in QUOTE per BASE.")
+    depth: Annotated[Amount, Range(gt=Decimal(0))] = Field(description="Value of the pool's quote side, in QUOTE units.")
+    fee: Annotated[Percent, Range(ge=Decimal(0), lt=Decimal("0.1"))] = Field(
+        Decimal("0.003"), description="Swap fee, like 0.30%."
     )
 
     @property
@@ -358,237 +303,372 @@ class PoolSpec:
         """The token prices are expressed in (right of the slash)."""
         return self.pair.partition("/")[2]
 
+    def problems(self, context: Any) -> Iterator[Problem]:
+        """Both reserves, in base units, must fit the pair (uint112) with room to move."""
+        tokens = context.tokens if isinstance(context, Facts) else None
+        if tokens is None or self.base not in tokens or self.quote not in tokens:
+            return
+        quote_scale = Decimal(10) ** tokens[self.quote].decimals
+        base_scale = Decimal(10) ** tokens[self.base].decimals
+        low = max(MIN_POOL_UNITS / quote_scale, MIN_POOL_UNITS * self.price / base_scale)
+        high = min(MAX_UNITS / quote_scale, MAX_UNITS * self.price / base_scale)
+        if low > high:
+            yield Problem(("price",), f"a price at which {MIN_POOL_UNITS} to 2**96 base units of each token make a pool")
+        elif not low <= self.depth <= high:
+            yield Problem(
+                ("depth",),
+                f"a depth between {_rounded(low)} and {_rounded(high)} {self.quote} at price "
+                f"{format_decimal(self.price)} (each reserve {MIN_POOL_UNITS} to 2**96 base units)",
+            )
 
-@dataclass(frozen=True, kw_only=True)
-class UniverseSpec:
+
+def _routes(universe: UniverseSpec) -> Iterator[Problem]:
+    """Every token the strategy may trade needs the pool the runner names its position by
+    and a route from the reserve: asked of the runner's own routing, on a stub universe."""
+    from runner.models.routing import NoRoute, RoutingModel
+    from runner.universe import Pool, Token, Universe
+
+    tokens = {
+        symbol: Token(symbol, index.to_bytes(20, "big"), spec.decimals, spec.rebasing)
+        for index, (symbol, spec) in enumerate(universe.tokens.items(), start=1)
+    }
+    pools = {
+        pool.pair: Pool(pool.pair, tokens[pool.base], tokens[pool.quote], bytes(20), pool.fee)
+        for pool in universe.pools
+        if pool.base in tokens and pool.quote in tokens
+    }
+    stub = Universe(tokens[universe.reserve], tokens, pools, b"", b"", b"", b"")
+    routing = RoutingModel(stub)
+    for symbol in stub.tradeable_assets():
+        try:
+            stub.pair_for(symbol)
+            routing.buy_path(symbol)
+        except (KeyError, NoRoute):
+            yield Problem(
+                ("tokens", symbol),
+                f"a token the runner can trade: a pool {symbol}/{universe.reserve} (or {symbol}/X "
+                f"with a route to {universe.reserve} in at most 3 hops)",
+                f"no such pool for {symbol!r}",
+            )
+
+
+class UniverseSpec(StrictModel):
     """The tokens and pools that exist when the run starts."""
 
-    reserve: str = spec(
-        "Reserve currency of the strategy; a key of tokens.", checks=(token_of_universe,)
+    reserve: TokenRef = Field(description="Reserve currency of the strategy; a key of tokens.")
+    tokens: Annotated[dict[Symbol, TokenSpec], Field(min_length=1, max_length=MAX_TOKENS)] = Field(
+        description="Tokens by symbol, in file order."
     )
-    tokens: dict[str, TokenSpec] = spec(
-        "Tokens by symbol, in file order.",
-        min_items=1,
-        key_pattern=_SYMBOL,
-        key_help="a token symbol (letters, digits, '.', '_' or '-')",
-        publish="tokens",
-    )
-    pools: tuple[PoolSpec, ...] = spec(
-        "Pools of declared tokens, each pair at most once.", unique_by="pair", publish="pools"
+    pools: Annotated[tuple[PoolSpec, ...], Field(max_length=MAX_POOLS), AsTuple] = Field(
+        description="Pools of declared tokens, each pair at most once."
     )
 
+    def problems(self, context: Any) -> Iterator[Problem]:
+        first: dict[str, int] = {}
+        for index, pool in enumerate(self.pools):
+            if pool.pair in first:
+                found = f"{pool.pair!r} again (first as pools[{first[pool.pair]}])"
+                yield Problem(("pools", index, "pair"), "each pair at most once", found)
+            first.setdefault(pool.pair, index)
+        if self.reserve in self.tokens:
+            yield from _routes(self)
 
-@dataclass(frozen=True, kw_only=True)
-class StrategySpec:
-    """The strategy module under test and its parameters."""
 
-    module: str = spec(
-        "Dotted Python module path of the strategy.",
-        pattern=_MODULE,
-        pattern_help="a dotted module path like runner.strategies.rebalance",
-    )
-    parameters: dict[str, Any] = spec(
-        "Free-form parameters handed to the strategy (numbers arrive as Decimal).",
+class StrategySpec(StrictModel):
+    """The strategy module under test and its parameters (see the module's ``Parameters``)."""
+
+    module: ModulePath = Field(description="Dotted Python module path of the strategy.")
+    parameters: dict[Annotated[str, Text(max_length=64)], PlainValue] = Field(
         default_factory=dict,
+        description="The strategy's parameters: names and values as its Parameters class declares them.",
     )
 
+    def problems(self, context: Any) -> Iterator[Problem]:
+        """Imported as the run imports it; its parameters validated as the run validates them."""
+        if not isinstance(context, Facts):
+            return
+        if context.strategy_error is not None:
+            yield Problem(("module",), "an importable strategy module with decide_trades(timestamp, universe, "
+                          "state, pricing, parameters)", f"{self.module!r} ({context.strategy_error})")
+            return
+        if context.strategy is None:
+            return
+        from runner.strategy.parameters import ParameterError, parameters_class, validate_parameters
 
-@dataclass(frozen=True, kw_only=True)
-class AccountingSpec:
-    """How the runner's accounting checks are judged."""
+        try:
+            validate_parameters(parameters_class(context.strategy), self.parameters, assets=_assets(context))
+        except ParameterError as exc:
+            for issue in exc.issues:
+                yield Problem(("parameters", *issue.loc), issue.expected, issue.found, issue.suggestion)
 
-    checks: bool = spec("Run the accounting checks every cycle.", default=True)
-    tolerance: Decimal = spec(
-        "Absolute tolerance in token units.", default=Decimal(0), kind="amount", min=Decimal(0)
+
+def _assets(facts: Facts) -> tuple[str, ...] | None:
+    if facts.tokens is None or facts.reserve is None:
+        return None
+    return tuple(symbol for symbol in facts.tokens if symbol != facts.reserve)
+
+
+class AccountingSpec(StrictModel):
+    """How the runner's accounting checks are judged: by value, in the reserve currency
+    (a difference is small only when it is worth little), or in token units if asked."""
+
+    checks: Bool = Field(True, description="Run the accounting checks every cycle.")
+    tolerance: Annotated[Amount, Range(ge=Decimal(0))] = Field(
+        Decimal(0), description="Absolute tolerance: the value of a difference, in the reserve currency."
     )
-    relative_tolerance: Decimal = spec(
-        "Relative tolerance, like 0.01%.",
-        default=Decimal(0),
-        kind="percent",
-        min=Decimal(0),
-        exclusive_max=Decimal(1),
+    relative_tolerance: Annotated[Percent, Range(ge=Decimal(0), lt=Decimal(1))] = Field(
+        Decimal(0), description="Relative tolerance, like 0.01% of the ledger balance's value."
     )
-    dust: Decimal = spec(
-        "Balances at or below this many token units count as dust.",
-        default=Decimal(0),
-        kind="amount",
-        min=Decimal(0),
+    dust: Annotated[Amount, Range(ge=Decimal(0))] = Field(
+        Decimal(0), description="A difference worth at most this much (reserve currency) is dust."
     )
-    on_mismatch: Literal["abort", "correct", "report"] = spec(
-        "What the runner does about a mismatch.", default="report"
+    tolerance_units: Annotated[Amount, Range(ge=Decimal(0))] | None = Field(
+        None, description="Also ok: a difference of at most this many token units."
+    )
+    dust_units: Annotated[Amount, Range(ge=Decimal(0))] | None = Field(
+        None, description="Also dust: a difference of at most this many token units."
+    )
+    on_mismatch: Annotated[MismatchPolicy, Choice.of(MismatchPolicy)] = Field(
+        MismatchPolicy.report, description="What the runner does about a mismatch."
     )
 
 
 # -- timeline events -----------------------------------------------------------------------
 
 
-@dataclass(frozen=True, kw_only=True)
-class Event:
+def _first_investor(facts: Any) -> str | None:
+    """Default for ``by``: the first investor, so one-investor scenarios never repeat it."""
+    investors = facts.investors if isinstance(facts, Facts) else None
+    return investors[0] if investors else None
+
+
+def _reserve_units(amount: Decimal, context: Any, key: str, what: str, token: str | None = None) -> Iterator[Problem]:
+    """An amount the world mints in one go must be at least one base unit and fit a reserve."""
+    if not isinstance(context, Facts) or context.tokens is None:
+        return
+    symbol = token or context.reserve
+    if symbol is None or symbol not in context.tokens:
+        return
+    decimals = context.tokens[symbol].decimals
+    if not _fits(abs(amount).scaleb(decimals)):
+        yield Problem((key,), f"{what} {_units_range(decimals)} {symbol} (1 to 2**96 base units)")
+
+
+class Event(Entry):
     """Something the world does to the strategy at a given time; one key names the kind."""
 
-    kind: ClassVar[str] = ""
-    variant_noun: ClassVar[str] = "event kind"
-    variants: ClassVar[tuple[type[Event], ...]] = ()
+    kinds: ClassVar[dict[str, type[Entry]]] = {}
+    noun: ClassVar[str] = "event kind"
+    backends: ClassVar[frozenset[BackendName] | None] = None
+    """The backends that can carry the event out (None: every backend)."""
 
-    at: timedelta = spec(
-        "When: a duration after clock.start (like 1d12h) or an absolute datetime.",
-        kind="time_offset",
-        checks=(not_before_start, not_after_until),
-    )
-    line: int = spec("Source line of the entry.", default=0, yaml=False, inject="line")
+    at: When = Field(description="When: a duration after clock.start (like 1d12h) or an absolute datetime.")
 
 
-@dataclass(frozen=True, kw_only=True)
 class DepositEvent(Event):
     """An investor deposits reserve currency."""
 
     kind: ClassVar[str] = "deposit"
+    example: ClassVar[str] = "{amount: 10_000, by: alice}"
+    example_at: ClassVar[str] = "0s"
+    live: ClassVar[bool] = True
+    from_facts: ClassVar[Any] = {"by": _first_investor}
 
-    amount: Decimal = spec("Amount of reserve currency.", kind="amount", exclusive_min=Decimal(0))
-    by: str = spec(
-        "Investor depositing; defaults to the first investor.",
-        default_from=first_investor,
-        checks=(investor_name,),
-    )
+    amount: Annotated[Amount, Range(gt=Decimal(0))] = Field(description="Amount of reserve currency.")
+    by: InvestorRef = Field(description="Investor depositing; defaults to the first investor.")
+
+    def problems(self, context: Any) -> Iterator[Problem]:
+        yield from _reserve_units(self.amount, context, "amount", "an amount")
 
 
-@dataclass(frozen=True, kw_only=True)
 class WithdrawEvent(Event):
     """An investor redeems shares: a fraction of their holding (50%) or an absolute amount."""
 
     kind: ClassVar[str] = "withdraw"
-    exactly_one: ClassVar[tuple[tuple[str, ...], ...]] = (("fraction", "shares"),)
+    example: ClassVar[str] = "{shares: 1%}"
+    example_at: ClassVar[str] = "4d"
+    live: ClassVar[bool] = True
+    from_facts: ClassVar[Any] = {"by": _first_investor}
+    renamed: ClassVar[Any] = {"fraction": "shares"}
 
-    fraction: Decimal | None = spec(
-        "Fraction of the investor's shares, written as shares: 50%.",
-        default=None,
-        yaml_key="shares",
-        kind="percent_sign",
-        expected="a share fraction like 50%",
-        exclusive_min=Decimal(0),
-        max=Decimal(1),
-    )
-    shares: Decimal | None = spec(
-        "Absolute number of shares, written as shares: 12.5.",
-        default=None,
-        kind="amount",
-        expected="a share amount like 12.5",
-        exclusive_min=Decimal(0),
-    )
-    by: str = spec(
-        "Investor redeeming; defaults to the first investor.",
-        default_from=first_investor,
-        checks=(investor_name,),
-    )
+    fraction: SkipJsonSchema[
+        Annotated[Decimal, PercentSyntax(expected="a share fraction like 50%", sign_required=True),
+                  Range(gt=Decimal(0), le=Decimal(1))] | None
+    ] = None
+    shares: Annotated[
+        Decimal,
+        AmountSyntax(expected="a share fraction like 50% or a share amount like 12.5"),
+        Range(gt=Decimal(0)),
+        WithJsonSchema({"anyOf": [
+            {"type": "number", "exclusiveMinimum": 0},
+            {"type": "string", "pattern": f"{q.PERCENT_PATTERN}|{q.AMOUNT_PATTERN}"},
+        ]}),
+    ] | None = Field(None, description="A fraction of the investor's shares (50%) or a number of shares (12.5).")
+    by: InvestorRef = Field(description="Investor redeeming; defaults to the first investor.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _route_shares(cls, data: Any) -> Any:
+        """``shares: 50%`` is a fraction, ``shares: 12.5`` an amount: the % decides."""
+        if isinstance(data, dict) and isinstance(data.get("shares"), str) and data["shares"].strip().endswith("%"):
+            data = {**data, "fraction": data["shares"]}
+            del data["shares"]
+        return data
+
+    def problems(self, context: Any) -> Iterator[Problem]:
+        if (self.fraction is None) == (self.shares is None):
+            found = "both" if self.fraction is not None else "nothing (key missing)"
+            yield Problem(("shares",), "a share fraction like 50% or a share amount like 12.5", found)
+        elif self.shares is not None:
+            yield from _reserve_units(self.shares, context, "shares", "a share amount")
 
 
-@dataclass(frozen=True, kw_only=True)
 class RebaseEvent(Event):
     """A rebasing token changes every holder's balance by a percentage."""
 
     kind: ClassVar[str] = "rebase"
+    example: ClassVar[str] = "{token: stETH, change: +1%}"
+    example_at: ClassVar[str] = "1d12h"
+    live: ClassVar[bool] = True
 
-    token: str = spec("A rebasing token.", checks=(rebasing_token,))
-    change: Decimal = spec(
-        "Balance change, like +1% or -5%.",
-        kind="percent",
-        exclusive_min=Decimal(-1),
-        nonzero=True,
+    token: RebasingTokenRef = Field(description="A rebasing token.")
+    change: Annotated[Percent, Range(gt=Decimal(-1), le=Decimal(10), nonzero=True)] = Field(
+        description="Balance change, like +1% or -5%."
     )
 
 
-@dataclass(frozen=True, kw_only=True)
 class InterestEvent(Event):
     """A rebasing token accrues interest to holders."""
 
     kind: ClassVar[str] = "interest"
+    example: ClassVar[str] = "{token: stETH, rate: 0.5%}"
+    example_at: ClassVar[str] = "3d"
+    live: ClassVar[bool] = True
 
-    token: str = spec("A rebasing token.", checks=(rebasing_token,))
-    rate: Decimal = spec("Interest accrued, like 0.5%.", kind="percent", exclusive_min=Decimal(0))
+    token: RebasingTokenRef = Field(description="A rebasing token.")
+    rate: Annotated[Percent, Range(gt=Decimal(0), le=Decimal(10))] = Field(description="Interest accrued, like 0.5%.")
 
 
-@dataclass(frozen=True, kw_only=True)
 class PriceShockEvent(Event):
     """A pool's price jumps, by a relative move or to an absolute price."""
 
     kind: ClassVar[str] = "price_shock"
-    exactly_one: ClassVar[tuple[tuple[str, ...], ...]] = (("move", "price"),)
+    example: ClassVar[str] = "{pair: WETH/USDC, move: -30%}"
+    example_at: ClassVar[str] = "2d"
+    live: ClassVar[bool] = True
+    json_rule: ClassVar[Any] = {"oneOf": [{"required": ["move"]}, {"required": ["price"]}]}
 
-    pair: str = spec("A pool of the universe, as declared.", checks=(pool_of_universe,))
-    move: Decimal | None = spec(
-        "Relative price move, like -30%.",
-        default=None,
-        kind="percent",
-        exclusive_min=Decimal(-1),
+    pair: PoolRef = Field(description="A pool of the universe, as declared.")
+    move: Annotated[Percent, Range(gt=Decimal(-1), le=Decimal(1000))] | None = Field(
+        None, description="Relative price move, like -30%."
     )
-    price: Decimal | None = spec(
-        "New absolute price in QUOTE per BASE.",
-        default=None,
-        kind="amount",
-        exclusive_min=Decimal(0),
-    )
+    price: Annotated[Amount, Range(gt=Decimal(0))] | None = Field(None, description="New absolute price in QUOTE per BASE.")
+
+    def problems(self, context: Any) -> Iterator[Problem]:
+        if self.move is not None and self.price is not None:
+            yield Problem(("price",), "exactly one of move or price", "both")
+        elif self.move is None and self.price is None:
+            yield Problem((), "exactly one of move or price", "neither")
+        elif self.price is not None and isinstance(context, Facts) and context.pools is not None:
+            declared = next((pool.price for pool in context.pools if pool.pair == self.pair), None)
+            if declared is not None and not declared / MAX_PRICE_FACTOR <= self.price <= declared * MAX_PRICE_FACTOR:
+                low, high = declared / MAX_PRICE_FACTOR, declared * MAX_PRICE_FACTOR
+                yield Problem(("price",), f"a price between {format_decimal(low)} and {format_decimal(high)} "
+                              f"(within a factor {MAX_PRICE_FACTOR} of the pool's {format_decimal(declared)})")
 
 
-@dataclass(frozen=True, kw_only=True)
 class FailNextTradeEvent(Event):
     """The next trade (on a pair, or any) fails the chosen way."""
 
     kind: ClassVar[str] = "fail_next_trade"
+    example: ClassVar[str] = "{pair: WETH/USDC, mode: revert, reason: SLIPPAGE}"
+    example_at: ClassVar[str] = "2d"
+    live: ClassVar[bool] = True
 
-    pair: str | None = spec(
-        "Pool whose next trade fails; any pair when omitted.",
-        default=None,
-        checks=(pool_of_universe,),
+    pair: PoolRef | None = Field(None, description="Pool whose next trade fails; any pair when omitted.")
+    mode: Annotated[TradeFaultMode, Choice.of(TradeFaultMode)] = Field(
+        TradeFaultMode.revert, description="How the trade fails."
     )
-    mode: Literal["revert", "out_of_gas", "slippage", "transfer_failure"] = spec(
-        "How the trade fails.", default="revert"
+    reason: Annotated[str, Text(min_length=1, max_length=200)] = Field(
+        "SIMULATED_FAILURE", description="Revert reason reported."
     )
-    reason: str = spec("Revert reason reported.", default="SIMULATED_FAILURE", min_length=1)
 
 
-@dataclass(frozen=True, kw_only=True)
 class ExternalTransferEvent(Event):
     """Tokens arrive at (+) or leave (-) the strategy's vault outside its control."""
 
     kind: ClassVar[str] = "external_transfer"
+    example: ClassVar[str] = "{token: WETH, amount: -0.5}"
+    example_at: ClassVar[str] = "5d"
+    live: ClassVar[bool] = True
 
-    token: str = spec("A token of the universe.", checks=(token_of_universe,))
-    amount: Decimal = spec(
-        "Signed amount in token units: + arrives, - leaves.", kind="amount", nonzero=True
-    )
+    token: TokenRef = Field(description="A token of the universe.")
+    amount: Annotated[Amount, Range(nonzero=True)] = Field(description="Signed amount in token units: + arrives, - leaves.")
+
+    def problems(self, context: Any) -> Iterator[Problem]:
+        yield from _reserve_units(self.amount, context, "amount", "an amount of", self.token)
 
 
-@dataclass(frozen=True, kw_only=True)
 class CrashEvent(Event):
     """The runner process dies just before the given step completes."""
 
     kind: ClassVar[str] = "crash"
+    shorthand: ClassVar[str | None] = "step"
+    example: ClassVar[str] = "broadcast"
+    example_at: ClassVar[str] = "8d"
 
-    step: CrashStep = spec("Runner step during which the process dies.", shorthand=True)
+    step: Annotated[Step, Choice.of(Step)] = Field(description="Runner step during which the process dies.")
 
 
-@dataclass(frozen=True, kw_only=True)
 class SetParameterEvent(Event):
     """A strategy parameter is changed mid-run."""
 
     kind: ClassVar[str] = "set_parameter"
+    example: ClassVar[str] = "{name: weights, value: {WETH: 1, stETH: 0}}"
+    example_at: ClassVar[str] = "6d"
+    live: ClassVar[bool] = True
 
-    name: str = spec("Parameter name.", min_length=1)
-    value: Any = spec("New value (any YAML value).")
+    name: Annotated[str, Text(min_length=1, max_length=64)] = Field(description="Parameter name (a field of the strategy's Parameters).")
+    value: PlainValue = Field(description="New value, written as in strategy.parameters.")
+
+    def problems(self, context: Any) -> Iterator[Problem]:
+        """The name must be a parameter and the value valid for it, as the run will apply it."""
+        if not isinstance(context, Facts) or context.strategy is None:
+            return
+        from runner.strategy.parameters import ParameterError, parameters_class, with_override
+
+        names = list(parameters_class(context.strategy).model_fields)
+        if self.name not in names:
+            module = context.strategy.__name__
+            yield Problem(("name",), f"a parameter of {module} ({listing(names)})",
+                          suggestion=closest(self.name, names))
+            return
+        if context.parameters is None:
+            return
+        try:
+            with_override(context.parameters, self.name, self.value, assets=_assets(context))
+        except ParameterError as exc:
+            for issue in exc.issues:
+                yield Problem(("value", *issue.loc[1:]), issue.expected, issue.found, issue.suggestion)
 
 
-@dataclass(frozen=True, kw_only=True)
 class NoteEvent(Event):
     """Free text shown in the run log at that time; changes nothing."""
 
     kind: ClassVar[str] = "note"
+    shorthand: ClassVar[str | None] = "text"
+    example: ClassVar[str] = '"weights moved fully to WETH"'
+    example_at: ClassVar[str] = "7d"
+    live: ClassVar[bool] = True
 
-    text: str = spec("The note.", shorthand=True, min_length=1)
+    text: Annotated[str, Text(min_length=1, max_length=1_000)] = Field(description="The note.")
 
 
-@dataclass(frozen=True, kw_only=True)
+_NODE_BACKENDS = frozenset({BackendName.anvil, BackendName.anvil_fork})
+
+
 class MempoolEvent(Event):
-    """The node's block production, as the runner's transactions experience it (anvil only).
+    """The node's block production, as the runner's transactions experience it.
 
     ``stall``: blocks stop; the runner's broadcasts stay pending. ``resume``: a block
     includes everything pending. ``drop``: pending transactions are dropped from the
@@ -596,35 +676,42 @@ class MempoolEvent(Event):
     """
 
     kind: ClassVar[str] = "mempool"
+    shorthand: ClassVar[str | None] = "action"
+    example: ClassVar[str] = "stall"
+    example_at: ClassVar[str] = "9d"
+    backends: ClassVar[frozenset[BackendName] | None] = _NODE_BACKENDS
 
-    action: Literal["stall", "resume", "drop"] = spec("What the node does.", shorthand=True)
+    action: Annotated[MempoolAction, Choice.of(MempoolAction)] = Field(description="What the node does.")
 
 
-@dataclass(frozen=True, kw_only=True)
 class NodeFaultEvent(Event):
     """The node answers the runner's next ``calls`` requests with errors or not at all."""
 
     kind: ClassVar[str] = "node_fault"
+    example: ClassVar[str] = "{mode: timeout, calls: 2}"
+    example_at: ClassVar[str] = "8d"
 
-    mode: Literal["error", "timeout"] = spec("Error responses or timeouts.", default="error")
-    calls: int = spec("How many of the runner's node requests fail.", default=1, min=1)
-    method: (
-        Literal["call", "call_many", "get_logs", "get_receipt", "get_nonce", "block_number",
-                "block_hash", "send_raw_transaction"]
-        | None
-    ) = spec("Only requests of this kind fail; any kind when omitted.", default=None)
+    mode: Annotated[NodeFaultMode, Choice.of(NodeFaultMode)] = Field(
+        NodeFaultMode.error, description="Error responses or timeouts."
+    )
+    calls: Annotated[Int, Range(ge=1, le=MAX_NODE_CALLS)] = Field(1, description="How many of the runner's node requests fail.")
+    method: Annotated[NodeMethod, Choice.of(FAULTABLE)] | None = Field(
+        None, description="Only requests of this kind fail; any kind when omitted."
+    )
 
 
-@dataclass(frozen=True, kw_only=True)
 class NodeRestartEvent(Event):
-    """The node process restarts, keeping its chain through a state dump (anvil only)."""
+    """The node process restarts, keeping its chain through a state dump."""
 
     kind: ClassVar[str] = "node_restart"
+    shorthand: ClassVar[str | None] = "reason"
+    example: ClassVar[str] = "{}"
+    example_at: ClassVar[str] = "9d"
+    backends: ClassVar[frozenset[BackendName] | None] = _NODE_BACKENDS
 
-    reason: str = spec("Why, for the journal.", default="maintenance", shorthand=True)
+    reason: Annotated[str, Text(max_length=200)] = Field("maintenance", description="Why, for the journal.")
 
 
-@dataclass(frozen=True, kw_only=True)
 class ReorgEvent(Event):
     """The chain goes back to how it was at an earlier instant (before that instant's events).
 
@@ -633,184 +720,293 @@ class ReorgEvent(Event):
     """
 
     kind: ClassVar[str] = "reorg"
+    shorthand: ClassVar[str | None] = "to"
+    example: ClassVar[str] = "6d"
+    example_at: ClassVar[str] = "8d"
 
-    to: timedelta = spec(
-        "The earlier instant to go back to: a duration after clock.start or a datetime.",
-        kind="time_offset",
-        shorthand=True,
-        checks=(not_before_start,),
+    to: SinceStart = Field(
+        description="The earlier instant to go back to: a duration after clock.start or a datetime."
     )
 
-    def problems(self) -> Iterator[tuple[str, str]]:
+    def problems(self, context: Any) -> Iterator[Problem]:
         """A reorg can only go back in time."""
         if self.to >= self.at:
-            yield "to", f"an instant before the reorg itself ({format_duration(self.at)})"
+            yield Problem(("to",), f"an instant before the reorg itself ({q.format_duration(self.at)})")
 
 
 # -- expectations ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, kw_only=True)
-class Expectation:
+class Expectation(Entry):
     """Something that must hold at a given time (``end`` = clock.until); one key names the kind."""
 
-    kind: ClassVar[str] = ""
-    variant_noun: ClassVar[str] = "expectation kind"
-    variants: ClassVar[tuple[type[Expectation], ...]] = ()
+    kinds: ClassVar[dict[str, type[Entry]]] = {}
+    noun: ClassVar[str] = "expectation kind"
 
-    at: timedelta = spec(
-        "When to check: a duration after clock.start, an absolute datetime, or end.",
-        kind="time_offset",
-        allow_end=True,
-        checks=(not_before_start, not_after_until),
-    )
-    line: int = spec("Source line of the entry.", default=0, yaml=False, inject="line")
+    at: WhenOrEnd = Field(description="When to check: a duration after clock.start, an absolute datetime, or end.")
 
 
-@dataclass(frozen=True, kw_only=True)
 class PositionExpectation(Expectation):
     """The state of the position on a pair."""
 
     kind: ClassVar[str] = "position"
+    example: ClassVar[str] = "{pair: WETH/USDC, state: frozen}"
+    example_at: ClassVar[str] = "end"
+    live: ClassVar[bool] = True
 
-    pair: str = spec("A pool of the universe, as declared.", checks=(pool_of_universe,))
-    state: Literal["open", "closed", "frozen"] | None = spec("Position state.", default=None)
-    closed_by: Literal["stop_loss", "take_profit", "trailing_stop", "strategy"] | None = spec(
-        "What closed the position.", default=None
-    )
+    pair: PoolRef = Field(description="A pool of the universe, as declared.")
+    state: Annotated[PositionState, Choice.of(PositionState)] | None = Field(None, description="Position state.")
+    closed_by: Annotated[ClosedBy, Choice.of(ClosedBy)] | None = Field(None, description="What closed the position.")
 
 
-@dataclass(frozen=True, kw_only=True)
 class AccountingExpectation(Expectation):
     """The outcome of the accounting check."""
 
     kind: ClassVar[str] = "accounting"
+    example: ClassVar[str] = "{outcome: mismatch, asset: WETH}"
+    example_at: ClassVar[str] = "5d"
+    live: ClassVar[bool] = True
 
-    outcome: Literal["ok", "dust", "mismatch"] = spec("Accounting check outcome.")
-    asset: str | None = spec(
-        "Token the outcome is about.", default=None, checks=(token_of_universe,)
-    )
+    outcome: Annotated[Verdict, Choice.of(Verdict)] = Field(description="Accounting check outcome.")
+    asset: TokenRef | None = Field(None, description="Token the outcome is about.")
 
 
-@dataclass(frozen=True, kw_only=True)
 class TradeExpectation(Expectation):
     """The status of the latest trade (on a pair, or any)."""
 
     kind: ClassVar[str] = "trade"
+    example: ClassVar[str] = "{pair: WETH/USDC, status: failed, reason: SLIPPAGE}"
+    example_at: ClassVar[str] = "2d"
+    live: ClassVar[bool] = True
 
-    pair: str | None = spec(
-        "Pool traded; any when omitted.", default=None, checks=(pool_of_universe,)
-    )
-    status: Literal["success", "failed", "repaired"] = spec("Trade status.")
-    reason: str | None = spec("Substring of the failure reason.", default=None)
+    pair: PoolRef | None = Field(None, description="Pool traded; any when omitted.")
+    status: Annotated[TradeStatus, Choice.of(TradeStatus)] = Field(description="Trade status.")
+    reason: Annotated[str, Text(max_length=200)] | None = Field(None, description="Substring of the failure reason.")
 
 
-@dataclass(frozen=True, kw_only=True)
 class NavExpectation(Expectation):
     """Net asset value within bounds, in reserve currency."""
 
     kind: ClassVar[str] = "nav"
-    at_least_one: ClassVar[tuple[tuple[str, ...], ...]] = (("min", "max"),)
+    example: ClassVar[str] = "{min: 1_000}"
+    example_at: ClassVar[str] = "end"
+    live: ClassVar[bool] = True
+    json_rule: ClassVar[Any] = {"anyOf": [{"required": ["min"]}, {"required": ["max"]}]}
 
-    min: Decimal | None = spec("Lowest acceptable NAV.", default=None, kind="amount")
-    max: Decimal | None = spec("Highest acceptable NAV.", default=None, kind="amount")
+    min: Amount | None = Field(None, description="Lowest acceptable NAV.")
+    max: Amount | None = Field(None, description="Highest acceptable NAV.")
 
-    def problems(self) -> Iterator[tuple[str, str]]:
+    def problems(self, context: Any) -> Iterator[Problem]:
         """An empty range can never hold; say so now rather than after a long run."""
-        if self.min is not None and self.max is not None and self.max < self.min:
-            yield "max", f"an amount >= min ({self.min})"
+        if self.min is None and self.max is None:
+            yield Problem((), "at least one of min or max", "neither")
+        elif self.min is not None and self.max is not None and self.max < self.min:
+            yield Problem(("max",), f"an amount >= min ({self.min})")
 
 
-@dataclass(frozen=True, kw_only=True)
 class BalanceUpdateExpectation(Expectation):
     """A balance update of the given cause was recorded."""
 
     kind: ClassVar[str] = "balance_update"
+    example: ClassVar[str] = "{cause: deposit}"
+    example_at: ClassVar[str] = "0s"
+    live: ClassVar[bool] = True
 
-    cause: Literal["deposit", "redemption", "interest", "rebase", "correction"] = spec(
-        "Cause of the balance update."
-    )
-    asset: str | None = spec("Token updated.", default=None, checks=(token_of_universe,))
+    cause: Annotated[BalanceUpdateCause, Choice.of(BalanceUpdateCause)] = Field(description="Cause of the balance update.")
+    asset: TokenRef | None = Field(None, description="Token updated.")
 
 
-@dataclass(frozen=True, kw_only=True)
 class ErrorExpectation(Expectation):
     """The run is expected to stop with an error whose message contains the text."""
 
     kind: ClassVar[str] = "error"
+    shorthand: ClassVar[str | None] = "contains"
+    example: ClassVar[str] = '"SIMULATED_FAILURE"'
+    example_at: ClassVar[str] = "end"
 
-    contains: str = spec("Substring of the error message.", shorthand=True, min_length=1)
+    contains: Annotated[str, Text(min_length=1, max_length=200)] = Field(description="Substring of the error message.")
 
 
-@dataclass(frozen=True, kw_only=True)
 class ViolationExpectation(Expectation):
-    """An invariant is expected to fail at this instant: a planted fault is caught."""
+    """An invariant is expected to fail at this instant: the scenario plants what it catches."""
 
     kind: ClassVar[str] = "violation"
+    shorthand: ClassVar[str | None] = "invariant"
+    example: ClassVar[str] = "trades-match-chain"
+    example_at: ClassVar[str] = "end"
 
-    invariant: str = spec("The invariant's name (harness invariants lists them).", shorthand=True, min_length=1)
+    invariant: Annotated[InvariantName, Choice.of(InvariantName)] = Field(description="The invariant's name.")
 
 
-EVENT_TYPES: tuple[type[Event], ...] = (
-    DepositEvent,
-    WithdrawEvent,
-    RebaseEvent,
-    InterestEvent,
-    PriceShockEvent,
-    FailNextTradeEvent,
-    ExternalTransferEvent,
-    CrashEvent,
-    SetParameterEvent,
-    NoteEvent,
-    MempoolEvent,
-    NodeFaultEvent,
-    NodeRestartEvent,
-    ReorgEvent,
-)
-EXPECTATION_TYPES: tuple[type[Expectation], ...] = (
-    PositionExpectation,
-    AccountingExpectation,
-    TradeExpectation,
-    NavExpectation,
-    BalanceUpdateExpectation,
-    ErrorExpectation,
-    ViolationExpectation,
-)
-Event.variants = EVENT_TYPES
-Expectation.variants = EXPECTATION_TYPES
+# -- invariants ----------------------------------------------------------------------------
+
+
+class SkippedInvariant(StrictModel):
+    """An invariant a scenario opts out of, and why (the reason is shown in every report)."""
+
+    name: Annotated[InvariantName, Choice.of(InvariantName)] = Field(description="The invariant's name.")
+    reason: Annotated[str, Text(min_length=1, max_length=200)] = Field(description="Why it does not apply here.")
+
+
+class InvariantsSpec(StrictModel):
+    """Invariants are checked after every event, tick and trigger check; skipping one needs a reason."""
+
+    skip: Annotated[tuple[SkippedInvariant, ...], Field(max_length=len(InvariantName)), AsTuple] = Field(
+        (), description="Invariants not checked in this scenario."
+    )
+
+    def problems(self, context: Any) -> Iterator[Problem]:
+        first: dict[str, int] = {}
+        for index, item in enumerate(self.skip):
+            if item.name in first:
+                yield Problem(("skip", index, "name"), "each invariant at most once",
+                              f"{str(item.name)!r} again (first as skip[{first[item.name]}])")
+            first.setdefault(item.name, index)
 
 
 # -- the scenario ----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, kw_only=True)
-class Scenario:
+class Scenario(StrictModel):
     """A world (tokens, pools, a strategy) and a timeline of events and expectations."""
 
-    name: str = spec("Scenario name, shown in reports.", min_length=1)
-    description: str = spec("What the scenario exercises and why.")
-    seed: int = spec("Seed for every random choice of the run.", default=0, min=0)
-    clock: ClockSpec = spec("Simulated time.")
-    chain: ChainSpec = spec("Chain backend.", default_factory=ChainSpec)
-    universe: UniverseSpec = spec("Tokens and pools.")
-    strategy: StrategySpec = spec("Strategy under test.")
-    accounting: AccountingSpec = spec("Accounting check settings.", default_factory=AccountingSpec)
-    investors: tuple[str, ...] = spec(
-        "Names of the investor accounts; events' by must name one.",
-        default=("alice",),
-        min_items=1,
-        unique=True,
-        pattern=_NAME,
-        pattern_help="a name like alice (letters, digits, '_' or '-')",
-        publish="investors",
+    name: Annotated[str, Text(min_length=1, max_length=200)] = Field(description="Scenario name, shown in reports.")
+    description: Annotated[str, Text(max_length=10_000)] = Field(description="What the scenario exercises and why.")
+    seed: Annotated[Int, Range(ge=0)] = Field(0, description="Seed for every random choice of the run.")
+    clock: ClockSpec = Field(description="Simulated time.")
+    chain: ChainSpec = Field(ChainSpec(), description="Chain backend.")
+    universe: UniverseSpec = Field(description="Tokens and pools.")
+    strategy: StrategySpec = Field(description="Strategy under test.")
+    accounting: AccountingSpec = Field(AccountingSpec(), description="Accounting check settings.")
+    invariants: InvariantsSpec = Field(InvariantsSpec(), description="Invariant settings.")
+    investors: Annotated[tuple[Name, ...], Field(min_length=1, max_length=MAX_INVESTORS), AsTuple] = Field(
+        ("alice",), description="Names of the investor accounts; events' by must name one."
     )
-    timeline: tuple[Event, ...] = spec(
-        "Events in file order; the engine orders them stably by time.", default=()
+    timeline: Annotated[tuple[Annotated[Event, Kinds(Event)], ...], Field(max_length=MAX_ENTRIES), AsTuple] = Field(
+        (), description="Events in file order; the engine orders them stably by time."
     )
-    expect: tuple[Expectation, ...] = spec("Expectations checked during the run.", default=())
-    source: SourceInfo = spec(
-        "The file this scenario was loaded from.",
-        default=SourceInfo(path="<memory>", sha256=""),
-        yaml=False,
-        inject="source",
+    expect: Annotated[tuple[Annotated[Expectation, Kinds(Expectation)], ...], Field(max_length=MAX_ENTRIES), AsTuple] = Field(
+        (), description="Expectations checked during the run."
     )
+
+    _source: SourceInfo = PrivateAttr(default=SourceInfo(path="<memory>", sha256=""))
+
+    @property
+    def source(self) -> SourceInfo:
+        """The file this scenario was loaded from (path as given, sha256 of its bytes)."""
+        return self._source
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _take_source(cls, data: Any, handler: Any, info: ValidationInfo) -> Scenario:
+        """The loader's facts name the file; ``Scenario(source=...)`` (a copy) keeps it."""
+        source = info.context.source if isinstance(info.context, Facts) else None
+        if isinstance(data, dict) and isinstance(data.get("source"), SourceInfo):
+            data = dict(data)
+            source = data.pop("source")
+        scenario: Scenario = handler(data)
+        if source is not None:
+            scenario._source = source
+        return scenario
+
+    def problems(self, context: Any) -> Iterator[Problem]:
+        seen: dict[str, int] = {}
+        for index, name in enumerate(self.investors):
+            if name in seen:
+                yield Problem(("investors", index), "each item at most once", f"{name!r} again (first as investors[{seen[name]}])")
+            seen.setdefault(name, index)
+
+
+def backend_problems(scenario: Scenario, backend: BackendName | str) -> Iterator[Problem]:
+    """Events the backend cannot carry out (a mempool needs a node), at their kind keys."""
+    for index, event in enumerate(scenario.timeline):
+        if event.backends is not None and backend not in event.backends:
+            names = "/".join(sorted(str(b) for b in event.backends))
+            yield Problem(
+                ("timeline", index, event.kind),
+                f"backend {names} (set chain: {{backend: anvil}} or run with --backend anvil)",
+                f"backend {backend}",
+            )
+
+
+# ``dataclasses.replace(scenario, timeline=...)`` keeps working as it did on the frozen
+# dataclasses this model replaces (tests and tools copy scenarios that way).
+Scenario.__dataclass_fields__ = dataclasses.make_dataclass(  # type: ignore[attr-defined]
+    "Scenario", [(name, Any) for name in [*Scenario.model_fields, "source"]]
+).__dataclass_fields__
+
+EVENT_TYPES: tuple[type[Event], ...] = tuple(Event.kinds.values())  # type: ignore[arg-type]
+EXPECTATION_TYPES: tuple[type[Expectation], ...] = tuple(Expectation.kinds.values())  # type: ignore[arg-type]
+
+
+# -- facts: what cross references are checked against ----------------------------------------
+
+_ADAPTERS: dict[tuple[type, str], TypeAdapter[Any]] = {}
+
+
+def _field_value(model: type[StrictModel], name: str, data: Any, facts: Facts) -> Any:
+    """One field validated alone as the model would, or None when absent or invalid."""
+    from runner.strategy.validation import field_type
+
+    if not isinstance(data, dict) or name not in data:
+        field = model.model_fields[name]
+        return None if field.is_required() else field.get_default(call_default_factory=True)
+    key = (model, name)
+    if key not in _ADAPTERS:
+        _ADAPTERS[key] = TypeAdapter(field_type(model.model_fields[name]))
+    try:
+        return _ADAPTERS[key].validate_python(data[name], context=facts)
+    except ValidationError:
+        return None
+
+
+def gather_facts(data: Any, facts: Facts) -> Facts:
+    """Fill ``facts`` from the raw document, each fact validated as its field is."""
+    root = data if isinstance(data, dict) else {}
+    clock = root.get("clock")
+    facts.start = _field_value(ClockSpec, "start", clock, facts) if isinstance(clock, dict) else None
+    facts.until = _field_value(ClockSpec, "until", clock, facts) if isinstance(clock, dict) else None
+    universe = root.get("universe")
+    if isinstance(universe, dict):
+        facts.tokens = _field_value(UniverseSpec, "tokens", universe, facts) if "tokens" in universe else None
+        facts.reserve = _field_value(UniverseSpec, "reserve", universe, facts) if "reserve" in universe else None
+        facts.pools = _field_value(UniverseSpec, "pools", universe, facts) if "pools" in universe else None
+    facts.investors = _field_value(Scenario, "investors", root, facts)
+    chain = root.get("chain")
+    facts.backend = _field_value(ChainSpec, "backend", chain if isinstance(chain, dict) else {}, facts)
+    strategy = root.get("strategy")
+    if isinstance(strategy, dict):
+        module = _field_value(StrategySpec, "module", strategy, facts) if "module" in strategy else None
+        if module is not None:
+            _import_strategy(module, strategy.get("parameters", {}), facts)
+    return facts
+
+
+def _import_strategy(module: str, parameters: Any, facts: Facts) -> None:
+    """Import the module exactly as the run does; validate its parameters if it loads."""
+    from runner.strategy.loader import StrategyLoadError, load_strategy
+    from runner.strategy.parameters import ParameterError, parameters_class, validate_parameters
+
+    try:
+        facts.strategy = load_strategy(module)
+    except StrategyLoadError as exc:
+        facts.strategy_error = exc.reason
+        return
+    if isinstance(parameters, dict):
+        try:
+            facts.parameters = validate_parameters(parameters_class(facts.strategy), parameters, assets=_assets(facts))
+        except ParameterError:
+            facts.parameters = None
+
+
+def _names() -> list[str]:
+    """Exported names: the model's classes (every registered kind included) and constants."""
+    classes = [
+        name for name, value in globals().items()
+        if isinstance(value, type) and issubclass(value, StrictModel) and value.__module__ == __name__
+    ]
+    constants = [n for n in globals() if n.isupper() and not n.startswith("_") and n not in _IMPORTED]
+    return sorted({*classes, *constants, "CrashStep", "SourceInfo", "Facts", "backend_problems", "gather_facts"})
+
+
+__all__ = _names()

@@ -9,6 +9,13 @@ marks) and type plain scalars ourselves, from their source text:
 * integers with optional sign and ``_`` separators -> int;
 * decimals (``0.5``, ``1e-6``, ``2_000.25``) -> Decimal built from the text;
 * anything else, and every quoted or block scalar -> str.
+
+Hostile input is bounded here, before anything is expanded or converted: a scalar has at
+most ``MAX_SCALAR`` characters (a number at most ``MAX_NUMBER``, far below Python's
+4,300-digit int limit), nesting is at most ``MAX_DEPTH`` deep, and the document, with
+every alias expanded, holds at most ``MAX_NODES`` values (a 1 KB "billion laughs" is
+refused at the alias that crosses the limit, never expanded). A node that breaks a rule
+becomes an ``INVALID`` scalar, so the model reports nothing more about it.
 """
 
 from __future__ import annotations
@@ -24,6 +31,13 @@ from harness.errors import ScenarioError, ScenarioSyntaxError
 
 __all__ = [
     "DEFAULT_LOADER",
+    "INVALID",
+    "MAX_DEPTH",
+    "MAX_KEY",
+    "MAX_NODES",
+    "MAX_NUMBER",
+    "MAX_SCALAR",
+    "Located",
     "LMapping",
     "LNode",
     "LScalar",
@@ -31,6 +45,7 @@ __all__ = [
     "Scalar",
     "compose_text",
     "describe",
+    "to_data",
     "to_plain",
 ]
 
@@ -46,6 +61,33 @@ _DECIMAL = re.compile(
     r"[+-]?(?:\d+(?:_\d+)*(?:\.(?:\d+(?:_\d+)*)?)?|\.\d+(?:_\d+)*)(?:[eE][+-]?\d+)?"
 )
 _MAX_FOUND = 60
+
+MAX_SCALAR = 10_000
+"""Characters in one scalar (a key, a name, a description)."""
+MAX_NUMBER = 100
+"""Characters in one number as written."""
+MAX_KEY = 200
+"""Characters in one mapping key."""
+MAX_DEPTH = 32
+"""Nesting of mappings and lists."""
+MAX_NODES = 100_000
+"""Values in the document once aliases are expanded."""
+
+
+class _Invalid:
+    """The value of a node the node layer already reported; validation says nothing more."""
+
+    def __repr__(self) -> str:
+        return "INVALID"
+
+
+INVALID: Any = _Invalid()
+
+
+class Located(dict):  # type: ignore[type-arg]
+    """A mapping as plain data that remembers its source line (entries record it)."""
+
+    line: int = 0
 
 
 @dataclass(frozen=True, eq=False)
@@ -85,13 +127,15 @@ def describe(node: LNode | None) -> str:
         return "a mapping"
     if isinstance(node, LSequence):
         return "a list"
-    if isinstance(node.value, str):
-        text = node.value
+    if isinstance(node.value, str) or node.value is INVALID:
+        text = str(node.value) if node.value is not INVALID else node.text
         if len(text) > _MAX_FOUND:
             text = text[: _MAX_FOUND - 3] + "..."
         return repr(text)
     if node.value is None:
         return "null"
+    if len(node.text) > _MAX_FOUND:
+        return node.text[: _MAX_FOUND - 3] + "..."
     return node.text
 
 
@@ -103,6 +147,17 @@ def to_plain(node: LNode | None) -> Any:
         return {key: to_plain(value) for key, value in node.value.items()}
     if isinstance(node, LSequence):
         return [to_plain(item) for item in node.value]
+    return node.value
+
+
+def to_data(node: LNode) -> Any:
+    """The tree as the plain values pydantic validates: mappings remember their line."""
+    if isinstance(node, LMapping):
+        data = Located((key, to_data(value)) for key, value in node.value.items())
+        data.line = node.line
+        return data
+    if isinstance(node, LSequence):
+        return [to_data(item) for item in node.value]
     return node.value
 
 
@@ -153,6 +208,8 @@ def compose_text(
         raise _syntax_error(file, exc) from None
     except yaml.YAMLError as exc:
         raise _reader_error(file, text, exc) from None
+    except RecursionError:  # the pure-Python composer recurses; libyaml stops at its own depth
+        raise ScenarioSyntaxError(file, 1, 1, f"nesting too deep (at most {MAX_DEPTH} levels)") from None
     if root is None:
         return None, []
     converter = _Converter(file)
@@ -191,20 +248,34 @@ class _Converter:
         self.file = file
         self.errors: list[ScenarioError] = []
         self._done: dict[int, LNode] = {}
+        self._sizes: dict[int, int] = {}
         self._active: set[int] = set()
+        self._depth = 0
+        self.total = 0  # values so far, aliases expanded
 
     def error(self, line: int, key: str, expected: str, found: str) -> None:
         self.errors.append(ScenarioError(self.file, line, key, expected, found))
 
     def convert(self, node: yaml.Node, path: str) -> LNode:
         ident = id(node)
-        if ident in self._done:
-            return self._done[ident]
         line = node.start_mark.line + 1
+        if ident in self._done:  # an alias: shared, but it counts as many values as it holds
+            self.total += self._sizes[ident]
+            if self.total > MAX_NODES:
+                return self._refuse(line, path, f"a document of at most {MAX_NODES} values with aliases expanded",
+                                    f"an alias of {self._sizes[ident]} values past the limit")
+            return self._done[ident]
         if ident in self._active:
             self.error(line, path, "no alias that contains itself", "a recursive alias")
-            return LScalar(None, line, "")
+            return LScalar(INVALID, line, "")
+        if self._depth >= MAX_DEPTH:
+            return self._refuse(line, path, f"at most {MAX_DEPTH} levels of nesting", "deeper nesting")
+        before = self.total
+        self.total += 1
+        if self.total > MAX_NODES:
+            return self._refuse(line, path, f"a document of at most {MAX_NODES} values", "more values")
         self._active.add(ident)
+        self._depth += 1
         try:
             if isinstance(node, yaml.MappingNode):
                 result: LNode = self._mapping(node, path, line)
@@ -214,12 +285,29 @@ class _Converter:
                 result = self._scalar(node, path, line)
         finally:
             self._active.discard(ident)
+            self._depth -= 1
         self._done[ident] = result
+        self._sizes[ident] = self.total - before
         return result
+
+    def _refuse(self, line: int, path: str, expected: str, found: str) -> LScalar:
+        """Report once, at the first node past a limit, and stop converting."""
+        if not self._refused:
+            self._refused = True
+            self.error(line, path, expected, found)
+        return LScalar(INVALID, line, "")
+
+    _refused = False
 
     def _scalar(self, node: yaml.Node, path: str, line: int) -> LScalar:
         text = str(node.value)
         tag = node.tag
+        if len(text) > MAX_SCALAR:
+            self.error(line, path, f"a value of at most {MAX_SCALAR} characters", f"{len(text)} characters")
+            return LScalar(INVALID, line, text[:_MAX_FOUND])
+        if tag in (_PLAIN, _TAG + "int", _TAG + "float") and len(text) > MAX_NUMBER and _DECIMAL.fullmatch(text):
+            self.error(line, path, f"a number of at most {MAX_NUMBER} characters", f"a number of {len(text)}")
+            return LScalar(INVALID, line, text[:_MAX_FOUND])
         if tag == _PLAIN:
             return LScalar(plain_scalar(text), line, text)
         if tag == _TAG + "str":
@@ -234,9 +322,9 @@ class _Converter:
             if ok:
                 return LScalar(value, line, text)
             self.error(line, path, f"a value matching its tag !!{wanted}", repr(text))
-            return LScalar(text, line, text)
+            return LScalar(INVALID, line, text)
         self.error(line, path, "an untagged value (or !!str, !!int, !!float)", f"tag {tag!r}")
-        return LScalar(text, line, text)
+        return LScalar(INVALID, line, text)
 
     def _sequence(self, node: yaml.Node, path: str, line: int) -> LSequence:
         if node.tag != _TAG + "seq":
@@ -258,6 +346,9 @@ class _Converter:
             key_line = key_node.start_mark.line + 1
             if not isinstance(key_node, yaml.ScalarNode):
                 self.error(key_line, path, "a plain string key", "a mapping or list as key")
+                continue
+            if len(str(key_node.value)) > MAX_KEY:
+                self.error(key_line, path, f"a key of at most {MAX_KEY} characters", f"a key of {len(str(key_node.value))}")
                 continue
             if _is_merge(key_node):
                 for name, merged, merged_line in self._merged(value_node, path):

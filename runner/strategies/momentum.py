@@ -3,29 +3,49 @@
 Prices are observed each cycle from the chain and kept in the state's parameters store
 (`momentum.history`), so the strategy is restart-safe without any side storage.
 
-parameters:
-  lookback: cycles of history to compare against (default 3)
-  threshold: minimum rise over the lookback to enter (default 0.02)
-  allocation: fraction of NAV per position (default 0.3)
-  stop_loss: fraction below entry that triggers a stop (default 0.1)
-  take_profit: fraction above entry that takes profit (default none)
-  trailing_stop: trailing stop fraction (default none)
+Its parameters are the ``Parameters`` class below (the README's table lists them).
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Annotated
 
-from runner.models.pricing import PricingModel
 from runner.state import State, TradeExecution
+from runner.strategy.parameters import Fraction, StrategyParameters, parameter
 from runner.strategy.position_manager import PositionManager
+from runner.strategy.validation import Int, Range
 from runner.universe import Universe
 
+if TYPE_CHECKING:
+    from runner.models.pricing import PricingModel
 
-def _opt(value: Any) -> Decimal | None:
-    return None if value is None else Decimal(str(value))
+Below = Annotated[Fraction, Range(gt=Decimal(0), lt=Decimal(1))]
+
+
+class Parameters(StrategyParameters):
+    """When momentum is strong enough to enter, how much to put in, and the exits."""
+
+    lookback: Annotated[Int, Range(ge=1, le=1_000)] = parameter(
+        3, "Cycles of price history the rise is measured over.", unit="cycles"
+    )
+    threshold: Annotated[Fraction, Range(ge=Decimal(0))] = parameter(
+        Decimal("0.02"), "Rise over the lookback that opens a position (the same fall closes it).",
+        unit="fraction of price",
+    )
+    allocation: Annotated[Fraction, Range(gt=Decimal(0), le=Decimal(1))] = parameter(
+        Decimal("0.3"), "Share of NAV a new position takes.", unit="fraction of NAV"
+    )
+    stop_loss: Below | None = parameter(
+        Decimal("0.1"), "Fall below the entry price that sells (null: no stop loss).", unit="fraction of entry"
+    )
+    take_profit: Annotated[Fraction, Range(gt=Decimal(0))] | None = parameter(
+        None, "Rise above the entry price that sells.", unit="fraction of entry"
+    )
+    trailing_stop: Below | None = parameter(
+        None, "Fall below the highest price since entry that sells.", unit="fraction of peak"
+    )
 
 
 def decide_trades(
@@ -33,15 +53,15 @@ def decide_trades(
     universe: Universe,
     state: State,
     pricing: PricingModel,
-    parameters: dict[str, Any],
+    parameters: Parameters,
 ) -> list[TradeExecution]:
     pm = PositionManager(timestamp, universe, state, pricing)
-    lookback = int(parameters.get("lookback", 3))
-    threshold = Decimal(str(parameters.get("threshold", "0.02")))
-    allocation = Decimal(str(parameters.get("allocation", "0.3")))
-    stop_loss = _opt(parameters.get("stop_loss", "0.1"))
-    take_profit = _opt(parameters.get("take_profit"))
-    trailing = _opt(parameters.get("trailing_stop"))
+    lookback = parameters.lookback
+    threshold = parameters.threshold
+    allocation = parameters.allocation
+    stop_loss = parameters.stop_loss
+    take_profit = parameters.take_profit
+    trailing = parameters.trailing_stop
     assets = universe.tradeable_assets()
     prices = pricing.mid_prices(assets)
     history: dict[str, list[str]] = state.parameters.setdefault("momentum.history", {})  # type: ignore[assignment]

@@ -4,27 +4,52 @@ Each cycle: target value per asset = weight x (NAV x invested share); trade the
 difference when it exceeds the tolerance band. Sells are planned before buys so the
 cash they free can be spent in the same cycle.
 
-parameters:
-  weights: {SYMBOL: fraction}        default: equal over every non-reserve token
-  cash_buffer: fraction of NAV kept in reserve (default 0.02)
-  tolerance: relative drift that triggers a trade (default 0.02)
-  min_trade: smallest trade in reserve units (default 1)
+Its parameters are the ``Parameters`` class below (the README's table lists them).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-from runner.models.pricing import PricingModel
 from runner.state import State, TradeExecution
+from runner.strategy.parameters import Asset, Fraction, StrategyParameters, parameter
 from runner.strategy.position_manager import PositionManager
+from runner.strategy.validation import Amount, Problem, Range, format_percent
 from runner.universe import Universe
 
+if TYPE_CHECKING:
+    from runner.models.pricing import PricingModel
 
-def _dec(value: Any, default: str) -> Decimal:
-    return Decimal(str(value)) if value is not None else Decimal(default)
+Weight = Annotated[Fraction, Range(ge=Decimal(0), le=Decimal(1))]
+
+
+class Parameters(StrategyParameters):
+    """The rebalancer's knobs: where the NAV should sit, and when drift is worth a trade."""
+
+    weights: dict[Asset, Weight] | None = parameter(
+        None,
+        "Target share of the invested NAV per token; tokens left out are sold.",
+        unit="fraction per token",
+        shown_default="equal over every non-reserve token",
+    )
+    cash_buffer: Annotated[Fraction, Range(ge=Decimal(0), lt=Decimal(1))] = parameter(
+        Decimal("0.02"), "Share of NAV kept in the reserve currency.", unit="fraction of NAV"
+    )
+    tolerance: Annotated[Fraction, Range(ge=Decimal(0))] = parameter(
+        Decimal("0.02"), "Drift from a target, relative to it, that triggers a trade.", unit="fraction of target"
+    )
+    min_trade: Annotated[Amount, Range(ge=Decimal(0))] = parameter(
+        Decimal(1), "Smallest trade worth a swap.", unit="reserve units"
+    )
+
+    def problems(self, context: Any) -> Iterator[Problem]:
+        """More than the whole invested NAV cannot be allocated."""
+        total = sum((self.weights or {}).values(), Decimal(0))
+        if total > 1:
+            yield Problem(("weights",), "weights summing to at most 100%", f"weights summing to {format_percent(total)}")
 
 
 def decide_trades(
@@ -32,17 +57,14 @@ def decide_trades(
     universe: Universe,
     state: State,
     pricing: PricingModel,
-    parameters: dict[str, Any],
+    parameters: Parameters,
 ) -> list[TradeExecution]:
     pm = PositionManager(timestamp, universe, state, pricing)
-    weights_param = parameters.get("weights")
-    assets = list(weights_param) if weights_param else universe.tradeable_assets()
-    weights = {a: _dec(weights_param[a], "0") for a in assets} if weights_param else {
-        a: Decimal(1) / len(assets) for a in assets
-    }
-    buffer = _dec(parameters.get("cash_buffer"), "0.02")
-    tolerance = _dec(parameters.get("tolerance"), "0.02")
-    min_trade = _dec(parameters.get("min_trade"), "1")
+    assets = list(parameters.weights) if parameters.weights else universe.tradeable_assets()
+    weights = dict(parameters.weights) if parameters.weights else {a: Decimal(1) / len(assets) for a in assets}
+    buffer = parameters.cash_buffer
+    tolerance = parameters.tolerance
+    min_trade = parameters.min_trade
     investable = pm.nav() * (1 - buffer)
     if investable <= 0:
         return []

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
-from runner.models.pricing import PricingModel
 from runner.state import State, TradeExecution, TradeType, TradingPosition
 from runner.universe import Universe
+
+if TYPE_CHECKING:  # only a type here; importing it pulls in the ABI codec
+    from runner.models.pricing import PricingModel
 
 
 class PositionManager:

@@ -31,7 +31,7 @@ universe:
   reserve: USDC
   tokens: {USDC: {decimals: 6}, WETH: {}, stETH: {rebasing: true}}
   pools:
-    - {pair: WETH/USDC, price: 2000, depth: 2_000_000}
+    [{pair: WETH/USDC, price: 2000, depth: 2_000_000}, {pair: stETH/USDC, price: 2000, depth: 1_000_000}]
 strategy: {module: runner.strategies.rebalance}
 """
 
@@ -173,7 +173,7 @@ class TestValueErrors:
         """An empty file says what a scenario must contain."""
         assert single("") == (
             "scenarios/x.yaml:1: expected a mapping with keys name, description, seed, clock, "
-            "chain, universe, strategy, accounting, investors, timeline, expect, "
+            "chain, universe, strategy, accounting, invariants, investors, timeline, expect, "
             "found an empty document"
         )
 
@@ -186,7 +186,7 @@ class TestReferenceErrors:
         text = BASE + "timeline: [{at: 1d, price_shock: {pair: WBTC/USDC, move: -30%}}]\n"
         assert single(text) == (
             "scenarios/x.yaml:10: timeline[0].price_shock.pair: expected a pool of the "
-            "universe (WETH/USDC), found 'WBTC/USDC' (did you mean 'WETH/USDC'?)"
+            "universe (WETH/USDC, stETH/USDC), found 'WBTC/USDC' (did you mean 'WETH/USDC'?)"
         )
 
     def test_reversed_pair_is_not_the_pool(self) -> None:
@@ -194,7 +194,7 @@ class TestReferenceErrors:
         text = BASE + "expect: [{at: end, position: {pair: USDC/WETH}}]\n"
         assert single(text) == (
             "scenarios/x.yaml:10: expect[0].position.pair: expected a pool of the universe "
-            "(WETH/USDC), found 'USDC/WETH' (did you mean 'WETH/USDC'?)"
+            "(WETH/USDC, stETH/USDC), found 'USDC/WETH' (did you mean 'WETH/USDC'?)"
         )
 
     def test_event_after_until(self) -> None:

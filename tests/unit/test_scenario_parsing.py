@@ -6,7 +6,6 @@ import hashlib
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import get_args
 
 import pytest
 
@@ -46,6 +45,7 @@ from harness.scenario.quantities import (
     parse_time,
 )
 from harness.scenario.yamlnodes import LMapping, compose_text, plain_scalar, to_plain
+from runner.steps import Step
 
 EXAMPLE = """\
 name: rebase-while-holding
@@ -80,7 +80,7 @@ clock: {start: 2024-01-01T00:00:00Z, cycle: 1d, until: 10d}
 universe:
   reserve: USDC
   tokens: {USDC: {decimals: 6}, WETH: {}, stETH: {rebasing: true}}
-  pools: [{pair: WETH/USDC, price: 2000, depth: 2_000_000}]
+  pools: [{pair: WETH/USDC, price: 2000, depth: 2_000_000}, {pair: stETH/USDC, price: 2000, depth: 1_000_000}]
 strategy: {module: runner.strategies.rebalance}
 """
 
@@ -497,9 +497,9 @@ class TestPublicApi:
         assert all(hasattr(scenario_pkg, name) for name in scenario_pkg.__all__)
 
     def test_crash_steps_match_the_literal(self) -> None:
-        """CRASH_STEPS is the runner's step order and the CrashEvent literal at once."""
-        assert get_args(CrashStep) == CRASH_STEPS
-        assert CRASH_STEPS[0] == "check_accounts"
+        """CRASH_STEPS is the runner's step vocabulary (runner.steps), in its execution order."""
+        assert CRASH_STEPS == tuple(CrashStep) == tuple(Step)
+        assert CRASH_STEPS[0] == "sync_portfolio"
         assert CRASH_STEPS[-1] == "statistics"
         assert len(CRASH_STEPS) == 12
 

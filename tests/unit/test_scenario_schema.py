@@ -14,15 +14,16 @@ from harness.scenario import (
     AccountingSpec,
     ChainSpec,
     ClockSpec,
+    InvariantsSpec,
     PoolSpec,
     Scenario,
+    SkippedInvariant,
     StrategySpec,
     TokenSpec,
     UniverseSpec,
     render_template,
     scenario_json_schema,
 )
-from harness.scenario.decode import grouped_fields, yaml_fields
 from harness.scenario.yamlnodes import compose_text, to_plain
 
 # Kept in step with test_scenario_parsing.EXAMPLE (test modules are not a package here).
@@ -115,7 +116,7 @@ class TestSchemaShape:
         schema = scenario_json_schema()
         target = schema if cls is Scenario else schema["$defs"][cls.__name__]
         assert target["additionalProperties"] is False
-        assert list(target["properties"]) == list(grouped_fields(yaml_fields(cls)))
+        assert list(target["properties"]) == cls.yaml_keys()
         for prop in target["properties"].values():
             assert prop["title"] and prop["description"]
 
@@ -153,6 +154,8 @@ class TestSchemaShape:
             PoolSpec,
             StrategySpec,
             AccountingSpec,
+            InvariantsSpec,
+            SkippedInvariant,
         )
         kinds = (*EVENT_TYPES, *EXPECTATION_TYPES)
         expected = {cls.__name__ for cls in (*specs, *kinds)} | {"Event", "Expectation"}
