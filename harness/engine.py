@@ -33,6 +33,7 @@ from harness.journal import JournalEntry, describe_trade
 from harness.node_control import NodeControl, NoMark
 from harness.node_faults import FaultInjectingBackend
 from harness.result import RunResult, replay_command
+from harness.scenario import check_for_backend
 from harness.scenario.model import Event, Scenario
 from harness.scenario.quantities import format_duration
 from harness.timeline import Instant, build_timeline
@@ -114,6 +115,7 @@ class ScenarioRun:
 
     def _run(self) -> RunResult:
         s = self.scenario
+        check_for_backend(s, self.backend)  # what the overriding backend cannot carry out
         world = self._world(Accounts.for_investors(s.investors))
         chain = world.chain
         # runner -> retries (the runner's own policy) -> injected faults -> the node

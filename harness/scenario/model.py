@@ -14,7 +14,6 @@ of the world is stated once (see the README's "Limits").
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -928,12 +927,6 @@ def backend_problems(scenario: Scenario, backend: BackendName | str) -> Iterator
                 f"backend {backend}",
             )
 
-
-# ``dataclasses.replace(scenario, timeline=...)`` keeps working as it did on the frozen
-# dataclasses this model replaces (tests and tools copy scenarios that way).
-Scenario.__dataclass_fields__ = dataclasses.make_dataclass(  # type: ignore[attr-defined]
-    "Scenario", [(name, Any) for name in [*Scenario.model_fields, "source"]]
-).__dataclass_fields__
 
 EVENT_TYPES: tuple[type[Event], ...] = tuple(Event.kinds.values())  # type: ignore[arg-type]
 EXPECTATION_TYPES: tuple[type[Expectation], ...] = tuple(Expectation.kinds.values())  # type: ignore[arg-type]

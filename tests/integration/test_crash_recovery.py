@@ -3,7 +3,6 @@ uninterrupted run ends: same positions, same quantities, same cash, same NAV."""
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import pytest
@@ -27,7 +26,7 @@ def _portfolio(result: RunResult) -> tuple[object, ...]:
 
 
 def _without_crashes(s: Scenario) -> Scenario:
-    return dataclasses.replace(s, timeline=tuple(e for e in s.timeline if not isinstance(e, CrashEvent)))
+    return s.model_copy(update={"timeline": tuple(e for e in s.timeline if not isinstance(e, CrashEvent))})
 
 
 class TestCrashRecovery:
