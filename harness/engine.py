@@ -147,6 +147,7 @@ class ScenarioRun:
                     break  # the process is dead and nobody restarts it
         result.state = host.state
         result.invariant_checks = invariants.checks
+        result.chain_nav = invariants.nav_series
         result.retries = list(retrying.retries)
         result.node_reads = chain.reads
         result.node_sends = chain.sent

@@ -11,7 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from harness.invariants.core import Violation
+from harness.invariants.core import NavPoint, Violation
 from harness.journal import JournalEntry
 from harness.scenario.model import Scenario
 from harness.version import HARNESS_VERSION
@@ -46,6 +46,7 @@ class RunResult:
     node_sends: int = 0
     violations: list[Violation] = field(default_factory=list)
     invariant_checks: int = 0
+    chain_nav: list[NavPoint] = field(default_factory=list)  # chain-truth NAV after each tick
 
     @property
     def failed_expectations(self) -> list[ExpectationResult]:

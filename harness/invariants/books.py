@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import msgspec
 
-from harness.invariants.core import Moment, Point, Violation, invariant
+from harness.invariants.core import Moment, NavPoint, Point, Violation, invariant
 from runner.accounting import SHARES
 from runner.state import State, Verdict, decode_state, encode_state, open_store
 
@@ -76,6 +76,7 @@ def chain_truth_nav(m: Moment) -> list[Violation]:
     truth = m.truth.valuation(m.block)
     u = m.universe
     ledger_nav = m.state.portfolio.nav()
+    m.memory.setdefault("series", []).append(NavPoint(m.time, truth.block, truth.nav, ledger_nav))
     gaps = {a: d for a, d in flagged(m.state, m).items() if a != SHARES}
     explained = gaps.pop(u.reserve.symbol, Decimal(0))
     if gaps:  # what the flagged holdings are worth on chain, less what the ledger's would be

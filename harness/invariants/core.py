@@ -38,6 +38,16 @@ class Point(StrEnum):
 
 
 @dataclass(frozen=True)
+class NavPoint:
+    """The NAV the chain says beside the NAV the ledger says, after one tick."""
+
+    time: datetime
+    block: int
+    chain_nav: Decimal
+    ledger_nav: Decimal
+
+
+@dataclass(frozen=True)
 class Violation:
     """One invariant that did not hold, with both sides of the comparison."""
 
@@ -130,4 +140,5 @@ def at_point(point: Point, skip: Iterable[str] = ()) -> list[Invariant]:
     return [inv for name, inv in sorted(REGISTRY.items()) if point in inv.points and name not in skipped]
 
 
-__all__ = ["REGISTRY", "Check", "Invariant", "Moment", "Point", "Violation", "at_point", "invariant", "names"]
+__all__ = ["REGISTRY", "Check", "Invariant", "Moment", "NavPoint", "Point", "Violation", "at_point", "invariant",
+           "names"]

@@ -8,7 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from harness.invariants.core import Moment, Point, Violation, at_point, names
+from harness.invariants.core import Moment, NavPoint, Point, Violation, at_point, names
 from harness.scenario.model import ExternalTransferEvent, ReorgEvent
 from harness.truth import ChainTruth
 from harness.world import World
@@ -55,6 +55,11 @@ class InvariantSuite:
         self.violations: list[Violation] = []
         self.first_block = backend.block_number() + 1  # the run's own blocks start after this
         self.external: set[str] = set()
+
+    @property
+    def nav_series(self) -> list[NavPoint]:
+        """Chain-truth NAV beside the ledger's after every tick (what chain-truth-nav saw)."""
+        return list(self.memory.get("chain-truth-nav", {}).get("series", []))
 
     def check(self, point: Point, at: str, time: datetime, state: State, event: Any = None) -> list[Violation]:
         """Run the invariants of `point`; returns (and keeps) what they found."""
