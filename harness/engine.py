@@ -240,11 +240,9 @@ class _Driver:
     def _trigger_check(self, ts: datetime, entry: JournalEntry) -> None:
         self._check(Point.before_trigger)
         outcome = self.host.trigger_check(ts)
-        if outcome.kind == OutcomeKind.node_error:
-            self.result.node_errors += 1
-            entry.kind, entry.status = "trigger", "node error"
-            entry.events.append(f"node error: {outcome.error}")
-            self._restart(ts)
+        if outcome.kind != OutcomeKind.ok:
+            entry.kind = "trigger"
+            self._died(ts, entry, outcome)
             return
         if outcome.trades:
             entry.kind = "trigger"
@@ -254,7 +252,6 @@ class _Driver:
 
     def _tick(self, ts: datetime, entry: JournalEntry) -> None:
         """The strategy cycle, restarting the runner as often as it dies (at most twice)."""
-        result = self.result
         cycle = self.host.state.cycle + 1
         for _attempt in range(MAX_ATTEMPTS):
             self._check(Point.before_tick)
@@ -265,28 +262,36 @@ class _Driver:
                 self._disarm_after(outcome.trades)
                 self._check(Point.tick)
                 return
-            if outcome.kind == OutcomeKind.stopped:
-                self._stop(entry, outcome, "error")
-                entry.events.append(f"stopped: {outcome.error_kind}")
+            if not self._died(ts, entry, outcome):
                 return
-            if outcome.kind == OutcomeKind.crashed:
-                result.crashes += 1
-                entry.events.append(f"crash at {outcome.step}")
-                if not self.restart_after_crash:
-                    # Leave everything as the dead process left it: for `harness repair`.
-                    self.world.chain.flush()  # the chain goes on without the runner
-                    self._stop(entry, outcome, "crashed")
-                    self.dead = True
-                    return
-            else:
-                # The node failed past what the runner retries: the process exits, as a
-                # live runner would, and is restarted from its state file.
-                result.node_errors += 1
-                entry.events.append(f"node error: {outcome.error}")
-                self.faults.disarm()
-            self._restart(ts)
             if self.host.state.cycle >= cycle:
                 return  # the crashed cycle had already been saved as complete
+
+    def _died(self, ts: datetime, entry: JournalEntry, outcome: Outcome) -> bool:
+        """The runner stopped, crashed or lost its node: record it and restart it if a
+        deployment would. Returns whether the runner is running again."""
+        if outcome.kind == OutcomeKind.stopped:
+            self._stop(entry, outcome, "error")
+            entry.events.append(f"stopped: {outcome.error_kind}")
+            return False
+        if outcome.kind == OutcomeKind.crashed:
+            self.result.crashes += 1
+            entry.events.append(f"crash at {outcome.step}")
+            if not self.restart_after_crash:
+                # Leave everything as the dead process left it: for `harness repair`.
+                self.world.chain.flush()  # the chain goes on without the runner
+                self._stop(entry, outcome, "crashed")
+                self.dead = True
+                return False
+        else:
+            # The node failed past what the runner retries: the process exits, as a
+            # live runner would, and is restarted from its state file.
+            self.result.node_errors += 1
+            entry.status = "node error" if entry.kind == "trigger" else entry.status
+            entry.events.append(f"node error: {outcome.error}")
+            self.faults.disarm()
+        self._restart(ts)
+        return True
 
     def _stop(self, entry: JournalEntry, outcome: Outcome, status: str) -> None:
         entry.status = status

@@ -106,11 +106,13 @@ class InProcessHost:
 
     def trigger_check(self, ts: datetime) -> Outcome:
         try:
-            trades = self.runner.check_position_triggers(ts, self.state, self.world.universe)
+            trades = self.runner.check_position_triggers(ts, self.state, self.world.universe, store=self.store)
+        except SimulatedCrash as crash:
+            return Outcome(OutcomeKind.crashed, step=crash.step, error=str(crash), error_kind="SimulatedCrash")
         except ChainError as exc:
             return Outcome(OutcomeKind.node_error, error=str(exc), error_kind=type(exc).__name__)
-        if trades:
-            self.store.save(self.state)
+        except RunnerError as exc:
+            return Outcome(OutcomeKind.stopped, error=str(exc), error_kind=type(exc).__name__)
         return Outcome(OutcomeKind.ok, trades=trades)
 
     def abandon(self) -> State:

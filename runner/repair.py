@@ -6,6 +6,8 @@ For each trade left planned, started or broadcasted:
   - no receipt, not pending     -> it never happened (never broadcast, dropped, or its
                                    nonce was used by another tx): mark it repaired and
                                    book a counter entry restoring the reserve.
+Both "pending" and "used by another tx" are the node's answers (the transaction by its
+hash, the nonce as mined at the latest block), never a process's memory.
 Frozen positions whose holdings match the chain are unfrozen. Running it twice changes
 nothing the second time: only unfinished trades are touched, and they end finished.
 """
@@ -64,6 +66,9 @@ def repair_unfinished(state: State, execution: ExecutionModel, ts: datetime,
         else:
             reason = f"tx {tx.tx_hash} was never broadcast or was dropped (nonce {tx.nonce} unused)"
         portfolio.repair_trade(trade, ts, reason)
+        pos = portfolio.position_of(trade)
+        if pos.is_open and not pos.unfinished_trades():
+            pos.closed_by = None  # a closing sell that never happened closes nothing
         report.repaired.append(trade)
     for t in report.fixed:
         if t.trade_id not in state.repaired_trade_ids:

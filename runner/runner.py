@@ -243,9 +243,13 @@ class ChainStrategyRunner(StrategyRunner):
 
     def repair(self, state: State, ts: datetime) -> RepairReport:
         backend = self.chain.backend
-        chain_nonce = backend.get_nonce(self.asset_manager.address)
-        pending = set(backend.pending_transactions())
-        report = repair_unfinished(state, self.execution_model, ts, chain_nonce, pending)
+        # Both from the node, never from this process's memory: a restarted process has
+        # none, and a node that still holds a transaction may mine it any block now.
+        confirmed = backend.get_nonce(self.asset_manager.address, confirmed=True)
+        hashes = [bytes.fromhex(t.blockchain_transactions[-1].tx_hash[2:]) for t in state.portfolio.all_trades()
+                  if t.is_unfinished and t.blockchain_transactions]
+        pending = backend.pending_among(hashes) if hashes else set()
+        report = repair_unfinished(state, self.execution_model, ts, confirmed, pending)
         # Still in the mempool: the next tick waits for them instead of trading on top.
         self.pending_trade_ids = {t.trade_id for t in report.unresolved}
         on_chain = chain_balances(self.chain, self.universe)
@@ -520,32 +524,55 @@ class ChainStrategyRunner(StrategyRunner):
     # -- between ticks ------------------------------------------------------------
     def check_position_triggers(self, clock: datetime, state: State, universe: Universe,
                                 stop_loss_pricing_model: PricingModel | None = None,
-                                long_short_metrics_latest: object | None = None) -> list[TradeExecution]:
-        """Stop loss / take profit / trailing stop on open positions only."""
+                                long_short_metrics_latest: object | None = None,
+                                store: StateStore | None = None) -> list[TradeExecution]:
+        """Stop loss / take profit / trailing stop on open positions only.
+
+        Prices are read first (cheap, every check); only when a rule fires does the check
+        take a tick's safety before trading: sync (a rebase or a redemption changes what
+        there is to sell), a report-only accounting check, the approval model, and the
+        write-ahead save before the broadcast. A moved trailing high is saved too: it is
+        state a restart must resume from.
+        """
         candidates = [p for p in state.portfolio.open_positions.values()
                       if p.has_triggers() and not p.is_frozen and p.quantity > 0]
         if not candidates:
             return []
         pricing = stop_loss_pricing_model or self.pricing_model_factory(universe, self.routing_model)
         mids = pricing.mid_prices([p.asset for p in candidates])
+        highs = {p.position_id: p.trailing_high for p in candidates}
+        firing = [(pos, fired, mids[pos.asset]) for pos in candidates
+                  if (fired := fired_trigger(pos, mids[pos.asset])) is not None]
+        if not firing:
+            if store is not None and any(p.trailing_high != highs[p.position_id] for p in candidates):
+                store.save(state)
+            return []
+        state.last_updated_at = clock
+        self.sync_portfolio(clock, universe, state, {})
+        self._step(Step.sync_portfolio)
+        if self.accounting_checks:
+            self.check_accounts(universe, state, report_only=True, end_block=state.sync.last_block,
+                                cycle=state.cycle, kind=CheckKind.trigger, ts=clock)
+        self._step(Step.check_accounts)
         pm = PositionManager(clock, universe, state, pricing)
         trades: list[TradeExecution] = []
-        for pos in candidates:
-            price = mids[pos.asset]
-            fired = fired_trigger(pos, price)
-            if fired is None:
-                continue
+        for pos, fired, price in firing:
+            if not pos.is_open or pos.quantity <= 0:
+                continue  # the sync found nothing left to sell
             trade = pm.sell(pos.pair, pos.quantity, fired)
             trade.max_slippage = Decimal("0.05")
             trade.notes.append(f"{fired.value} fired at {price}")
             pos.closed_by = ClosedBy(fired)
             trades.append(trade)
-        if not trades:
-            return []
-        state.last_updated_at = clock
-        self.execute_trades(clock, state, trades, None, pricing)
-        for pos in candidates:
+        approved, vetoed = self.approval_model.approve(state, trades)
+        for trade in vetoed:
+            state.portfolio.settle_failure(trade, clock, trade.vetoed_by or "vetoed")
+        self._step(Step.approve)
+        self.execute_trades(clock, state, approved, store, pricing)
+        for pos, _fired, _price in firing:
             if pos.is_open and pos.closed_by and not pos.unfinished_trades() and pos.quantity > 0:
                 pos.closed_by = None  # the trigger's sell failed: the position stays open
         self._record_statistics(state, clock, state.cycle, trades, CycleKind.trigger, "ok")
+        if store is not None:
+            store.save(state)
         return trades

@@ -43,14 +43,11 @@ class AnvilBackend(RpcBackend):
     def mine(self, timestamp: int) -> int:
         head = self.block_number()
         self.rpc.request("evm_mine", [timestamp])
-        self._pending.clear()
         self._head = head + 1
         return self._head
 
     def drop_transaction(self, tx_hash: bytes) -> bool:
         dropped = self.rpc.request("anvil_dropTransaction", [_hex(tx_hash)])
-        if tx_hash in self._pending:
-            self._pending.remove(tx_hash)
         return dropped is not None
 
     # -- isolation -------------------------------------------------------
@@ -66,7 +63,6 @@ class AnvilBackend(RpcBackend):
         ok = self.rpc.request("evm_revert", [snapshot_id])
         if not ok:
             raise RuntimeError(f"evm_revert({snapshot_id}) failed: snapshot unknown or already used")
-        self._pending.clear()
         self._gas_limits.clear()
 
     def send_impersonated(self, sender: bytes, to: bytes, data: bytes, gas: int) -> bytes:
@@ -81,7 +77,6 @@ class AnvilBackend(RpcBackend):
             tx_hash = _unhex(self.rpc.request("eth_sendTransaction", [tx]))
         finally:
             self.rpc.request("anvil_stopImpersonatingAccount", [_hex(sender)])
-        self._pending.append(tx_hash)
         self._gas_limits[tx_hash] = gas
         return tx_hash
 

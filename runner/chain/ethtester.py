@@ -126,7 +126,9 @@ class EthTesterBackend:
     def get_code(self, address: bytes) -> bytes:
         return bytes(self._read_state(None)[1].get_code(address))
 
-    def get_nonce(self, address: bytes) -> int:
+    def get_nonce(self, address: bytes, *, confirmed: bool = False) -> int:
+        if confirmed:
+            return int(self._read_state(None)[1].get_nonce(address))
         return int(self._chain.get_vm().state.get_nonce(address))
 
     def get_eth_balance(self, address: bytes) -> int:
@@ -211,6 +213,10 @@ class EthTesterBackend:
 
     def pending_transactions(self) -> list[bytes]:
         return list(self._pending_hashes)
+
+    def pending_among(self, tx_hashes: Sequence[bytes]) -> set[bytes]:
+        held = set(self._pending_hashes)  # this process is the node: its pool is the node's
+        return {h for h in tx_hashes if h in held}
 
     def drop_transaction(self, tx_hash: bytes) -> bool:
         return False  # transactions are executed on arrival: nothing waits in a mempool

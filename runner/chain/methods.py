@@ -24,6 +24,7 @@ class NodeMethod(StrEnum):
     get_eth_balance = "get_eth_balance"
     send_raw_transaction = "send_raw_transaction"
     pending_transactions = "pending_transactions"
+    pending_among = "pending_among"
     drop_transaction = "drop_transaction"
     mine = "mine"
     snapshot = "snapshot"
@@ -33,7 +34,7 @@ class NodeMethod(StrEnum):
 READS: frozenset[NodeMethod] = frozenset({
     NodeMethod.block_number, NodeMethod.block_timestamp, NodeMethod.block_hash, NodeMethod.call,
     NodeMethod.call_many, NodeMethod.get_code, NodeMethod.get_receipt, NodeMethod.get_receipts, NodeMethod.get_logs,
-    NodeMethod.get_nonce, NodeMethod.get_eth_balance,
+    NodeMethod.get_nonce, NodeMethod.get_eth_balance, NodeMethod.pending_among,
 })
 """Idempotent reads: asking again can only give a newer answer, so they are retried."""
 

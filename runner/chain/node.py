@@ -62,7 +62,6 @@ class RpcBackend:
         self.rpc = open_rpc(url, timeout)
         self.chain_id = int(self.rpc.request("eth_chainId"), 16)
         self._gas_limits: dict[bytes, int] = {}
-        self._pending: list[bytes] = []
 
     def _unsupported(self, what: str) -> Unsupported:
         return Unsupported(self.name, what, "a production node has no development methods")
@@ -109,8 +108,9 @@ class RpcBackend:
     def get_code(self, address: bytes) -> bytes:
         return _unhex(self.rpc.request("eth_getCode", [_hex(address), "latest"]))
 
-    def get_nonce(self, address: bytes) -> int:
-        return int(self.rpc.request("eth_getTransactionCount", [_hex(address), "pending"]), 16)
+    def get_nonce(self, address: bytes, *, confirmed: bool = False) -> int:
+        tag = "latest" if confirmed else "pending"
+        return int(self.rpc.request("eth_getTransactionCount", [_hex(address), tag]), 16)
 
     def get_eth_balance(self, address: bytes) -> int:
         return int(self.rpc.request("eth_getBalance", [_hex(address), "latest"]), 16)
@@ -190,12 +190,34 @@ class RpcBackend:
             tx_hash = _unhex(self.rpc.request("eth_sendRawTransaction", [_hex(raw)]))
         except RpcFault as fault:
             raise TransactionRejected(fault.message) from None
-        self._pending.append(tx_hash)
         self._gas_limits[tx_hash] = rawtx.gas_limit(raw)
         return tx_hash
 
     def pending_transactions(self) -> list[bytes]:
-        return list(self._pending)
+        """The node's pool (txpool_content), pending then queued, each by sender and nonce."""
+        try:
+            pool = self.rpc.request("txpool_content")
+        except RpcFault as fault:
+            raise Unsupported(self.name, "list its pending transactions", fault.message) from None
+        out = []
+        for section in ("pending", "queued"):
+            for _sender, by_nonce in sorted((pool.get(section) or {}).items()):
+                for _nonce, tx in sorted(by_nonce.items(), key=lambda kv: int(kv[0])):
+                    out.append(_unhex(tx["hash"]))
+        return out
+
+    def pending_among(self, tx_hashes: Sequence[bytes]) -> set[bytes]:
+        """eth_getTransactionByHash for each: known to the node and in no block yet."""
+        if not tx_hashes:
+            return set()
+        replies = self.rpc.batch([("eth_getTransactionByHash", [_hex(h)]) for h in tx_hashes])
+        out = set()
+        for h, r in zip(tx_hashes, replies, strict=True):
+            if isinstance(r, RpcFault):
+                raise r
+            if r is not None and r.get("blockNumber") is None:
+                out.add(h)
+        return out
 
     # -- development abilities: a production node has none ----------------------
     def set_next_timestamp(self, timestamp: int) -> None:

@@ -76,14 +76,17 @@ class BackendProxy:
         return self._request(NodeMethod.get_logs,
                              lambda: self.inner.get_logs(address, topics, from_block, to_block))
 
-    def get_nonce(self, address: bytes) -> int:
-        return self._request(NodeMethod.get_nonce, lambda: self.inner.get_nonce(address))
+    def get_nonce(self, address: bytes, *, confirmed: bool = False) -> int:
+        return self._request(NodeMethod.get_nonce, lambda: self.inner.get_nonce(address, confirmed=confirmed))
 
     def get_eth_balance(self, address: bytes) -> int:
         return self._request(NodeMethod.get_eth_balance, lambda: self.inner.get_eth_balance(address))
 
     def pending_transactions(self) -> list[bytes]:
         return self._request(NodeMethod.pending_transactions, self.inner.pending_transactions)
+
+    def pending_among(self, tx_hashes: Sequence[bytes]) -> set[bytes]:
+        return self._request(NodeMethod.pending_among, lambda: self.inner.pending_among(tx_hashes))
 
     def drop_transaction(self, tx_hash: bytes) -> bool:
         return self._request(NodeMethod.drop_transaction, lambda: self.inner.drop_transaction(tx_hash))

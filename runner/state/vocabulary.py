@@ -41,6 +41,7 @@ class CheckKind(StrEnum):
 
     start = "start"
     restart = "restart"
+    trigger = "trigger"
     post_execution = "post_execution"
     report = "report"
 

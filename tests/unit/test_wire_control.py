@@ -119,9 +119,10 @@ class TestMethodTable:
         assert not {"evm_mine", "evm_snapshot", "evm_revert", "eth_sendTransaction"} & FAULTABLE_RPC
 
     def test_reverse_table(self) -> None:
-        """eth_call carries call and call_many; a secondary look-up carries no NodeMethod."""
+        """eth_call carries call and call_many; a secondary request carries no NodeMethod."""
         assert NODE_METHODS["eth_call"] == (NodeMethod.call, NodeMethod.call_many)
-        assert NODE_METHODS["eth_getTransactionByHash"] == ()
+        assert NODE_METHODS["eth_getTransactionByHash"] == (NodeMethod.pending_among,)
+        assert NODE_METHODS["anvil_dropAllTransactions"] == ()
 
     def test_targets(self) -> None:
         """A NodeMethod hits its carrying request; a JSON-RPC name hits itself; harness requests never."""
