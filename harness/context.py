@@ -1,8 +1,8 @@
 """What an event handler may touch, and nothing more.
 
 A handler gets an `EventContext`: the world (its contracts and harness accounts), the
-node-fault switch, the crash switch, node control, and the live run (to change a
-strategy parameter). It never sees the engine, so the data flow stays one way:
+node-fault switch, node control, the live run (to change a strategy parameter or arm
+its death), and the run's seed. It never sees the engine, so the data flow stays one way:
 scenario -> harness -> runner -> chain.
 """
 
@@ -15,24 +15,7 @@ from typing import Any, Protocol
 from harness.node_control import NodeControl
 from harness.node_faults import FaultInjectingBackend
 from harness.world import World
-from runner.errors import SimulatedCrash
 from runner.steps import Step
-
-
-class CrashSwitch:
-    """The step hook the runner calls: raises SimulatedCrash once at the armed step."""
-
-    def __init__(self) -> None:
-        self.armed: Step | None = None
-        self.cycle: int | None = None
-
-    def arm(self, step: Step) -> None:
-        self.armed = Step(step)
-
-    def __call__(self, step: Step) -> None:
-        if self.armed == step:
-            self.armed = None
-            raise SimulatedCrash(step, self.cycle)
 
 
 class LiveRun(Protocol):
@@ -42,15 +25,19 @@ class LiveRun(Protocol):
         """Change a strategy parameter now, for this process and every restart after it."""
         ...
 
+    def arm_crash(self, *, step: Step | None = None, after: int | None = None) -> None:
+        """The runner's process dies at the end of `step`, or at its `after`-th kill point."""
+        ...
+
 
 @dataclass(frozen=True)
 class EventContext:
     world: World
     faults: FaultInjectingBackend
-    crash: CrashSwitch
     node: NodeControl
     run: LiveRun
     now: datetime
+    seed: int  # the run's seed: what an event draws at random comes from it
 
 
-__all__ = ["CrashSwitch", "EventContext", "LiveRun"]
+__all__ = ["EventContext", "LiveRun"]

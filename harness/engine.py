@@ -22,12 +22,12 @@ from freezegun import freeze_time
 
 from harness.accounts import Accounts
 from harness.chains import ChainPool, world_spec
-from harness.context import CrashSwitch, EventContext
+from harness.context import EventContext
 from harness.errors import ScenarioRuntimeError
 from harness.events import apply
 from harness.expectations import Observed, evaluate
 from harness.forks import Fork, open_fork
-from harness.host import InProcessHost, Outcome, OutcomeKind
+from harness.host import Host, InProcessHost, Outcome, OutcomeKind
 from harness.invariants import InvariantSuite, Point
 from harness.journal import JournalEntry, describe_trade
 from harness.node_control import NodeControl, NoMark
@@ -122,8 +122,7 @@ class ScenarioRun:
         faults = FaultInjectingBackend(chain.backend)
         retrying = RetryingBackend(faults)
         chain.backend = retrying
-        crash = CrashSwitch()
-        host = InProcessHost(s, world, self.state_path, crash)
+        host = InProcessHost(s, world, self.state_path)
         result = RunResult(s, self.backend, self.seed, host.state, state_path=self.state_path)
         node = NodeControl(chain, world.accounts, self._restart_node)
         raw = faults.inner  # below the fault injector: checks never consume a fault
@@ -132,7 +131,7 @@ class ScenarioRun:
             spare_runner=lambda: host.spare_runner(ChainClient(raw, clock=chain.clock)),
             skip=self.skip_invariants, replay=replay_command(s, self.seed, self.backend),
         )
-        driver = _Driver(s, world, host, result, faults, crash, node, invariants, self.restart_after_crash)
+        driver = _Driver(s, world, host, result, faults, node, invariants, self.restart_after_crash, self.seed)
         # One frozen clock for the whole run, moved per instant: starting freezegun per
         # instant rescans every loaded module and costs more than a trading cycle.
         with freeze_time(s.clock.start) as frozen:
@@ -157,16 +156,16 @@ class ScenarioRun:
 class _Driver:
     """Carries out the instants of one run: events, the runner's cycle, expectations."""
 
-    def __init__(self, scenario: Scenario, world: World, host: InProcessHost, result: RunResult,
-                 faults: FaultInjectingBackend, crash: CrashSwitch, node: NodeControl,
-                 invariants: InvariantSuite, restart_after_crash: bool) -> None:
+    def __init__(self, scenario: Scenario, world: World, host: Host, result: RunResult,
+                 faults: FaultInjectingBackend, node: NodeControl,
+                 invariants: InvariantSuite, restart_after_crash: bool, seed: int) -> None:
         self.scenario = scenario
         self.world = world
         self.host = host
         self.result = result
         self.faults = faults
-        self.crash = crash
         self.node = node
+        self.seed = seed
         self.invariants = invariants
         self.restart_after_crash = restart_after_crash
         self._entry: JournalEntry | None = None
@@ -184,7 +183,7 @@ class _Driver:
             self.node.mark(instant.offset)
         entry = JournalEntry(at=format_duration(instant.offset), time=ts, kind="events")
         self._entry, self._at, self._time = entry, entry.at, ts
-        ctx = EventContext(self.world, self.faults, self.crash, self.node, self.host, ts)
+        ctx = EventContext(self.world, self.faults, self.node, self.host, ts, self.seed)
         for event in instant.events:
             entry.events.append(self._event(event, ctx))
             self._check(Point.event, event)
@@ -301,7 +300,12 @@ class _Driver:
 
     def _restart(self, ts: datetime) -> None:
         """The process died: the chain goes on, a new runner resumes from the state file."""
-        for t in self.host.restart(ts):
+        restarted = self.host.restart(ts)
+        for step in restarted.deaths:
+            self.result.crashes += 1
+            if self._entry is not None:
+                self._entry.events.append(f"crash at {step} (while resuming)")
+        for t in restarted.fixed:
             self.result.repaired.append({"trade_id": t.trade_id, "status": t.status.value,
                                          "reason": t.failure_reason or "settled from its receipt", "at": ts})
         self._check(Point.restart)

@@ -7,6 +7,7 @@ Adding an event kind means a class in the scenario model and a handler here.
 
 from __future__ import annotations
 
+import random
 from functools import singledispatch
 from typing import Any
 
@@ -97,8 +98,12 @@ def _external_transfer(event: ExternalTransferEvent, ctx: EventContext) -> str:
 
 @apply.register
 def _crash(event: CrashEvent, ctx: EventContext) -> str:
-    ctx.crash.arm(Step(event.step))
-    return f"crash armed at step {event.step}"
+    if event.step is not None:
+        ctx.run.arm_crash(step=Step(event.step))
+        return f"crash armed at step {event.step}"
+    point = random.Random(f"crash:{ctx.seed}:{event.line}:{event.at}").randint(1, event.within)
+    ctx.run.arm_crash(after=point)
+    return f"crash armed at a random instant: kill point {point} of the runner's work from now"
 
 
 @apply.register

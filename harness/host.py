@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from types import ModuleType
+from typing import Any, NoReturn, Protocol
 
-from harness.context import CrashSwitch
 from harness.errors import ScenarioRuntimeError
 from harness.scenario.model import Scenario
 from harness.world import World
@@ -28,11 +28,14 @@ from runner.chain.client import ChainClient
 from runner.chain.errors import ChainError
 from runner.chain.wallet import Wallet
 from runner.errors import RunnerError, SimulatedCrash
+from runner.killpoints import KillSwitch
 from runner.runner import ChainStrategyRunner
 from runner.state import MismatchPolicy, SegmentedStateStore, State, TradeExecution
+from runner.steps import Step
 from runner.strategy.loader import StrategyLoadError, load_strategy
 
 OVERRIDES = "overrides"  # state.parameters key: set_parameter changes survive restarts
+MAX_RESUMES = 4  # a runner that keeps dying while it resumes is a scenario error
 
 
 class OutcomeKind(StrEnum):
@@ -52,18 +55,86 @@ class Outcome:
     error_kind: str | None = None
 
 
-class InProcessHost:
-    """The runner in this process; its state on disk through a segmented store."""
+@dataclass
+class Restarted:
+    """What a restart did: the trades repair fixed, and how often the new process died
+    before it had resumed (a crash armed at a random instant can land in the repair)."""
 
-    def __init__(self, scenario: Scenario, world: World, state_path: Path, crash: CrashSwitch) -> None:
+    fixed: list[TradeExecution] = field(default_factory=list)
+    deaths: list[str] = field(default_factory=list)
+
+
+class Host(Protocol):
+    """Where the runner runs; the engine drives it through these calls only."""
+
+    state: State
+    retries: list[str]
+
+    def tick(self, ts: datetime, cycle: int) -> Outcome: ...
+
+    def trigger_check(self, ts: datetime) -> Outcome: ...
+
+    def restart(self, ts: datetime) -> Restarted: ...
+
+    def abandon(self) -> State: ...
+
+    def set_parameter(self, name: str, value: Any) -> None: ...
+
+    def arm_crash(self, *, step: Step | None = None, after: int | None = None) -> None: ...
+
+    def spare_runner(self, chain: ChainClient) -> ChainStrategyRunner: ...
+
+    def close(self) -> None: ...
+
+
+def new_state(scenario: Scenario, world: World) -> State:
+    reserve = world.universe.reserve
+    return State.new(scenario.name, reserve.symbol, scenario.clock.start, reserve.decimals)
+
+
+def accounting_policy(scenario: Scenario) -> AccountingPolicy:
+    acc = scenario.accounting
+    return AccountingPolicy(acc.tolerance, acc.relative_tolerance, acc.dust, MismatchPolicy(acc.on_mismatch),
+                            acc.tolerance_units, acc.dust_units)
+
+
+def load_scenario_strategy(scenario: Scenario) -> ModuleType:
+    try:
+        return load_strategy(scenario.strategy.module)
+    except StrategyLoadError as exc:
+        raise ScenarioRuntimeError(scenario.source.path, None, "strategy.module", str(exc)) from None
+
+
+def _outcome_of(exc: BaseException) -> Outcome:
+    if isinstance(exc, SimulatedCrash):
+        return Outcome(OutcomeKind.crashed, step=exc.step, error=str(exc), error_kind="SimulatedCrash")
+    if isinstance(exc, ChainError):
+        return Outcome(OutcomeKind.node_error, error=str(exc), error_kind=type(exc).__name__)
+    return Outcome(OutcomeKind.stopped, error=str(exc), error_kind=type(exc).__name__)
+
+
+class InProcessHost:
+    """The runner in this process; its state on disk through a segmented store.
+
+    It shares the harness's chain client (one clock, one block being built), with a
+    kill point proxy in front that counts only while the runner works."""
+
+    def __init__(self, scenario: Scenario, world: World, state_path: Path) -> None:
         self.scenario = scenario
         self.world = world
-        self.crash = crash
+        self.kill = KillSwitch(die=self._die)
+        self.kill.active = False
+        world.chain.backend = self.kill.around(world.chain.backend)
         self.store = SegmentedStateStore(state_path, fsync=False)
-        reserve = world.universe.reserve
-        self.state = State.new(scenario.name, reserve.symbol, scenario.clock.start, reserve.decimals)
+        self.store.kill_point = self.kill.point
+        self.state = new_state(scenario, world)
         self.store.save(self.state)
+        self.strategy = load_scenario_strategy(scenario)
         self.runner = self._new_runner(self.state)
+        self.retries: list[str] = []  # the engine reads the retry proxy's own list
+
+    def _die(self, where: str) -> NoReturn:
+        raise SimulatedCrash(where, self.kill.cycle)
 
     def spare_runner(self, chain: ChainClient) -> ChainStrategyRunner:
         """A runner like the live one on another chain client, never crashed on purpose:
@@ -73,46 +144,36 @@ class InProcessHost:
 
     def _new_runner(self, state: State, chain: ChainClient | None = None,
                     crashable: bool = True) -> ChainStrategyRunner:
-        s = self.scenario
-        try:
-            strategy = load_strategy(s.strategy.module)
-        except StrategyLoadError as exc:
-            raise ScenarioRuntimeError(s.source.path, None, "strategy.module", str(exc)) from None
         overrides: Mapping[str, Any] = state.parameters.get(OVERRIDES, {})
-        acc = s.accounting
-        policy = AccountingPolicy(acc.tolerance, acc.relative_tolerance, acc.dust, MismatchPolicy(acc.on_mismatch),
-                                  acc.tolerance_units, acc.dust_units)
         return ChainStrategyRunner(
-            chain=chain or self.world.chain, universe=self.world.universe, strategy=strategy,
-            parameters={**s.strategy.parameters, **overrides},
-            asset_manager=Wallet.from_label("asset-manager"), accounting_policy=policy,
-            step_hook=self.crash if crashable else None, accounting_checks=acc.checks,
+            chain=chain or self.world.chain, universe=self.world.universe, strategy=self.strategy,
+            parameters={**self.scenario.strategy.parameters, **overrides},
+            asset_manager=Wallet.from_label("asset-manager"), accounting_policy=accounting_policy(self.scenario),
+            step_hook=self.kill.step if crashable else None, accounting_checks=self.scenario.accounting.checks,
         )
 
     # -- what the engine asks ---------------------------------------------------------
     def tick(self, ts: datetime, cycle: int) -> Outcome:
-        self.crash.cycle = cycle
+        self.kill.cycle = cycle
+        self.kill.active = True
         try:
             details = self.runner.tick(ts, self.world.universe, self.state, {}, cycle=cycle, store=self.store)
-        except SimulatedCrash as crash:
-            return Outcome(OutcomeKind.crashed, step=crash.step, error=str(crash), error_kind="SimulatedCrash")
-        except ChainError as exc:
-            return Outcome(OutcomeKind.node_error, error=str(exc), error_kind=type(exc).__name__)
-        except RunnerError as exc:
-            return Outcome(OutcomeKind.stopped, error=str(exc), error_kind=type(exc).__name__)
+        except (SimulatedCrash, ChainError, RunnerError) as exc:
+            return _outcome_of(exc)
+        finally:
+            self.kill.active = False
         ids = set(details.get("trades", []))
         trades = sorted((t for t in self.state.portfolio.all_trades() if t.trade_id in ids), key=lambda t: t.trade_id)
         return Outcome(OutcomeKind.ok, trades=trades, status=details.get("status", "ok"))
 
     def trigger_check(self, ts: datetime) -> Outcome:
+        self.kill.active = True
         try:
             trades = self.runner.check_position_triggers(ts, self.state, self.world.universe, store=self.store)
-        except SimulatedCrash as crash:
-            return Outcome(OutcomeKind.crashed, step=crash.step, error=str(crash), error_kind="SimulatedCrash")
-        except ChainError as exc:
-            return Outcome(OutcomeKind.node_error, error=str(exc), error_kind=type(exc).__name__)
-        except RunnerError as exc:
-            return Outcome(OutcomeKind.stopped, error=str(exc), error_kind=type(exc).__name__)
+        except (SimulatedCrash, ChainError, RunnerError) as exc:
+            return _outcome_of(exc)
+        finally:
+            self.kill.active = False
         return Outcome(OutcomeKind.ok, trades=trades)
 
     def abandon(self) -> State:
@@ -120,17 +181,26 @@ class InProcessHost:
         self.state = self.store.load()
         return self.state
 
-    def restart(self, ts: datetime) -> list[TradeExecution]:
-        """A new process from the state file: it resumes (repair, sync, check) and saves.
-
-        Returns the trades repair fixed."""
-        self.world.chain.flush()  # the chain goes on without the dead runner
-        state = self.store.load()
-        self.runner = self._new_runner(state)
-        fixed = self.runner.resume(state, ts)
-        self.store.save(state)
-        self.state = state
-        return fixed
+    def restart(self, ts: datetime) -> Restarted:
+        """A new process from the state file: it resumes (repair, sync, check) and saves."""
+        done = Restarted()
+        for _attempt in range(MAX_RESUMES):
+            self.world.chain.flush()  # the chain goes on without the dead runner
+            state = self.store.load()
+            self.runner = self._new_runner(state)
+            self.kill.active = True
+            try:
+                done.fixed = self.runner.resume(state, ts)
+                self.store.save(state)
+            except SimulatedCrash as crash:
+                done.deaths.append(crash.step)
+                continue
+            finally:
+                self.kill.active = False
+            self.state = state
+            return done
+        raise ScenarioRuntimeError(self.scenario.source.path, None, "timeline: crash",
+                                   f"the runner died {MAX_RESUMES} times in a row while resuming")
 
     def set_parameter(self, name: str, value: Any) -> None:
         """Effective now and, saved at once, for every process after this one."""
@@ -138,5 +208,11 @@ class InProcessHost:
         self.state.parameters.setdefault(OVERRIDES, {})[name] = value
         self.store.save(self.state)
 
+    def arm_crash(self, *, step: Step | None = None, after: int | None = None) -> None:
+        self.kill.arm(step=step, after=after)
 
-__all__ = ["InProcessHost", "Outcome", "OutcomeKind"]
+    def close(self) -> None:
+        pass
+
+
+__all__ = ["Host", "InProcessHost", "Outcome", "OutcomeKind", "Restarted"]

@@ -608,15 +608,31 @@ class ExternalTransferEvent(Event):
         yield from _reserve_units(self.amount, context, "amount", "an amount of", self.token)
 
 
+MAX_KILL_POINT = 1_000
+"""`crash: {at_random: true}` dies within this many kill points of the runner's work."""
+
+
 class CrashEvent(Event):
-    """The runner process dies just before the given step completes."""
+    """The runner process dies just before the given step completes, or at an instant
+    drawn from the scenario's seed: any kill point of its work (a step's end, before or
+    after a node request, a write or rename of a state save) within `within` points."""
 
     kind: ClassVar[str] = "crash"
     shorthand: ClassVar[str | None] = "step"
     example: ClassVar[str] = "broadcast"
     example_at: ClassVar[str] = "8d"
 
-    step: Annotated[Step, Choice.of(Step)] = Field(description="Runner step during which the process dies.")
+    step: Annotated[Step, Choice.of(Step)] | None = Field(None, description="Runner step during which the process dies.")
+    at_random: Bool = Field(False, description="Die at a kill point drawn from the seed instead of at a step.")
+    within: Annotated[Int, Range(ge=1, le=MAX_KILL_POINT)] = Field(
+        60, description="With at_random: how many kill points from now the instant is drawn among."
+    )
+
+    def problems(self, context: Any) -> Iterator[Problem]:
+        if (self.step is not None) != self.at_random:
+            return  # exactly one of the two
+        found = "both" if self.step is not None else "nothing (key missing)"
+        yield Problem(("step",), "a runner step, or at_random: true", found)
 
 
 class SetParameterEvent(Event):

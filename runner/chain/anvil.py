@@ -32,6 +32,10 @@ class AnvilBackend(RpcBackend):
         self._head = None
         self.rpc.request("evm_setAutomine", [False])
 
+    def forget_head(self) -> None:
+        """Another client (the harness, a restarted node) may have mined: ask next time."""
+        self._head = None
+
     def block_number(self) -> int:
         if self._head is None:
             self._head = super().block_number()

@@ -57,6 +57,13 @@ class ChainClient:
         """Advance scenario time; blocks sealed from now on carry at least this time."""
         self._clock = max(self._clock, timestamp)
 
+    def resync(self, clock: int) -> None:
+        """Take up the chain as it is now (another process may have sealed blocks since):
+        the last block's time from the node, nothing being built, the clock at `clock`."""
+        self._last_block_ts = self.backend.block_timestamp()
+        self._block_open = False
+        self._clock = max(clock, self._last_block_ts)
+
     def _next_block_ts(self) -> int:
         return max(self._clock, self._last_block_ts + 1)
 

@@ -137,9 +137,12 @@ class SegmentedStateStore(StateStore):
         lengths = dict(self._saved.lengths)
         counts = dict(self._saved.counts)
         for name, lines in new.items():
+            if lines:
+                self._point(f"save: append {name}")
             self._append(name, lines)
             lengths[name] += sum(len(line) + 1 for line in lines)
             counts[name] += len(lines)
+        self._point("save: replace the live file")
         hot = self._encode_hot(state, new)
         doc = _enc.encode(_Hot(FORMAT, {n: [lengths[n], counts[n]] for n in SEGMENTS}, msgspec.Raw(hot)))
         if self.fsync:

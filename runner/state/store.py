@@ -7,6 +7,7 @@ fsync the directory. A reader sees the old file or the new one, never a torn one
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from runner.state.serialization import decode_state, encode_state
@@ -41,6 +42,13 @@ class StateStore:
         self.path = Path(path)
         self.fsync = fsync
         self.saves = 0
+        # Called at each point of a save where a killed process would leave it half done
+        # (crash tests: runner/killpoints.py); None in production.
+        self.kill_point: Callable[[str], None] | None = None
+
+    def _point(self, where: str) -> None:
+        if self.kill_point is not None:
+            self.kill_point(where)
 
     def exists(self) -> bool:
         return self.path.exists()
