@@ -21,6 +21,7 @@ from harness.world import PoolDecl, TokenDecl, World, deploy_world
 
 if TYPE_CHECKING:  # py-evm costs half a second to import: only the embedded chain needs it
     from runner.chain.ethtester import EthTesterBackend
+    from runner.chain.revm import RevmBackend
 from runner.chain.anvil import AnvilBackend
 from runner.chain.client import ChainClient
 
@@ -28,7 +29,7 @@ from runner.chain.client import ChainClient
 # across backends and across scenarios sharing a node.
 GENESIS = int(datetime(2020, 1, 1, tzinfo=UTC).timestamp())
 ETH_PER_ACCOUNT = 10**24
-BACKENDS = ("eth-tester", "anvil")
+BACKENDS = ("eth-tester", "anvil", "revm")
 
 
 @dataclass(frozen=True)
@@ -64,11 +65,19 @@ class ChainPool:
     _ethtester: EthTesterBackend | None = None
     _anvil_node: AnvilNode | None = None
     _anvil: AnvilBackend | None = None
+    _revm: RevmBackend | None = None
     _worlds: dict[tuple[str, str], _Cached] = field(default_factory=dict)
     deploys: int = 0
     _anvil_stale: bool = False
 
-    def _backend(self, name: str, accounts: Accounts) -> EthTesterBackend | AnvilBackend:
+    def _backend(self, name: str, accounts: Accounts) -> EthTesterBackend | AnvilBackend | RevmBackend:
+        if name == "revm":
+            if self._revm is None:
+                from runner.chain.revm import RevmBackend
+
+                self._revm = RevmBackend(GENESIS, [accounts.admin.address], ETH_PER_ACCOUNT * 100)
+                self._revm_genesis = self._revm.snapshot()
+            return self._revm
         if name == "eth-tester":
             if self._ethtester is None:
                 from runner.chain.ethtester import EthTesterBackend
@@ -117,9 +126,16 @@ class ChainPool:
         self._worlds[key] = _Cached(backend.snapshot(), world)
         return chain, world
 
-    def _reset_to_genesis(self, name: str, backend: EthTesterBackend | AnvilBackend, accounts: Accounts) -> None:
+    def _reset_to_genesis(self, name: str, backend: EthTesterBackend | AnvilBackend | RevmBackend,
+                          accounts: Accounts) -> None:
         if name == "eth-tester":
             backend.revert(self._ethtester_genesis)
+            for w in accounts.all():
+                w.nonce = 0
+            return
+        if name == "revm":  # a revert uses its snapshot up, as on anvil: take the next one
+            backend.revert(self._revm_genesis)
+            self._revm_genesis = backend.snapshot()
             for w in accounts.all():
                 w.nonce = 0
             return
@@ -164,7 +180,10 @@ class ChainPool:
             self._anvil.close()
         if self._anvil_node is not None:
             self._anvil_node.stop()
+        if self._revm is not None:
+            self._revm.close()
         self._anvil = None
         self._anvil_node = None
         self._ethtester = None
+        self._revm = None
         self._worlds.clear()
