@@ -69,12 +69,14 @@ class ChainPool:
     _worlds: dict[tuple[str, str], _Cached] = field(default_factory=dict)
     deploys: int = 0
     _anvil_stale: bool = False
+    _revm_stale: bool = False
 
     def _backend(self, name: str, accounts: Accounts) -> EthTesterBackend | AnvilBackend | RevmBackend:
         if name == "revm":
-            if self._revm is None:
+            if self._revm is None or self._revm_stale:
                 from runner.chain.revm import RevmBackend
 
+                self._revm_stale = False
                 self._revm = RevmBackend(GENESIS, [accounts.admin.address], ETH_PER_ACCOUNT * 100)
                 self._revm_genesis = self._revm.snapshot()
             return self._revm
@@ -165,15 +167,31 @@ class ChainPool:
         another world afterwards.
         """
         assert self._anvil is not None and self._anvil_node is not None
-        dump = self._anvil.rpc.request("anvil_dumpState")
+        dump = self._anvil.dump_state()
         self._anvil.close()
         self._anvil_node.stop()
         self._anvil_node = AnvilNode(genesis_timestamp=GENESIS, extra_args=self.anvil_args)
         self._anvil.reconnect(self._anvil_node.url)
-        self._anvil.rpc.request("anvil_loadState", [dump])
+        self._anvil.load_state(dump)
         self._worlds = {k: v for k, v in self._worlds.items() if k[0] != "anvil"}
         self._anvil_stale = True
         return self._anvil_node.url
+
+    def restart_node(self, backend_name: str) -> None:
+        """A node restart on `backend_name` that keeps the chain (dump_state / load_state).
+
+        On revm the same backend object loads its own dump into a new EVM: pool and
+        snapshots are gone, as with a new process, so it is not reused for another world.
+        """
+        if backend_name == "anvil":
+            self.restart_anvil()
+            return
+        if backend_name == "revm" and self._revm is not None:
+            self._revm.load_state(self._revm.dump_state())
+            self._worlds = {k: v for k, v in self._worlds.items() if k[0] != "revm"}
+            self._revm_stale = True
+            return
+        raise ValueError(f"backend {backend_name!r} has no node to restart")
 
     def close(self) -> None:
         if self._anvil is not None:

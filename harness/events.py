@@ -87,18 +87,21 @@ def apply_event(world: World, event: Any, run: ScenarioRun, runner: ChainStrateg
         return _mempool(world, event, run)
     if isinstance(event, NodeRestartEvent):
         _needs_node(world, event, run)
-        run.pool.restart_anvil()
+        run.pool.restart_node(world.chain.backend.name)
         return f"node restarted ({event.reason}); chain kept by state dump"
     if isinstance(event, ReorgEvent):
         return _reorg(world, event, run)
     raise TypeError(f"no handler for event {type(event).__name__}")
 
 
+NODE_BACKENDS = ("anvil", "revm")  # a mempool that can stall and drop, a node that can restart
+
+
 def _needs_node(world: World, event: Any, run: ScenarioRun) -> None:
-    if world.chain.backend.name != "anvil":
+    if world.chain.backend.name not in NODE_BACKENDS:
         raise ScenarioRuntimeError(
             run.scenario.source.path, event.line, f"timeline: {event.kind}",
-            f"needs a node with a mempool and a process (backend anvil), not {world.chain.backend.name}; "
+            f"needs a node with a mempool and a process (backend anvil or revm), not {world.chain.backend.name}; "
             "set chain: {backend: anvil} or run with --backend anvil",
         )
 

@@ -244,5 +244,14 @@ class AnvilBackend:
     def set_eth_balance(self, address: bytes, wei: int) -> None:
         self.rpc.request("anvil_setBalance", [_hex(address), hex(wei)])
 
+    def dump_state(self) -> str:
+        """anvil_dumpState: accounts, blocks and receipts (gzipped JSON, hex), for a restart."""
+        return str(self.rpc.request("anvil_dumpState"))
+
+    def load_state(self, dump: str | bytes) -> None:
+        """anvil_loadState into this (fresh) node: the dumped chain comes back, head included."""
+        self.rpc.request("anvil_loadState", [dump.decode() if isinstance(dump, bytes) else dump])
+        self._head = None
+
     def close(self) -> None:
         self.rpc.close()

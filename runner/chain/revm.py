@@ -640,10 +640,17 @@ class RevmBackend:
         return [tx.tx_hash for tx in self._pool]
 
     def drop_transaction(self, tx_hash: bytes) -> bool:
+        """anvil_dropTransaction: the transaction and the sender's later ones that needed it."""
         if tx_hash not in self._pool_hashes:
             return False
-        self._pool = [tx for tx in self._pool if tx.tx_hash != tx_hash]
-        self._pool_hashes.discard(tx_hash)
+        dropped = next(tx for tx in self._pool if tx.tx_hash == tx_hash)
+        keep = []
+        for tx in self._pool:
+            if tx.sender == dropped.sender and tx.nonce >= dropped.nonce:
+                self._pool_hashes.discard(tx.tx_hash)
+            else:
+                keep.append(tx)
+        self._pool = keep
         return True
 
     def mine(self, timestamp: int) -> int:
