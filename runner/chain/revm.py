@@ -310,7 +310,7 @@ class RevmBackend:
         self._blocks: list[Block] = []
         self._first_block = 0  # the number of _blocks[0] (the fork block on a fork)
         self._receipts: dict[bytes, Receipt] = {}
-        self._tx_index: dict[bytes, int] = {}  # tx hash -> block number
+        self._txs: dict[bytes, PendingTx] = {}  # mined transactions (eth_getTransactionByHash)
         # per block: the value each account and slot it changed had before it (bounded window)
         self._undo: dict[int, tuple[dict[bytes, AccountTuple], dict[tuple[bytes, int], int]]] = {}
         self._pool: list[PendingTx] = []
@@ -406,21 +406,34 @@ class RevmBackend:
             return self._initial_base_fee
         return next_base_fee(head.base_fee, head.gas_used)
 
+    def block_transactions(self, block: int) -> list[bytes]:
+        """The hashes of a block's transactions, in execution order."""
+        return list(self._block(block).tx_hashes)
+
+    def transaction(self, tx_hash: bytes) -> PendingTx | None:
+        """A mined or pending transaction by hash (eth_getTransactionByHash)."""
+        tx = self._txs.get(tx_hash)
+        if tx is None and tx_hash in self._pool_hashes:
+            tx = next(t for t in self._pool if t.tx_hash == tx_hash)
+        return tx
+
     def _remote_header(self, block: int) -> dict[str, Any]:
         header = self._remote.request("eth_getBlockByNumber", [hex(block), False]) if self._remote else None
         if header is None:
             raise NodeError("eth_getBlockByNumber", f"no block {block}")
         return dict(header)
 
-    def call(self, to: bytes, data: bytes, block: int | None = None, sender: bytes | None = None) -> bytes:
+    def call(self, to: bytes, data: bytes, block: int | None = None, sender: bytes | None = None,
+             gas: int = CALL_GAS) -> bytes:
+        """eth_call (`gas` defaults to the block gas limit, as on anvil)."""
         if block is not None and block != self._blocks[-1].number:
-            return self._historical(block, [Call(to, data)], sender)[0]
+            return self._historical(block, [Call(to, data)], sender, gas)[0]
         if self._env_block != self._blocks[-1].number:
             self._use_block_env(self._blocks[-1].number)
         evm = self._evm
         cp = evm.snapshot()
         try:
-            return evm.message_call(self._a(sender or COINBASE), self._a(to), data, None, CALL_GAS)  # type: ignore[no-any-return]
+            return evm.message_call(self._a(sender or COINBASE), self._a(to), data, None, gas)  # type: ignore[no-any-return]
         except RuntimeError as exc:
             raise self._call_error(exc) from None
         finally:
@@ -433,7 +446,7 @@ class RevmBackend:
             self._use_block_env(self._blocks[-1].number)
         return self._run_calls(calls, COINBASE)
 
-    def _run_calls(self, calls: Sequence[Call], sender: bytes) -> list[bytes]:
+    def _run_calls(self, calls: Sequence[Call], sender: bytes, gas: int = CALL_GAS) -> list[bytes]:
         """eth_calls at the block whose env revm holds, each on a clean journal (all cold)."""
         evm = self._evm
         caller = self._a(sender)
@@ -442,7 +455,7 @@ class RevmBackend:
         for c in calls:
             cp = evm.snapshot()
             try:
-                out.append(evm.message_call(caller, a(c.to), c.data, None, CALL_GAS))
+                out.append(evm.message_call(caller, a(c.to), c.data, None, gas))
             except RuntimeError as exc:
                 raise self._call_error(exc) from None
             finally:
@@ -461,7 +474,8 @@ class RevmBackend:
             return CallReverted(f"EVM error {m[1]}", b"")
         return NodeError("eth_call", text)
 
-    def _historical(self, block: int, calls: Sequence[Call], sender: bytes | None) -> list[bytes]:
+    def _historical(self, block: int, calls: Sequence[Call], sender: bytes | None,
+                    gas: int = CALL_GAS) -> list[bytes]:
         """Calls at an earlier block: its undo records applied to the database, then taken back."""
         head = self._blocks[-1].number
         if block > head:
@@ -479,7 +493,7 @@ class RevmBackend:
         self._write_db(accounts, storage)
         try:
             self._use_block_env(block)
-            return self._run_calls(calls, sender or COINBASE)
+            return self._run_calls(calls, sender or COINBASE, gas)
         finally:
             self._write_db({a: self._account(a) for a in accounts},
                            {k: self._slot(k) for k in storage})
@@ -620,10 +634,12 @@ class RevmBackend:
         if self._account(sender)[0] < 10**17:
             self.set_eth_balance(sender, 10**18)
         nonce = self.get_nonce(sender)
-        unsigned = [_rlp_int(nonce), _rlp_int(GAS_PRICE), _rlp_int(gas), _rlp_bytes(to), b"\x80", _rlp_bytes(data),
-                    _rlp_int(self.chain_id), b"\x80", b"\x80"]
-        body = b"".join(unsigned)
-        tx_hash = keccak(_rlp_header(len(body), 0xC0) + body + sender)  # unsigned: the sender makes it unique
+        # anvil's hash of an impersonated transaction: the legacy encoding with v = 35 + 2 x chain
+        # id, r = s = 0, then the sender's address appended (measured against anvil 1.7.1)
+        fields = [_rlp_int(nonce), _rlp_int(GAS_PRICE), _rlp_int(gas), _rlp_bytes(to), b"\x80", _rlp_bytes(data),
+                  _rlp_int(35 + 2 * self.chain_id), b"\x80", b"\x80"]
+        body = b"".join(fields)
+        tx_hash = keccak(_rlp_header(len(body), 0xC0) + body + sender)
         tx = PendingTx(tx_hash, sender, nonce, GAS_PRICE, gas, to, 0, data, self.chain_id, impersonated=True)
         self._admit(tx)
         return tx_hash
@@ -697,6 +713,7 @@ class RevmBackend:
                                for i, (address, topics, data) in enumerate(tx_logs))
             logs.extend(block_logs)
             included.append(tx.tx_hash)
+            self._txs[tx.tx_hash] = tx
             receipts.append(Receipt(tx_hash=tx.tx_hash, status=status, block_number=number, gas_used=used,
                                     gas_limit=tx.gas, logs=block_logs,
                                     revert_reason=None if status else decode_revert_reason(output)))
@@ -883,6 +900,7 @@ class RevmBackend:
         for block in self._blocks[snap.blocks:]:
             for tx_hash in block.tx_hashes:
                 self._receipts.pop(tx_hash, None)
+                self._txs.pop(tx_hash, None)
         del self._blocks[snap.blocks:]
         self._undo = snap.undo
         self._next_ts = None
@@ -909,6 +927,9 @@ class RevmBackend:
                           lg.log_index] for lg in b.logs]] for b in self._blocks],
             "receipts": [[r.tx_hash.hex(), r.status, r.gas_used, r.gas_limit, r.revert_reason]
                          for r in self._receipts.values()],
+            "transactions": [[t.tx_hash.hex(), t.sender.hex(), t.nonce, t.gas_price, t.gas,
+                              t.to.hex() if t.to is not None else None, t.value, t.data.hex(), t.chain_id,
+                              t.impersonated] for t in self._txs.values()],
         }, separators=(",", ":"))
 
     def load_state(self, dump: str | bytes) -> None:
@@ -948,6 +969,11 @@ class RevmBackend:
             tx_hash = bytes.fromhex(h)
             self._receipts[tx_hash] = Receipt(tx_hash, status, block_of[tx_hash], used, limit,
                                               tuple(logs_by_tx.get(tx_hash, ())), reason)
+        self._txs = {}
+        for h, sender, nonce, price, gas, to, value, data, chain, imp in doc["transactions"]:
+            self._txs[bytes.fromhex(h)] = PendingTx(bytes.fromhex(h), bytes.fromhex(sender), nonce, price, gas,
+                                                    bytes.fromhex(to) if to is not None else None, value,
+                                                    bytes.fromhex(data), chain, imp)
         self._undo = {}
         self._pool, self._pool_hashes = [], set()
         self._snapshots = {}
