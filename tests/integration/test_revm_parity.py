@@ -205,60 +205,61 @@ def test_a_call_sees_its_blocks_number_and_timestamp(sides: tuple[Side, Side]) -
     assert seen[0][0] == (4, T0 + 300)
 
 
+def _refusals(side: Side) -> list[str]:
+    be = side.backend
+    cid = be.chain_id
+    admin, poor = Wallet.from_label("admin"), Wallet.from_label("poor")
+    sink = b"\x11" * 20
+
+    def refusal(raw: bytes) -> str:
+        with pytest.raises(TransactionRejected) as info:
+            be.send_raw_transaction(raw)
+        return info.value.message
+
+    first, _h, _n = admin.sign(to=sink, data=b"", gas=21_000, gas_price=GAS_PRICE, chain_id=cid, value=1)
+    be.send_raw_transaction(first)
+    out = [
+        refusal(first),  # pending already
+        refusal(admin.sign(to=sink, data=b"", gas=21_000, gas_price=GAS_PRICE, chain_id=cid, value=2, nonce=0)[0]),
+        refusal(admin.sign(to=sink, data=b"", gas=20_000, gas_price=GAS_PRICE, chain_id=cid)[0]),
+        refusal(admin.sign(to=sink, data=b"", gas=30_000_001, gas_price=GAS_PRICE, chain_id=cid, nonce=1)[0]),
+        refusal(admin.sign(to=sink, data=b"", gas=21_000, gas_price=10**8, chain_id=cid, nonce=1)[0]),
+        refusal(poor.sign(to=sink, data=b"", gas=21_000, gas_price=GAS_PRICE, chain_id=cid)[0]),
+        refusal(b"\xc0\x01"),
+    ]
+    be.mine(T0)
+    out.append(refusal(first))  # mined: its nonce is used
+    return out
+
+
 def test_broadcast_rejections_read_the_same(sides: tuple[Side, Side]) -> None:
-    """Every refusal a node gives at broadcast comes with anvil's own words."""
-    cid = sides[0].backend.chain_id
-    messages: dict[str, list[str]] = {}
-    for side in sides:
-        admin, poor = Wallet.from_label("admin"), Wallet.from_label("poor")
-        be = side.backend
-        sink = b"\x11" * 20
+    """Every refusal a node gives at broadcast comes in anvil's own words."""
+    anvil, revm = (_refusals(side) for side in sides)
+    assert anvil == revm
+    assert anvil[0] == "transaction already imported" and anvil[-1] == "nonce too low"
 
-        def refusal(raw: bytes) -> str:
-            with pytest.raises(TransactionRejected) as info:
-                be.send_raw_transaction(raw)
-            return info.value.message
 
-        first, _h, _n = admin.sign(to=sink, data=b"", gas=21_000, gas_price=GAS_PRICE, chain_id=cid, value=1)
-        be.send_raw_transaction(first)
-        out = [
-            refusal(first),  # pending already
-            refusal(admin.sign(to=sink, data=b"", gas=21_000, gas_price=GAS_PRICE, chain_id=cid, value=2,
-                               nonce=0)[0]),  # same nonce, same price
-            refusal(admin.sign(to=sink, data=b"", gas=20_000, gas_price=GAS_PRICE, chain_id=cid)[0]),
-            refusal(admin.sign(to=sink, data=b"", gas=30_000_001, gas_price=GAS_PRICE, chain_id=cid, nonce=1)[0]),
-            refusal(admin.sign(to=sink, data=b"", gas=21_000, gas_price=10**8, chain_id=cid, nonce=1)[0]),
-            refusal(poor.sign(to=sink, data=b"", gas=21_000, gas_price=GAS_PRICE, chain_id=cid)[0]),
-            refusal(b"\xc0\x01"),
-        ]
-        be.mine(T0)
-        out.append(refusal(first))  # mined: its nonce is used
-        messages[side.name] = out
-    assert messages["anvil"] == messages["revm"]
-    assert messages["anvil"][0] == "transaction already imported"
+def _pool_order(side: Side) -> tuple[list[int], list[int], list[int]]:
+    be = side.backend
+    cid = be.chain_id
+    a, b = Wallet.from_label("admin"), Wallet.from_label("market")
+    be.set_eth_balance(b.address, 10**21)
+    sink = b"\x11" * 20
+    sent = []
+    for w, nonce, gas in ((b, 0, 21_000), (a, 1, 21_000), (a, 0, 21_000), (b, 1, 21_000), (a, 3, 21_000),
+                          (b, 2, 29_990_000)):
+        raw, tx_hash, _ = w.sign(to=sink, data=b"", gas=gas, gas_price=GAS_PRICE, chain_id=cid, nonce=nonce)
+        be.send_raw_transaction(raw)
+        sent.append(tx_hash)
+    be.mine(T0)
+    be.mine(T0 + 1)
+    first, second = side.block(1)["txs"], side.block(2)["txs"]
+    waiting = [tx_hash for tx_hash in sent if be.get_receipt(tx_hash) is None]
+    return [sent.index(h) for h in first], [sent.index(h) for h in second], [sent.index(h) for h in waiting]
 
 
 def test_the_pool_is_first_come_first_served(sides: tuple[Side, Side]) -> None:
     """Arrival order decides, a nonce gap waits for its predecessor, a block holds 30M gas."""
-    cid = sides[0].backend.chain_id
-    orders = []
-    for side in sides:
-        be = side.backend
-        a, b = Wallet.from_label("admin"), Wallet.from_label("market")
-        be.set_eth_balance(b.address, 10**21)
-        sink = b"\x11" * 20
-
-        def tx(w: Wallet, nonce: int, gas: int = 21_000) -> bytes:
-            raw, h, _ = w.sign(to=sink, data=b"", gas=gas, gas_price=GAS_PRICE, chain_id=cid, nonce=nonce)
-            be.send_raw_transaction(raw)
-            return h
-
-        sent = [tx(b, 0), tx(a, 1), tx(a, 0), tx(b, 1), tx(a, 3), tx(b, 2, 29_990_000)]
-        be.mine(T0)
-        first = side.block(1)["txs"]
-        be.mine(T0 + 1)
-        second = side.block(2)["txs"]
-        orders.append(([sent.index(h) for h in first], [sent.index(h) for h in second],
-                       [sent.index(h) for h in be.pending_transactions()] if side.name == "revm" else None))
-    assert orders[0][:2] == orders[1][:2]
-    assert orders[1][2] == [4]  # the nonce-3 transaction still waits for nonce 2
+    anvil, revm = (_pool_order(side) for side in sides)
+    assert anvil == revm
+    assert anvil[2] == [4]  # the nonce-3 transaction still waits for nonce 2
