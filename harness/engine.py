@@ -173,10 +173,10 @@ class ScenarioRun:
     def _run(self) -> RunResult:
         s = self.scenario
         accounts = Accounts.for_investors(s.investors)
-        if self.backend == "anvil-fork":
+        if self.backend == "anvil-fork" or (self.backend == "revm" and s.chain.fork_url is not None):
             from harness.forks import open_fork
 
-            fork = open_fork(s, accounts)
+            fork = open_fork(s, accounts, engine="anvil" if self.backend == "anvil-fork" else "revm")
             self._cleanups.append(fork.close)
             chain, world = fork.chain, fork.world
         else:

@@ -9,6 +9,9 @@ Forking a remote chain works the same way at the node level (anvil --fork-url UR
 --fork-block-number N); the universe must then already exist there at the addresses the
 deterministic deployment gives, which is true for a chain the harness itself deployed
 (a shared devnet), not for public mainnet pools.
+
+`engine="revm"` (a fork scenario run with `--backend revm`) forks in process instead:
+pyrevm reads the forked node's accounts and slots lazily, no second anvil is started.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from harness.scenario.model import Scenario
 from harness.world import World
 from runner.chain.anvil import AnvilBackend
 from runner.chain.client import ChainClient
+from runner.chain.revm import RevmBackend
 
 
 @dataclass
@@ -34,7 +38,7 @@ class Fork:
     close: Callable[[], None]
 
 
-def open_fork(scenario: Scenario, accounts: Accounts) -> Fork:
+def open_fork(scenario: Scenario, accounts: Accounts, engine: str = "anvil") -> Fork:
     from harness.engine import ScenarioRun, world_spec
     from harness.scenario import load_scenario
 
@@ -57,9 +61,14 @@ def open_fork(scenario: Scenario, accounts: Accounts) -> Fork:
     else:
         raise ScenarioRuntimeError(src, None, "chain.fork_url",
                                    "only `scenario:PATH` forks are supported offline; see harness/forks.py for remote RPCs")
-    node = AnvilNode(genesis_timestamp=None,
-                     extra_args=["--fork-url", url, "--fork-block-number", str(spec.fork_block)])
-    backend = AnvilBackend(node.url)
+    node: AnvilNode | None = None
+    backend: AnvilBackend | RevmBackend
+    if engine == "revm":
+        backend = RevmBackend(fork_url=url, fork_block=spec.fork_block)
+    else:
+        node = AnvilNode(genesis_timestamp=None,
+                         extra_args=["--fork-url", url, "--fork-block-number", str(spec.fork_block)])
+        backend = AnvilBackend(node.url)
     chain = ChainClient(backend, clock=backend.block_timestamp())
     for wallet in accounts.all():
         chain.sync_nonce(wallet)
@@ -67,7 +76,8 @@ def open_fork(scenario: Scenario, accounts: Accounts) -> Fork:
 
     def close() -> None:
         backend.close()
-        node.stop()
+        if node is not None:
+            node.stop()
         if mainnet is not None:
             mainnet.close()
 

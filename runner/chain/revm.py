@@ -562,9 +562,10 @@ class RevmBackend:
                  to_block: int) -> list[Log]:
         addresses = {address} if isinstance(address, bytes) else set(address)
         out: list[Log] = []
-        if from_block < self._first_block and self._remote is not None:
-            out.extend(self._remote_logs(addresses, topics, from_block, min(to_block, self._first_block - 1)))
-        first = max(from_block, self._first_block)
+        fork = self._fork_block
+        if fork is not None and from_block <= fork:  # the fork block and before: the forked node's
+            out.extend(self._remote_logs(addresses, topics, from_block, min(to_block, fork)))
+        first = max(from_block, self._first_block if fork is None else fork + 1)
         last = min(to_block, self._blocks[-1].number)
         wanted = [(i, t) for i, t in enumerate(topics) if t is not None]
         for n in range(first, last + 1):
@@ -912,11 +913,17 @@ class RevmBackend:
 
     # -- node restarts ---------------------------------------------------------------
     def dump_state(self) -> str:
-        """The chain as JSON: world, code, blocks, receipts (what a restarted node needs)."""
-        if self._fork_block is not None:
-            raise ChainError("dump_state of a forked revm chain is not supported: re-fork instead")
+        """The chain as JSON: world, code, blocks, receipts (what a restarted node needs).
+
+        A fork dumps what changed on top of the forked node (and the forked values it
+        replaced); loading it forks the same node at the same block again.
+        """
+        fork = None if self._fork_block is None else [self._fork_url, self._fork_block]
         return json.dumps({
             "format": "dst-revm-state/1",
+            "fork": fork,
+            "origin_accounts": [[a.hex(), b, n, c.hex()] for a, (b, n, c) in self._origin_accounts.items()],
+            "origin_storage": [[a.hex(), k, v] for (a, k), v in self._origin_storage.items()],
             "chain_id": self.chain_id,
             "base_fee": self._initial_base_fee,
             "accounts": [[a.hex(), b, n, c.hex()] for a, (b, n, c) in self._accounts.items()],
@@ -942,9 +949,19 @@ class RevmBackend:
             raise ChainError("not a revm state dump (expected format dst-revm-state/1)")
         self.chain_id = int(doc["chain_id"])
         self._initial_base_fee = int(doc["base_fee"])
-        self._evm = self._new_evm()
         self._accounts, self._storage, self._codes = {}, {}, {}
-        self._origin_accounts, self._origin_storage = {}, {}
+        self._origin_accounts = {bytes.fromhex(a): (int(b), int(n), bytes.fromhex(c))
+                                 for a, b, n, c in doc["origin_accounts"]}
+        self._origin_storage = {(bytes.fromhex(a), int(k)): int(v) for a, k, v in doc["origin_storage"]}
+        if doc["fork"] is not None:
+            if self._remote is not None:
+                self._remote.close()
+            self._blocks = []
+            self._fork_url = doc["fork"][0]
+            self._open_fork(doc["fork"][0], int(doc["fork"][1]))
+        else:
+            self._fork_url, self._fork_block, self._remote = None, None, None
+            self._evm = self._new_evm()
         codes = {bytes.fromhex(h): bytes.fromhex(c) for h, c in doc["codes"]}
         self._codes = dict(codes)
         accounts = {bytes.fromhex(a): (int(b), int(n), bytes.fromhex(c)) for a, b, n, c in doc["accounts"]}
