@@ -17,9 +17,13 @@ pyrevm is an EVM, not a node. What it lacks, and how this module bridges it:
   empty again: everything cold), and the writes go into revm's database with
   `insert_account_info` / `insert_account_storage`.
 - **Which slots a transaction wrote.** pyrevm exposes no state diff. The only view of
-  the journal is its Debug text (`EVM.journal_str`), parsed here with one regex pass.
-  Created contracts run with `perf_analyse_created_bytecodes="raw"`, so that text holds
-  plain code, not jump tables.
+  the journal is its Debug text (`EVM.journal_str`), scanned here with `str.find`.
+- **Analysed code.** pyrevm's `AccountInfo` can only carry raw code, which revm
+  analyses again in every call frame (a third of a swap's time). revm's database keeps
+  the first code it is given per hash, and an `AccountInfo` read back with `basic()`
+  carries revm's analysed code: so a created contract's info is read before its
+  journal is reverted and inserted first, and code loaded from a dump is deployed once
+  by a throwaway CREATE to get it analysed.
 - **Transactions.** No decoding, signature recovery, nonce, chain-id or funds checks, no
   mempool: done here (legacy EIP-155 and pre-155 transactions, which is what
   `runner/chain/wallet.py` signs), with anvil 1.7.1's rejection messages.
@@ -68,12 +72,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from coincurve import PublicKey
-from eth_hash.auto import keccak
 from pyrevm import EVM, AccountInfo, BlockEnv, CfgEnv, Env
 
 from runner.chain.backend import Call, Log, Receipt
 from runner.chain.errors import CallReverted, ChainError, NodeError, TransactionRejected
 from runner.chain.revert import decode_revert_reason
+
+try:  # safe-pysha3 (installed with eth-tester[py-evm]): 5x faster than eth_hash's default backend
+    from sha3 import keccak_256 as _keccak_256
+
+    def keccak(data: bytes) -> bytes:
+        return _keccak_256(data).digest()  # type: ignore[no-any-return]
+except ImportError:  # pragma: no cover - the same digest, slower
+    from eth_hash.auto import keccak  # type: ignore[assignment]
 
 DEFAULT_CHAIN_ID = 131277322940537  # eth-tester's and anvil's (see runner/chain/ethtester.py)
 GAS_LIMIT = 30_000_000  # block gas limit, as anvil is started with
@@ -88,13 +99,11 @@ MAX_INITCODE = 49_152  # EIP-3860
 _EMPTY: tuple[int, int, bytes] = (0, 0, KECCAK_EMPTY)
 _SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
-# One account of revm's JournaledState Debug text; code is hex, numbers are decimal.
-_ACCOUNT = re.compile(
-    r"0x([0-9a-f]{40}): Account \{ info: AccountInfo \{ balance: (\d+), nonce: (\d+), "
-    r"code_hash: 0x([0-9a-f]{64}), code: (None|Some\(Bytecode \{ bytecode: 0x([0-9a-f]*), state: "
-    r"(?:Raw|Checked \{ len: (\d+) \}|Analysed \{ len: (\d+), jump_map: JumpMap \{ map: \"[0-9a-f]*\" \} \})"
-    r" \}\)) \}, storage: \{(.*?)\}, status: AccountStatus\(([^)]*)\) \}"
-)
+# revm's JournaledState Debug text: "0x<address>: Account { info: AccountInfo { balance: <dec>,
+# nonce: <dec>, code_hash: 0x<hex>, code: None | Some(Bytecode { bytecode: 0x<hex>, state: ... }) },
+# storage: {<dec>: StorageSlot { previous_or_original_value: <dec>, present_value: <dec> }, ...},
+# status: AccountStatus(<flags>) }". Scanned with str.find: a regex over the code hex costs 10x more.
+_ACCOUNT_MARK = ": Account { info: AccountInfo { balance: "
 _SLOT = re.compile(r"(\d+): StorageSlot \{ previous_or_original_value: (\d+), present_value: (\d+) \}")
 _REVERT = re.compile(r"Revert \{ gas_used: (\d+), output: 0x([0-9a-f]*) \}")
 _HALT = re.compile(r"Halt \{ reason: (.*), gas_used: (\d+) \}")
@@ -282,6 +291,66 @@ def _info(balance: int, nonce: int, code_hash: bytes | None = None, code: bytes 
     return _AccountInfo(balance=balance, nonce=nonce, code_hash=code_hash, code=code)  # type: ignore[no-any-return]
 
 
+@dataclass(slots=True)
+class JournalAccount:
+    """One account as revm's journal text shows it."""
+
+    address: str  # 40 hex digits
+    balance: int
+    nonce: int
+    code_hash: str  # 64 hex digits
+    has_code: bool  # its code was loaded: it was called or inspected
+    storage: str  # the slots, as Debug text
+    status: str  # "Touched", "Created | Touched", ...
+    code: str = ""  # the code's Debug text, kept only for a contract created here
+
+    def created_code(self) -> bytes:
+        """The runtime code of a contract created in this transaction (analysis padding cut)."""
+        start = self.code.find("0x") + 2
+        end = self.code.find(",", start)
+        code = bytes.fromhex(self.code[start:end])
+        at = self.code.find("len: ", end)
+        return code[:int(self.code[at + 5:self.code.find(",", at)].rstrip(" }"))] if at >= 0 else code
+
+
+_HEAD = re.compile(r"(\d+), nonce: (\d+), code_hash: 0x([0-9a-f]{64}), code: (.)")
+
+
+def scan_journal(journal: str) -> list[JournalAccount]:
+    """The accounts of `EVM.journal_str`.
+
+    One split on the account marker (the fastest pass over the code hex); in each piece
+    the header is matched in place and the storage, at the end, found backwards.
+    """
+    pieces = journal.split(_ACCOUNT_MARK)
+    out = []
+    head = _HEAD.match
+    for k in range(1, len(pieces)):
+        piece = pieces[k]
+        m = head(piece)
+        st = piece.rfind(", storage: {")
+        sq = piece.find("}, status: AccountStatus(", st)
+        if m is None or st < 0 or sq < 0:
+            raise ChainError(f"unexpected revm journal text: {piece[:200]!r}")
+        se = piece.find(")", sq + 25)
+        status = piece[sq + 25:se]
+        account = JournalAccount(pieces[k - 1][-40:], int(m[1]), int(m[2]), m[3], m[4] == "S",
+                                 piece[st + 12:sq], status)
+        if "Created" in status:
+            account.code = piece[m.end() - 1:st]
+        out.append(account)
+    return out
+
+
+def _installer_initcode(code: bytes) -> bytes:
+    """CODECOPY + RETURN of `code`: deploying it gives revm's analysed form of that code."""
+    n = len(code).to_bytes(2, "big")
+    return b"\x61" + n + b"\x60\x0e\x60\x00\x39\x61" + n + b"\x60\x00\xf3" + code
+
+
+_INSTALLER = keccak(b"dst-harness/revm/code-installer")[-20:]
+
+
 class RevmBackend:
     """An in-process revm chain with a mempool, caller-sealed blocks and node-like checks.
 
@@ -319,6 +388,7 @@ class RevmBackend:
         self._next_snapshot = 1
         self._next_ts: int | None = None
         self._addr: dict[bytes, str] = {}
+        self._unhex: dict[str, bytes] = {}  # journal text address -> bytes
         self._env_block = -1  # the block whose env revm holds (calls run at that block)
         if fork_url is not None:
             self._open_fork(fork_url, fork_block)
@@ -332,7 +402,7 @@ class RevmBackend:
 
     # -- set-up ----------------------------------------------------------------------
     def _new_evm(self, fork_url: str | None = None, fork_block_hash: str | None = None) -> EVM:
-        cfg = CfgEnv(chain_id=self.chain_id, perf_analyse_created_bytecodes="raw")
+        cfg = CfgEnv(chain_id=self.chain_id, perf_analyse_created_bytecodes="analyse")
         return EVM(env=Env(cfg=cfg, block=self._block_env(0, 0, 0)), fork_url=fork_url,
                    fork_block=fork_block_hash, gas_limit=GAS_LIMIT, spec_id=SPEC)
 
@@ -756,15 +826,22 @@ class RevmBackend:
                 m = _REVERT.search(str(exc))
                 output = bytes.fromhex(m[2]) if m is not None else b""
             result = evm.result
-            journal = evm.journal_str if result is not None else ""
+            touched = scan_journal(evm.journal_str) if result is not None else []
+            # a created contract's info, read while it is warm, carries revm's analysed code
+            analysed = {ja.code_hash: evm.basic("0x" + ja.address) for ja in touched
+                        if ja.code and ja.has_code}
         finally:
             evm.revert(cp)
+        for ja in touched:
+            info = analysed.pop(ja.code_hash, None)
+            if info is not None and bytes.fromhex(ja.code_hash) not in self._codes:
+                evm.insert_account_info("0x" + ja.address, info)  # first code of its hash: kept
         if hidden is not None:
             evm.insert_account_info(self._a(sender), _info(hidden[0], hidden[1], hidden[2]))
         if result is None:
             return None
         used = int(result.gas_used)
-        diff = self._parse(journal)
+        diff = self._parse(touched)
         if hidden is not None and sender in diff.loaded_code:
             raise ChainError("an impersonated contract was called back during its own transaction; "
                              "pyrevm cannot run that as anvil does (EIP-3607 cannot be disabled)")
@@ -787,30 +864,30 @@ class RevmBackend:
         ]
         return (1 if result.is_success else 0), used, logs, output
 
-    def _parse(self, journal: str) -> _Diff:
+    def _parse(self, touched: list[JournalAccount]) -> _Diff:
         """The accounts and slots whose value the journal holds differently from ours."""
         diff = _Diff({}, {}, {}, set())
         storage = self._storage
         fork = self._fork_block is not None
-        for m in _ACCOUNT.finditer(journal):
-            address = bytes.fromhex(m[1])
-            status = m[10]
-            if m[5] != "None":
+        addresses = self._unhex
+        for ja in touched:
+            address = addresses.get(ja.address)
+            if address is None:
+                address = addresses[ja.address] = bytes.fromhex(ja.address)
+            if ja.has_code:
                 diff.loaded_code.add(address)
-            if "SelfDestructed" in status:
+            if "SelfDestructed" in ja.status:
                 diff.accounts[address] = _EMPTY
                 for key in [k for k in storage if k[0] == address]:
                     diff.storage[key] = 0
                 continue
-            info = (int(m[2]), int(m[3]), bytes.fromhex(m[4]))
+            info = (ja.balance, ja.nonce, bytes.fromhex(ja.code_hash))
             if info != self._account(address):
                 diff.accounts[address] = info
-                if "Created" in status and m[6]:
-                    code = bytes.fromhex(m[6])
-                    length = m[7] or m[8]
-                    diff.codes[info[2]] = code[:int(length)] if length else code
-            if m[9]:
-                for key_s, orig_s, present_s in _SLOT.findall(m[9]):
+                if ja.code and ja.has_code and info[2] not in self._codes:
+                    diff.codes[info[2]] = ja.created_code()
+            if ja.storage:
+                for key_s, orig_s, present_s in _SLOT.findall(ja.storage):
                     key = (address, int(key_s))
                     present = int(present_s)
                     current = storage.get(key)
@@ -830,7 +907,7 @@ class RevmBackend:
             undo_accounts.setdefault(address, self._account(address))
         for key in diff.storage:
             undo_storage.setdefault(key, self._slot(key))
-        self._write(diff.accounts, diff.storage, diff.codes)
+        self._write(diff.accounts, diff.storage, {})  # new code is in the database already, analysed
 
     def _set_account(self, address: bytes, info: AccountTuple) -> None:
         self._write({address: info}, {}, {})
@@ -863,11 +940,23 @@ class RevmBackend:
                 evm.set_balance(a(address), balance)
                 continue
             code = codes.get(code_hash) if codes else None
-            evm.insert_account_info(a(address), _info(balance, nonce, code_hash, code))
+            if code:
+                evm.insert_account_info(a(address), self._analysed_info(code))  # the hash's first code
+            evm.insert_account_info(a(address), _info(balance, nonce, code_hash))
         for (address, slot), value in storage.items():
             # a cold account's slot goes to the database, but the account gets loaded: undo that
             cp = evm.snapshot()
             evm.insert_account_storage(a(address), slot, value)
+            evm.revert(cp)
+
+    def _analysed_info(self, code: bytes) -> AccountInfo:
+        """An AccountInfo holding revm's analysed form of `code` (see the module docstring)."""
+        evm = self._evm
+        cp = evm.snapshot()
+        try:
+            created = evm.deploy(self._a(_INSTALLER), _installer_initcode(code), 0, GAS_LIMIT, 0)
+            return evm.basic(created)
+        finally:
             evm.revert(cp)
 
     # -- isolation -------------------------------------------------------------------
