@@ -283,6 +283,10 @@ def _hex(address: bytes) -> str:
     return "0x" + address.hex()
 
 
+class _CalledBack(Exception):
+    """An impersonated contract's hidden code was reached: the transaction cannot run right."""
+
+
 # pyrevm 0.3.7's stubs lag its binary: AccountInfo takes `balance` (the .pyi omits it).
 _AccountInfo: Any = AccountInfo
 
@@ -760,6 +764,7 @@ class RevmBackend:
         logs: list[Log] = []
         receipts: list[Receipt] = []
         nonces: dict[bytes, int] = {}
+        refused: list[bytes] = []
         pool = self._pool
         while True:
             pick = None
@@ -774,7 +779,11 @@ class RevmBackend:
                 break
             tx = pool.pop(pick)
             self._pool_hashes.discard(tx.tx_hash)
-            outcome = self._execute(tx, base_fee, undo_accounts, undo_storage)
+            try:
+                outcome = self._execute(tx, base_fee, undo_accounts, undo_storage)
+            except _CalledBack:
+                refused.append(tx.tx_hash)
+                continue
             if outcome is None:
                 continue  # invalid when it came to run (e.g. funds spent since): dropped, as anvil does
             status, used, tx_logs, output = outcome
@@ -799,6 +808,11 @@ class RevmBackend:
             self._undo[number] = (undo_accounts, undo_storage)
         self._undo.pop(number - self._history - 1, None)
         self._next_ts = None
+        if refused:
+            raise ChainError(
+                f"block {number} sealed without {', '.join('0x' + h.hex() for h in refused)}: an impersonated "
+                "contract was called back during its own transaction, which pyrevm cannot run as anvil does "
+                "(EIP-3607 cannot be disabled, so its code was hidden)")
         return number
 
     def _execute(self, tx: PendingTx, base_fee: int, undo_accounts: dict[bytes, AccountTuple],
@@ -843,8 +857,7 @@ class RevmBackend:
         used = int(result.gas_used)
         diff = self._parse(touched)
         if hidden is not None and sender in diff.loaded_code:
-            raise ChainError("an impersonated contract was called back during its own transaction; "
-                             "pyrevm cannot run that as anvil does (EIP-3607 cannot be disabled)")
+            raise _CalledBack(tx.tx_hash)  # its code was hidden: the run is wrong, nothing is applied
         # Fees, as a node settles them (see the module docstring).
         bal, nonce, code = diff.accounts.get(sender) or self._account(sender)
         if create:

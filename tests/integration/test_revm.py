@@ -65,6 +65,25 @@ def test_every_transaction_starts_on_an_empty_journal(chain_pool: ChainPool) -> 
     assert be._evm.journal_depth == 0
 
 
+def test_an_impersonated_contract_called_back_is_refused_not_run_wrong(chain_pool: ChainPool) -> None:
+    """pyrevm cannot disable EIP-3607, so an impersonated contract runs with its code hidden;
+    a transaction that reaches that code is left out of its block, loudly, and changes nothing."""
+    b = make_bench(chain_pool, "revm")
+    b.at(0)
+    b.world.deposit("alice", Decimal(10))
+    u = b.world.universe
+    be = b.chain.backend
+    assert isinstance(be, RevmBackend)
+    before = (be.get_nonce(u.vault), b.world.investor_shares("alice"))
+    total = artifact("Vault").fn("totalAssets").encode()
+    with pytest.raises(ChainError, match="called back"):
+        b.chain.send_as(u.vault, u.vault, total, 100_000)  # the vault calling itself
+    head = be.block_number()
+    assert be.block_transactions(head) == [] and be.pending_transactions() == []
+    assert (be.get_nonce(u.vault), b.world.investor_shares("alice")) == before
+    assert be.call(u.vault, total) == (10 * 10**6).to_bytes(32, "big")  # its code is back
+
+
 def test_calls_older_than_the_history_window_are_refused() -> None:
     """A pruned node refuses state it no longer keeps; inside the window it answers."""
     admin = Wallet.from_label("admin")
