@@ -2,7 +2,7 @@
 cached as a chain snapshot so a scenario's world is ready without redeploying.
 
 A `ChainPool` belongs to one process (one pytest-xdist worker, one CLI run). It keeps at
-most one embedded chain and one anvil node alive, and per world (the universe section's
+most one embedded chain, one revm chain and one anvil node alive, and per world (the universe section's
 content) a snapshot taken right after deployment. Each run reverts to that snapshot:
 same block numbers, same addresses, same balances, every time.
 """
