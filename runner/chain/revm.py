@@ -18,8 +18,11 @@ pyrevm is an EVM, not a node. What it lacks, and how this module bridges it:
   `insert_account_info` / `insert_account_storage`.
 - **Which slots a transaction wrote.** pyrevm exposes no state diff. The only view of
   the journal is its Debug text (`EVM.journal_str`), scanned here with `str.find`.
+  Revert data likewise exists only in the text of the `RuntimeError` pyrevm raises
+  (`Revert { gas_used, output }`); a halt (out of gas) raises `CallReverted("EVM error
+  <reason>")` from `call`, as anvil words it.
 - **Analysed code.** pyrevm's `AccountInfo` can only carry raw code, which revm
-  analyses again in every call frame (a third of a swap's time). revm's database keeps
+  analyses again in every call frame (a quarter of a swap's time). revm's database keeps
   the first code it is given per hash, and an `AccountInfo` read back with `basic()`
   carries revm's analysed code: so a created contract's info is read before its
   journal is reverted and inserted first, and code loaded from a dump is deployed once
@@ -54,7 +57,11 @@ pyrevm is an EVM, not a node. What it lacks, and how this module bridges it:
 - **Snapshots, dump/load.** The whole (small) world state is also mirrored in Python
   dicts; a snapshot is a copy of that mirror and of the block list, a revert writes
   back only what differs. `dump_state()` is that mirror, the blocks, receipts and logs
-  as JSON; `load_state()` builds a new EVM from it (a node restart keeps the chain).
+  as JSON; `load_state()` builds a new EVM from it (a node restart keeps the chain;
+  the undo records do not survive it, so calls below the loaded head are refused).
+- **Stubs.** pyrevm 0.3.7's `.pyi` lags its binary (`AccountInfo` takes a balance, the
+  default spec is LATEST, spec names are matched case-sensitively: "Cancun", not
+  "CANCUN", which silently means LATEST); typed wrappers here follow the binary.
 - **Impersonation.** revm rejects a transaction from an account with code (EIP-3607)
   and pyrevm cannot disable that as anvil does for impersonated senders, so an
   impersonated contract's code hash is hidden for the duration of its transaction;
@@ -267,6 +274,7 @@ class _Snapshot:
     storage: dict[tuple[bytes, int], int]
     blocks: int  # how many blocks the chain had
     undo: dict[int, tuple[dict[bytes, AccountTuple], dict[tuple[bytes, int], int]]]
+    oldest_state: int
 
 
 @dataclass(slots=True)
@@ -386,6 +394,7 @@ class RevmBackend:
         self._txs: dict[bytes, PendingTx] = {}  # mined transactions (eth_getTransactionByHash)
         # per block: the value each account and slot it changed had before it (bounded window)
         self._undo: dict[int, tuple[dict[bytes, AccountTuple], dict[tuple[bytes, int], int]]] = {}
+        self._oldest_state = 0  # no state below this block can be rebuilt (the fork block, a restart)
         self._pool: list[PendingTx] = []
         self._pool_hashes: set[bytes] = set()
         self._snapshots: dict[int, _Snapshot] = {}
@@ -429,6 +438,7 @@ class RevmBackend:
         number = int(header["number"], 16)
         self._fork_block = number
         self._first_block = number
+        self._oldest_state = number
         # pinned by hash: pyrevm reads a bare number as hex
         self._evm = self._new_evm(url, header["hash"])
         self._blocks.append(Block(number, int(header["timestamp"], 16), int(header.get("baseFeePerGas", "0x0"), 16),
@@ -554,7 +564,7 @@ class RevmBackend:
         head = self._blocks[-1].number
         if block > head:
             raise NodeError("eth_call", f"block {block} is above the head {head}")
-        if block < max(self._first_block, head - self._history):
+        if block < max(self._oldest_state, head - self._history):
             raise NodeError("eth_call", f"historical state of block {block} is not available "
                             f"(this backend keeps the last {self._history} blocks)")
         accounts: dict[bytes, AccountTuple] = {}
@@ -977,7 +987,7 @@ class RevmBackend:
         sid = self._next_snapshot
         self._next_snapshot += 1
         self._snapshots[sid] = _Snapshot(dict(self._accounts), dict(self._storage), len(self._blocks),
-                                         dict(self._undo))
+                                         dict(self._undo), self._oldest_state)
         return sid
 
     def revert(self, snapshot_id: object) -> None:
@@ -1006,6 +1016,7 @@ class RevmBackend:
                 self._txs.pop(tx_hash, None)
         del self._blocks[snap.blocks:]
         self._undo = snap.undo
+        self._oldest_state = snap.oldest_state
         self._next_ts = None
         self._env_block = -1
         self._use_block_env(self.block_number())
@@ -1093,7 +1104,8 @@ class RevmBackend:
             self._txs[bytes.fromhex(h)] = PendingTx(bytes.fromhex(h), bytes.fromhex(sender), nonce, price, gas,
                                                     bytes.fromhex(to) if to is not None else None, value,
                                                     bytes.fromhex(data), chain, imp)
-        self._undo = {}
+        self._undo = {}  # earlier states are not in a dump: calls below the loaded head are refused
+        self._oldest_state = self.block_number()
         self._pool, self._pool_hashes = [], set()
         self._snapshots = {}
         self._next_ts = None

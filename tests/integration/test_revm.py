@@ -124,6 +124,8 @@ def test_dump_and_load_give_the_same_chain_on_a_new_backend(chain_pool: ChainPoo
     for token in u.tokens.values():
         assert other.call(token.address, bal.encode(u.vault)) == be.call(token.address, bal.encode(u.vault))
     assert other.next_base_fee() == be.next_base_fee()
+    with pytest.raises(NodeError, match="not available"):  # earlier states are not in a dump
+        other.call(u.reserve.address, bal.encode(u.vault), head - 1)
     with pytest.raises(ChainError, match="not a revm state dump"):
         other.load_state('{"format": "something else"}')
 
