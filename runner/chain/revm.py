@@ -399,7 +399,6 @@ class RevmBackend:
         self._pool_hashes: set[bytes] = set()
         self._snapshots: dict[int, _Snapshot] = {}
         self._next_snapshot = 1
-        self._next_ts: int | None = None
         self._addr: dict[bytes, str] = {}
         self._unhex: dict[str, bytes] = {}  # journal text address -> bytes
         self._env_block = -1  # the block whose env revm holds (calls run at that block)
@@ -670,8 +669,7 @@ class RevmBackend:
 
     # -- writes ----------------------------------------------------------------------
     def set_next_timestamp(self, timestamp: int) -> None:
-        """Recorded only: transactions execute when `mine(timestamp)` seals their block."""
-        self._next_ts = timestamp
+        """Nothing to do: transactions execute when `mine(timestamp)` seals their block, at its time."""
 
     def remember_gas_limit(self, tx_hash: bytes, gas_limit: int) -> None:
         """Nothing to remember: the gas limit is read from the signed bytes."""
@@ -817,7 +815,6 @@ class RevmBackend:
         if undo_accounts or undo_storage:
             self._undo[number] = (undo_accounts, undo_storage)
         self._undo.pop(number - self._history - 1, None)
-        self._next_ts = None
         if refused:
             raise ChainError(
                 f"block {number} sealed without {', '.join('0x' + h.hex() for h in refused)}: an impersonated "
@@ -1017,7 +1014,6 @@ class RevmBackend:
         del self._blocks[snap.blocks:]
         self._undo = snap.undo
         self._oldest_state = snap.oldest_state
-        self._next_ts = None
         self._env_block = -1
         self._use_block_env(self.block_number())
 
@@ -1108,7 +1104,6 @@ class RevmBackend:
         self._oldest_state = self.block_number()
         self._pool, self._pool_hashes = [], set()
         self._snapshots = {}
-        self._next_ts = None
         self._env_block = -1
         self._use_block_env(self.block_number())
 
