@@ -3,7 +3,7 @@
     python -m bench                 everything, N=3 runs of the reference workload
     python -m bench --quick         the same with N=1
     python -m bench --only reference,imports     a subset (sections: imports, anvil,
-                                    reference, memory, suite, wire); subsets and shortened
+                                    reference, memory, revm, suite, wire); subsets and shortened
                                     workloads write results/partial.{json,md} instead
     python -m bench --profile       the reference workload under pyinstrument, per backend:
                                     bench/results/profile-<backend>.{html,txt}
@@ -30,8 +30,8 @@ from bench import workloads
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results"
-SECTIONS = ("imports", "anvil", "reference", "memory", "suite", "wire")
-BACKENDS = ("eth-tester", "anvil")
+SECTIONS = ("imports", "anvil", "reference", "memory", "revm", "suite", "wire")
+BACKENDS = ("eth-tester", "anvil", "revm")
 
 
 def log(msg: str) -> None:
@@ -63,7 +63,8 @@ def _versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     out = {}
-    for pkg in ("web3", "eth-tester", "py-evm", "coincurve", "msgspec", "freezegun", "pyinstrument", "pytest-xdist"):
+    for pkg in ("web3", "eth-tester", "py-evm", "pyrevm", "coincurve", "msgspec", "freezegun", "pyinstrument",
+                "pytest-xdist"):
         try:
             out[pkg] = version(pkg)
         except PackageNotFoundError:
@@ -136,6 +137,13 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
         samples = sorted({min(365, args.memory_cycles), args.memory_cycles // 2, args.memory_cycles})
         doc["memory"] = section(doc, f"memory over {args.memory_cycles} cycles (child process)",
                                 lambda: run_memory(mem_path, samples, log=log))
+    if "revm" in selected:
+        from bench.revm import run_revm
+
+        mem_path, _sha = workloads.memory_path(args.memory_cycles)
+        samples = sorted({min(365, args.memory_cycles), args.memory_cycles // 2, args.memory_cycles})
+        doc["revm"] = section(doc, "revm: floor, start-up, world reverts, memory", lambda: run_revm(
+            ref_path, mem_path, samples, args.runs, doc.get("reference"), log=log))
     if "suite" in selected:
         suite = []
         for workers in (1, 2):

@@ -1,4 +1,4 @@
-"""5: memory and state-save cost over a 3,650-cycle (10-year) daily run on eth-tester.
+"""5: memory and state-save cost over a 3,650-cycle (10-year) daily run on eth-tester (and revm, 7).
 
 The run happens in a child process (`python -m bench.memory --child ...`) so its peak
 RSS is its own. The child samples at given cycles, from a wrapper around
@@ -81,6 +81,12 @@ def deep_size_mb(root: Any) -> float:
 
 
 def _chain_held(pool: Any) -> dict[str, Any]:
+    revm = getattr(pool, "_revm", None)
+    if revm is not None:  # what the revm backend keeps in Python beside pyrevm's database
+        return {"receipts": len(revm._receipts), "logs": sum(len(b.logs) for b in revm._blocks),
+                "blocks": len(revm._blocks), "mirror_accounts": len(revm._accounts),
+                "mirror_slots": len(revm._storage), "undo_blocks": len(revm._undo),
+                "block_number": revm.block_number()}
     backend = getattr(pool, "_ethtester", None)
     out: dict[str, Any] = {}
     if backend is None:
@@ -137,7 +143,7 @@ def _disk_kb(state_path: Path) -> float:
     return round(total / 1024, 1)
 
 
-def child(scenario_path: str, out_path: str, samples: list[int]) -> None:
+def child(scenario_path: str, out_path: str, samples: list[int], backend: str = "eth-tester") -> None:
     from bench.instrument import patched_saves
     from harness.chains import ChainPool
     from harness.engine import ScenarioRun
@@ -145,7 +151,7 @@ def child(scenario_path: str, out_path: str, samples: list[int]) -> None:
 
     scenario = load_scenario(scenario_path)
     pool = ChainPool()
-    report: dict[str, Any] = {"samples": [], "pid": os.getpid()}
+    report: dict[str, Any] = {"samples": [], "pid": os.getpid(), "backend": backend}
     report["rss_after_import_mb"] = round(rss_mb(), 1)
     tmp = Path(tempfile.mkdtemp(prefix="bench-mem-"))
     (tmp / "run").mkdir()
@@ -193,7 +199,7 @@ def child(scenario_path: str, out_path: str, samples: list[int]) -> None:
 
     try:
         with patched_saves(on_save):
-            run = ScenarioRun(scenario, backend="eth-tester", pool=pool, state_dir=tmp / "run")
+            run = ScenarioRun(scenario, backend=backend, pool=pool, state_dir=tmp / "run")
             report["rss_before_run_mb"] = round(rss_mb(), 1)
             t = now()
             result = run.run()
@@ -236,11 +242,12 @@ def child(scenario_path: str, out_path: str, samples: list[int]) -> None:
     Path(out_path).write_text(json.dumps(report, indent=2, default=str))
 
 
-def run_memory(scenario_path: Path, samples: list[int], log: Any = print) -> dict[str, Any]:
+def run_memory(scenario_path: Path, samples: list[int], log: Any = print,
+               backend: str = "eth-tester") -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bench-memory-") as tmp:
         out = Path(tmp) / "memory.json"
         cmd = [sys.executable, "-m", "bench.memory", "--child", str(scenario_path), str(out),
-               "--samples", ",".join(str(s) for s in samples)]
+               "--samples", ",".join(str(s) for s in samples), "--backend", backend]
         t = now()
         proc = subprocess.run(cmd, cwd=REPO, stdout=None, stderr=subprocess.PIPE, text=True)
         elapsed = now() - t
@@ -273,8 +280,9 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--child", nargs=2, metavar=("SCENARIO", "OUT"), required=True)
     p.add_argument("--samples", default="365,1825,3650")
+    p.add_argument("--backend", default="eth-tester")
     args = p.parse_args()
-    child(args.child[0], args.child[1], [int(x) for x in args.samples.split(",")])
+    child(args.child[0], args.child[1], [int(x) for x in args.samples.split(",")], args.backend)
 
 
 if __name__ == "__main__":

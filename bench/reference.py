@@ -18,7 +18,7 @@ from bench.instrument import Probe, operations_per_cycle
 
 
 def _inner_backend(pool: Any, backend: str) -> Any:
-    return pool._ethtester if backend == "eth-tester" else pool._anvil
+    return {"eth-tester": pool._ethtester, "revm": getattr(pool, "_revm", None)}.get(backend, pool._anvil)
 
 
 # Chain identity that legitimately differs between runs on anvil (its blocks carry a

@@ -57,9 +57,9 @@ def render(doc: dict[str, Any]) -> str:
                          "node round trips per cycle", "ms/cycle inside the backend", "same state every run",
                          "all runs (s)"], rows)
         digests = {n: r.get("state_digest") for n, r in ref.items() if r.get("state_digest")}
-        if len(digests) == 2:
+        if len(digests) >= 2:
             same = len(set(digests.values())) == 1
-            lines += ["", f"Final state identical on both backends (block hashes aside): {'yes' if same else 'NO'} "
+            lines += ["", f"Final state identical on every backend (block hashes aside): {'yes' if same else 'NO'} "
                       f"({', '.join(f'{k} {v}' for k, v in digests.items())})."]
         lines += ["", "Where a cycle's time goes (ms per cycle; `world` = revert at run start, `event` = timeline "
                   "events, `tick` = runner.tick, `engine` = the rest of ScenarioRun: freeze_time, journal, "
@@ -181,7 +181,7 @@ def render(doc: dict[str, Any]) -> str:
     mem = doc.get("memory")
     if mem:
         n = mem["samples"][-1]["cycle"] if mem.get("samples") else "?"
-        lines += ["", f"## 5. Memory over a {n:,}-cycle daily run on eth-tester (one pool, rebalancer; "
+        lines += ["", f"## 5. Memory over a {n:,}-cycle daily run on {mem.get('backend', 'eth-tester')} (one pool, rebalancer; "
                   "child process)" if isinstance(n, int) else "## 5. Memory (child process)", ""]
         if "error" in mem and not mem.get("samples"):
             lines.append(f"failed: {mem['error'][:500]}")
@@ -231,6 +231,9 @@ def render(doc: dict[str, Any]) -> str:
         if pk:
             lines += ["", "`import harness.engine`, self import time by package: "
                       + ", ".join(f"{p['package']} {p['self_ms']} ms" for p in pk[:8]) + "."]
+    from bench.revm import render as render_revm
+
+    lines += render_revm(doc)
     from bench.wire import render as render_wire
 
     lines += render_wire(doc.get("wire"))

@@ -2,7 +2,7 @@
 cached as a chain snapshot so a scenario's world is ready without redeploying.
 
 A `ChainPool` belongs to one process (one pytest-xdist worker, one CLI run). It keeps at
-most one embedded chain and one anvil node alive, and per world (the universe section's
+most one embedded chain, one revm chain and one anvil node alive, and per world (the universe section's
 content) a snapshot taken right after deployment. Each run reverts to that snapshot:
 same block numbers, same addresses, same balances, every time.
 """
@@ -22,6 +22,7 @@ from harness.world import PoolDecl, TokenDecl, World, deploy_world
 
 if TYPE_CHECKING:  # py-evm costs half a second to import: only the embedded chain needs it
     from runner.chain.ethtester import EthTesterBackend
+    from runner.chain.revm import RevmBackend
 from runner.chain.anvil import AnvilBackend
 from runner.chain.client import ChainClient
 from runner.chain.errors import Unsupported
@@ -30,7 +31,7 @@ from runner.chain.errors import Unsupported
 # across backends and across scenarios sharing a node.
 GENESIS = int(datetime(2020, 1, 1, tzinfo=UTC).timestamp())
 ETH_PER_ACCOUNT = 10**24
-BACKENDS = ("eth-tester", "anvil")
+BACKENDS = ("eth-tester", "anvil", "revm")
 DEPLOY_LEAD = timedelta(hours=1)  # the world is deployed this long before clock.start
 
 
@@ -76,11 +77,21 @@ class ChainPool:
     _ethtester: EthTesterBackend | None = None
     _anvil_node: AnvilNode | None = None
     _anvil: AnvilBackend | None = None
+    _revm: RevmBackend | None = None
     _worlds: dict[tuple[str, str], _Cached] = field(default_factory=dict)
     deploys: int = 0
     _anvil_stale: bool = False
+    _revm_stale: bool = False
 
-    def _backend(self, name: str, accounts: Accounts) -> EthTesterBackend | AnvilBackend:
+    def _backend(self, name: str, accounts: Accounts) -> EthTesterBackend | AnvilBackend | RevmBackend:
+        if name == "revm":
+            if self._revm is None or self._revm_stale:
+                from runner.chain.revm import RevmBackend
+
+                self._revm_stale = False
+                self._revm = RevmBackend(GENESIS, [accounts.admin.address], ETH_PER_ACCOUNT * 100)
+                self._revm_genesis = self._revm.snapshot()
+            return self._revm
         if name == "eth-tester":
             if self._ethtester is None:
                 from runner.chain.ethtester import EthTesterBackend
@@ -129,9 +140,16 @@ class ChainPool:
         self._worlds[key] = _Cached(backend.snapshot(), world)
         return chain, world
 
-    def _reset_to_genesis(self, name: str, backend: EthTesterBackend | AnvilBackend, accounts: Accounts) -> None:
+    def _reset_to_genesis(self, name: str, backend: EthTesterBackend | AnvilBackend | RevmBackend,
+                          accounts: Accounts) -> None:
         if name == "eth-tester":
             backend.revert(self._ethtester_genesis)
+            for w in accounts.all():
+                w.nonce = 0
+            return
+        if name == "revm":  # a revert uses its snapshot up, as on anvil: take the next one
+            backend.revert(self._revm_genesis)
+            self._revm_genesis = backend.snapshot()
             for w in accounts.all():
                 w.nonce = 0
             return
@@ -153,31 +171,40 @@ class ChainPool:
         assert self._anvil_node is not None
         return self._anvil_node.url
 
-    def restart_node(self, backend_name: str) -> str:
-        """Restart the node process of `backend_name`, keeping its chain (state dump and load).
+    def restart_node(self, backend_name: str) -> None:
+        """Restart the node of `backend_name`, keeping its chain (state dump and load).
 
-        The same AnvilBackend object is re-pointed at the new process, so every client of
-        it carries on. Snapshots die with the old process: this node is not reused for
-        another world afterwards.
+        anvil: a new process loads the old one's dump, and the same AnvilBackend object is
+        re-pointed at it, so every client of it carries on. revm: the same backend object
+        loads its own dump into a new EVM. Either way pool and snapshots are gone, as with
+        a new process, so the node is not reused for another world afterwards.
         """
-        if backend_name != "anvil" or self._anvil is None or self._anvil_node is None:
-            raise Unsupported(backend_name, "restart a node this pool did not start")
-        dump = self._anvil.dump_state()
-        self._anvil.close()
-        self._anvil_node.stop()
-        self._anvil_node = AnvilNode(genesis_timestamp=GENESIS, extra_args=self.anvil_args)
-        self._anvil.reconnect(self._anvil_node.url)
-        self._anvil.load_state(dump)
-        self._worlds = {k: v for k, v in self._worlds.items() if k[0] != "anvil"}
-        self._anvil_stale = True
-        return self._anvil_node.url
+        if backend_name == "anvil" and self._anvil is not None and self._anvil_node is not None:
+            dump = self._anvil.dump_state()
+            self._anvil.close()
+            self._anvil_node.stop()
+            self._anvil_node = AnvilNode(genesis_timestamp=GENESIS, extra_args=self.anvil_args)
+            self._anvil.reconnect(self._anvil_node.url)
+            self._anvil.load_state(dump)
+            self._worlds = {k: v for k, v in self._worlds.items() if k[0] != "anvil"}
+            self._anvil_stale = True
+            return
+        if backend_name == "revm" and self._revm is not None:
+            self._revm.load_state(self._revm.dump_state())
+            self._worlds = {k: v for k, v in self._worlds.items() if k[0] != "revm"}
+            self._revm_stale = True
+            return
+        raise Unsupported(backend_name, "restart a node this pool did not start")
 
     def close(self) -> None:
         if self._anvil is not None:
             self._anvil.close()
         if self._anvil_node is not None:
             self._anvil_node.stop()
+        if self._revm is not None:
+            self._revm.close()
         self._anvil = None
         self._anvil_node = None
         self._ethtester = None
+        self._revm = None
         self._worlds.clear()

@@ -1,6 +1,6 @@
 """`harness`: run, check, create and describe scenario files from the command line.
 
-    harness run FILE [--backend eth-tester|anvil] [--seed N] [--out DIR] [--max-instants N]
+    harness run FILE [--backend eth-tester|anvil|revm] [--seed N] [--out DIR] [--max-instants N]
     harness check FILE... [--max-instants N]
     harness new NAME [--dir scenarios]
     harness schema
@@ -213,7 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run one scenario file and print its journal")
     run.add_argument("file")
-    run.add_argument("--backend", choices=("eth-tester", "anvil", "anvil-fork"), default=None,
+    run.add_argument("--backend", choices=("eth-tester", "anvil", "anvil-fork", "revm"), default=None,
                      help="override the scenario's chain backend")
     run.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
     run.add_argument("--out", default=None, help="directory for state.json and snapshot.json")

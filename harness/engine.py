@@ -79,14 +79,15 @@ class ScenarioRun:
 
     # -- set-up ------------------------------------------------------------------
     def _world(self, accounts: Accounts) -> World:
-        if self.backend == "anvil-fork":
-            fork = self._open_fork(accounts)
+        forking = self.scenario.chain.fork_url is not None
+        if self.backend == "anvil-fork" or (self.backend == "revm" and forking):
+            fork = self._open_fork(accounts, engine="anvil" if self.backend == "anvil-fork" else "revm")
             self._cleanups.append(fork.close)
             return fork.world
         _chain, world = self.pool.world(self.backend, world_spec(self.scenario), accounts)
         return world
 
-    def _open_fork(self, accounts: Accounts) -> Fork:
+    def _open_fork(self, accounts: Accounts, engine: str) -> Fork:
         """Fork the chain the scenario names; a `scenario:PATH` history runs first on a
         local anvil playing "mainnet", whose world the fork then finds."""
         from harness.scenario import load_scenario
@@ -108,7 +109,7 @@ class ScenarioRun:
         self._cleanups.append(mainnet.close)
         ScenarioRun(history, backend="anvil", pool=mainnet).run()
         deployed = mainnet.deployed_universe("anvil", world_spec(history))
-        return open_fork(mainnet.node_url, spec.fork_block, accounts, deployed.universe, deployed.fault_switch)
+        return open_fork(mainnet.node_url, spec.fork_block, accounts, deployed.universe, deployed.fault_switch, engine)
 
     def _restart_node(self) -> None:
         self.pool.restart_node(self.backend)

@@ -1,7 +1,7 @@
 """Forked chains: anvil forking another chain at a pinned block.
 
-`open_fork` starts `anvil --fork-url URL --fork-block-number N` and hands back the chain
-and the world found there. Where the URL comes from is the engine's business: a remote
+`open_fork` starts `anvil --fork-url URL --fork-block-number N` (or forks in this process
+on revm) and hands back the chain and the world found there. Where the URL comes from is the engine's business: a remote
 RPC, or the local "mainnet" anvil on which the engine first ran a history scenario
 (`fork_url: "scenario:PATH"`). The forked scenario declares the same universe, so the
 world is found at the addresses the same deterministic deployment gives; its fresh
@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from harness.accounts import Accounts
 from harness.anvil_node import AnvilNode
@@ -19,6 +20,9 @@ from harness.world import World
 from runner.chain.anvil import AnvilBackend
 from runner.chain.client import ChainClient
 from runner.universe import Universe
+
+if TYPE_CHECKING:
+    from runner.chain.revm import RevmBackend
 
 
 @dataclass
@@ -28,10 +32,19 @@ class Fork:
     close: Callable[[], None]
 
 
-def open_fork(url: str, block: int, accounts: Accounts, universe: Universe, fault_switch: bytes) -> Fork:
-    """A fresh anvil forking `url` at `block`, with the world at the given addresses."""
-    node = AnvilNode(genesis_timestamp=None, extra_args=["--fork-url", url, "--fork-block-number", str(block)])
-    backend = AnvilBackend(node.url)
+def open_fork(url: str, block: int, accounts: Accounts, universe: Universe, fault_switch: bytes,
+              engine: str = "anvil") -> Fork:
+    """A fork of `url` at `block`, with the world at the given addresses: a fresh anvil
+    forking it (engine anvil), or an in-process revm forking it (engine revm)."""
+    node: AnvilNode | None = None
+    backend: AnvilBackend | RevmBackend
+    if engine == "revm":
+        from runner.chain.revm import RevmBackend
+
+        backend = RevmBackend(fork_url=url, fork_block=block)
+    else:
+        node = AnvilNode(genesis_timestamp=None, extra_args=["--fork-url", url, "--fork-block-number", str(block)])
+        backend = AnvilBackend(node.url)
     chain = ChainClient(backend, clock=backend.block_timestamp())
     for wallet in accounts.all():
         chain.sync_nonce(wallet)
@@ -39,7 +52,8 @@ def open_fork(url: str, block: int, accounts: Accounts, universe: Universe, faul
 
     def close() -> None:
         backend.close()
-        node.stop()
+        if node is not None:
+            node.stop()
 
     return Fork(chain, world, close)
 

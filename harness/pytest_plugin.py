@@ -1,6 +1,7 @@
 """pytest plugin: every `scenarios/**/*.yaml` is a test, once per chain backend.
 
-    pytest scenarios/rebase-while-holding.yaml          both backends
+    pytest scenarios/rebase-while-holding.yaml          every backend (eth-tester, anvil, revm)
+    pytest scenarios --backend revm                     one backend (node-only scenarios stay on anvil)
     pytest scenarios -k stop-loss --backend eth-tester  one backend
     pytest scenarios --snapshot-update --backend eth-tester   (make snapshots)
 
@@ -19,13 +20,16 @@ import pytest
 
 from harness.errors import ExpectationFailed, HarnessError
 
-BACKEND_CHOICES = ("eth-tester", "anvil", "both")
+SCENARIO_BACKENDS = ("eth-tester", "anvil", "revm")
+# "both" keeps its old meaning (eth-tester and anvil); "all" is every backend
+BACKEND_CHOICES = (*SCENARIO_BACKENDS, "all", "both")
+PORTABLE = ("eth-tester", "revm")  # a scenario declaring one of these runs on every backend
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("dst-scenarios", "scenario files")
-    group.addoption("--backend", choices=BACKEND_CHOICES, default="both",
-                    help="chain backend(s) to run scenario files on (default: both)")
+    group.addoption("--backend", choices=BACKEND_CHOICES, default="all",
+                    help="chain backend(s) to run scenario files on (default: all; both = eth-tester and anvil)")
     group.addoption("--scenario-seed", type=int, default=None, help="override every scenario's seed")
 
 
@@ -52,11 +56,11 @@ class ScenarioFile(pytest.File):
         except HarnessError as exc:
             raise ScenarioCollectError(str(exc)) from None
         choice = self.config.getoption("--backend")
-        backends = ["eth-tester", "anvil"] if choice == "both" else [choice]
-        if scenario.chain.backend != "eth-tester":
+        backends = {"all": list(SCENARIO_BACKENDS), "both": ["eth-tester", "anvil"]}.get(choice, [choice])
+        if scenario.chain.backend not in PORTABLE:
             # It needs what only a node has (a mempool, a process, a fork): that backend only.
             needed = scenario.chain.backend
-            backends = [needed] if choice in ("both", "anvil") else []
+            backends = [needed] if choice in ("all", "both", "anvil") else []
         for backend in backends:
             item = ScenarioItem.from_parent(
                 self, name=f"{scenario.name}[{backend}]", callobj=_make_test(scenario, backend),

@@ -17,6 +17,7 @@ class BackendName(StrEnum):
     eth_tester = "eth-tester"
     anvil = "anvil"
     anvil_fork = "anvil-fork"
+    revm = "revm"
 
 
 class TradeFaultMode(StrEnum):

@@ -23,7 +23,7 @@ def fair_shares(m: Moment) -> list[Violation]:
     after each deposit and withdrawal event, and over the whole run at the end."""
     if m.point == Point.event and not isinstance(m.event, DepositEvent | WithdrawEvent):
         return []
-    start = m.memory.get("block", 0) + 1
+    start = max(m.memory.get("block", 0) + 1, m.first_block)  # a fork's history was judged in its own run
     end = m.block
     if end < start:
         return []

@@ -679,7 +679,7 @@ class NoteEvent(Event):
     text: Annotated[str, Text(min_length=1, max_length=1_000)] = Field(description="The note.")
 
 
-_NODE_BACKENDS = frozenset({BackendName.anvil, BackendName.anvil_fork})
+_NODE_BACKENDS = frozenset({BackendName.anvil, BackendName.anvil_fork, BackendName.revm})
 
 
 class MempoolEvent(Event):

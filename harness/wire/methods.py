@@ -27,7 +27,7 @@ RPC_METHODS: Mapping[NodeMethod, tuple[str, ...]] = {
     NodeMethod.get_nonce: ("eth_getTransactionCount",),
     NodeMethod.get_eth_balance: ("eth_getBalance",),
     NodeMethod.send_raw_transaction: ("eth_sendRawTransaction",),
-    NodeMethod.pending_transactions: ("txpool_content",),
+    NodeMethod.pending_transactions: ("eth_getBlockByNumber",),
     NodeMethod.pending_among: ("eth_getTransactionByHash",),
     NodeMethod.drop_transaction: ("anvil_dropTransaction",),
     NodeMethod.mine: ("evm_mine",),

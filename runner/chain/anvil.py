@@ -92,7 +92,9 @@ class AnvilBackend(RpcBackend):
         return str(self.rpc.request("anvil_dumpState")).encode()
 
     def load_state(self, dump: bytes) -> None:
+        """anvil_loadState into this (fresh) node: the dumped chain comes back, head included."""
         self.rpc.request("anvil_loadState", [dump.decode()])
+        self._head = None
 
 
 __all__ = ["AnvilBackend"]

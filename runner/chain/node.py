@@ -194,17 +194,9 @@ class RpcBackend:
         return tx_hash
 
     def pending_transactions(self) -> list[bytes]:
-        """The node's pool (txpool_content), pending then queued, each by sender and nonce."""
-        try:
-            pool = self.rpc.request("txpool_content")
-        except RpcFault as fault:
-            raise Unsupported(self.name, "list its pending transactions", fault.message) from None
-        out = []
-        for section in ("pending", "queued"):
-            for _sender, by_nonce in sorted((pool.get(section) or {}).items()):
-                for _nonce, tx in sorted(by_nonce.items(), key=lambda kv: int(kv[0])):
-                    out.append(_unhex(tx["hash"]))
-        return out
+        """The node's pool in the order it would mine it: the pending block's transactions."""
+        block = self.rpc.request("eth_getBlockByNumber", ["pending", False])
+        return [_unhex(h) for h in (block or {}).get("transactions", [])]
 
     def pending_among(self, tx_hashes: Sequence[bytes]) -> set[bytes]:
         """eth_getTransactionByHash for each: known to the node and in no block yet."""

@@ -20,11 +20,19 @@ class TestCollection:
         out = _pytest("--collect-only", "-q", "scenarios/crash/crash-at-approve.yaml", cwd=ROOT).stdout
         assert "scenarios/crash/crash-at-approve.yaml::crash-at-approve[eth-tester]" in out
         assert "scenarios/crash/crash-at-approve.yaml::crash-at-approve[anvil]" in out
+        assert "scenarios/crash/crash-at-approve.yaml::crash-at-approve[revm]" in out
+
+    def test_backend_option_selects_one_backend(self) -> None:
+        """--backend revm collects the revm item only; node-only scenarios are left out."""
+        out = _pytest("--collect-only", "-q", "--backend", "revm", "scenarios/crash/crash-at-approve.yaml",
+                      "scenarios/node/stuck-broadcast-then-resume.yaml", cwd=ROOT).stdout
+        assert "crash-at-approve[revm]" in out
+        assert "[eth-tester]" not in out and "[anvil]" not in out and "stuck-broadcast" not in out
 
     def test_node_only_scenarios_skip_the_embedded_backend(self) -> None:
         """A scenario declaring backend anvil is collected for anvil only."""
         out = _pytest("--collect-only", "-q", "scenarios/node/stuck-broadcast-then-resume.yaml", cwd=ROOT).stdout
-        assert "stuck-broadcast-then-resume[anvil]" in out and "[eth-tester]" not in out
+        assert "stuck-broadcast-then-resume[anvil]" in out and "[eth-tester]" not in out and "[revm]" not in out
 
     def test_bad_scenario_fails_collection_with_location_not_traceback(self, tmp_path: Path) -> None:
         """A malformed scenario shows file:line, key, expected and found; no Python traceback."""

@@ -299,7 +299,7 @@ class TestWorld:
 
     def test_node_event_on_eth_tester(self) -> None:
         assert single(BASE + "  - {at: 1d, mempool: stall}\n") == (
-            "scenarios/x.yaml:12: timeline[1].mempool: expected backend anvil/anvil-fork (set chain: "
+            "scenarios/x.yaml:12: timeline[1].mempool: expected backend anvil/anvil-fork/revm (set chain: "
             "{backend: anvil} or run with --backend anvil), found backend eth-tester"
         )
 
@@ -310,7 +310,7 @@ class TestWorld:
         with pytest.raises(ScenarioError) as info:
             check_for_backend(scenario, "eth-tester")
         assert str(info.value) == (
-            "scenarios/x.yaml:12: timeline[1].node_restart: expected backend anvil/anvil-fork (set chain: "
+            "scenarios/x.yaml:12: timeline[1].node_restart: expected backend anvil/anvil-fork/revm (set chain: "
             "{backend: anvil} or run with --backend anvil), found backend eth-tester"
         )
 

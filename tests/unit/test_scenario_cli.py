@@ -34,6 +34,6 @@ def test_run_refuses_a_backend_that_cannot_carry_the_events(capsys: pytest.Captu
     path = ROOT / "scenarios/node/node-restart-keeps-chain.yaml"
     assert main(["run", str(path), "--backend", "eth-tester"]) == 1
     assert capsys.readouterr().err == (
-        f"{path}:19: timeline[1].node_restart: expected backend anvil/anvil-fork (set chain: "
+        f"{path}:19: timeline[1].node_restart: expected backend anvil/anvil-fork/revm (set chain: "
         "{backend: anvil} or run with --backend anvil), found backend eth-tester\n"
     )
