@@ -13,9 +13,21 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from harness.node_control import NodeControl
-from harness.node_faults import FaultInjectingBackend
+from harness.vocabulary import NodeFaultMode
 from harness.world import World
+from runner.chain.methods import NodeMethod
 from runner.steps import Step
+
+
+class FaultControl(Protocol):
+    """The switch of node faults, wherever they are injected (a backend proxy in this
+    process, or the wire proxy in front of a runner process)."""
+
+    def arm(self, mode: NodeFaultMode, calls: int, method: NodeMethod | None = None) -> None: ...
+
+    def disarm(self) -> int:
+        """Stop; returns how many armed faults were not used."""
+        ...
 
 
 class LiveRun(Protocol):
@@ -33,11 +45,11 @@ class LiveRun(Protocol):
 @dataclass(frozen=True)
 class EventContext:
     world: World
-    faults: FaultInjectingBackend
+    faults: FaultControl
     node: NodeControl
     run: LiveRun
     now: datetime
     seed: int  # the run's seed: what an event draws at random comes from it
 
 
-__all__ = ["EventContext", "LiveRun"]
+__all__ = ["EventContext", "FaultControl", "LiveRun"]

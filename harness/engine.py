@@ -22,7 +22,7 @@ from freezegun import freeze_time
 
 from harness.accounts import Accounts
 from harness.chains import ChainPool, world_spec
-from harness.context import EventContext
+from harness.context import EventContext, FaultControl
 from harness.errors import ScenarioRuntimeError
 from harness.events import apply
 from harness.expectations import Observed, evaluate
@@ -32,11 +32,14 @@ from harness.invariants import InvariantSuite, Point
 from harness.journal import JournalEntry, describe_trade
 from harness.node_control import NodeControl, NoMark
 from harness.node_faults import FaultInjectingBackend
+from harness.process_host import ProcessHost, WireFaults
 from harness.result import RunResult, replay_command
 from harness.scenario import check_for_backend
 from harness.scenario.model import Event, Scenario
 from harness.scenario.quantities import format_duration
 from harness.timeline import Instant, build_timeline
+from harness.vocabulary import PROCESS_BACKENDS, HostKind
+from harness.wire import WireProxy
 from harness.world import World, WorldActionFailed
 from runner.chain.client import ChainClient
 from runner.chain.errors import Unsupported
@@ -52,7 +55,7 @@ class ScenarioRun:
                  pool: ChainPool | None = None, state_dir: Path | None = None,
                  restart_after_crash: bool = True,
                  progress: Callable[[int, int], None] | None = None,
-                 skip_invariants: Iterable[str] = ()) -> None:
+                 skip_invariants: Iterable[str] = (), host: HostKind | str | None = None) -> None:
         self.scenario = scenario
         self.backend = backend or scenario.chain.backend
         self.seed = scenario.seed if seed is None else seed
@@ -66,6 +69,16 @@ class ScenarioRun:
         self.restart_after_crash = restart_after_crash
         self.progress = progress
         self.skip_invariants = (*(str(s.name) for s in scenario.invariants.skip), *skip_invariants)
+        # A node backend runs the runner in its own process (crashes are real kills);
+        # the embedded chains run it in this one.
+        self.host_kind = HostKind(host) if host is not None else (
+            HostKind.process if self.backend in PROCESS_BACKENDS else HostKind.in_process)
+        if self.host_kind == HostKind.process and self.backend not in PROCESS_BACKENDS:
+            raise ScenarioRuntimeError(scenario.source.path, None, "chain.backend",
+                                       f"a runner process needs a node backend ({', '.join(PROCESS_BACKENDS)}), "
+                                       f"not {self.backend}")
+        self._proxy: WireProxy | None = None
+        self._node_url = ""
         self._cleanups: list[Callable[[], None]] = []
 
     def run(self) -> RunResult:
@@ -83,8 +96,11 @@ class ScenarioRun:
         if self.backend == "anvil-fork" or (self.backend == "revm" and forking):
             fork = self._open_fork(accounts, engine="anvil" if self.backend == "anvil-fork" else "revm")
             self._cleanups.append(fork.close)
+            self._node_url = fork.url
             return fork.world
         _chain, world = self.pool.world(self.backend, world_spec(self.scenario), accounts)
+        if self.backend == "anvil":
+            self._node_url = self.pool.node_url
         return world
 
     def _open_fork(self, accounts: Accounts, engine: str) -> Fork:
@@ -113,20 +129,36 @@ class ScenarioRun:
 
     def _restart_node(self) -> None:
         self.pool.restart_node(self.backend)
+        if self._proxy is not None:
+            self._proxy.retarget(self.pool.node_url)  # the runner's process keeps its URL
+
+    def _host(self, world: World) -> tuple[Host, FaultControl]:
+        """The runner's host and the node faults' switch, by the run's host kind.
+
+        In this process: runner -> kill points -> retries -> injected faults -> the node.
+        In its own process: runner -> kill points -> retries -> [the wire proxy] -> the
+        node, the harness's own requests going to the node directly."""
+        s = self.scenario
+        if self.host_kind == HostKind.process:
+            proxy = self._proxy = WireProxy(self._node_url, hold=30.0, slow=0.05).start()
+            self._cleanups.append(proxy.stop)
+            host = ProcessHost(s, world, self.state_path, proxy)
+            self._cleanups.insert(0, host.close)
+            return host, WireFaults(proxy)
+        faults = FaultInjectingBackend(world.chain.backend)
+        retrying = RetryingBackend(faults)
+        world.chain.backend = retrying
+        return InProcessHost(s, world, self.state_path, retries=retrying.retries), faults
 
     def _run(self) -> RunResult:
         s = self.scenario
         check_for_backend(s, self.backend)  # what the overriding backend cannot carry out
         world = self._world(Accounts.for_investors(s.investors))
         chain = world.chain
-        # runner -> retries (the runner's own policy) -> injected faults -> the node
-        faults = FaultInjectingBackend(chain.backend)
-        retrying = RetryingBackend(faults)
-        chain.backend = retrying
-        host = InProcessHost(s, world, self.state_path)
+        raw = chain.backend  # below any fault injector: checks never consume a fault
+        host, faults = self._host(world)
         result = RunResult(s, self.backend, self.seed, host.state, state_path=self.state_path)
         node = NodeControl(chain, world.accounts, self._restart_node)
-        raw = faults.inner  # below the fault injector: checks never consume a fault
         invariants = InvariantSuite(
             world, raw, tolerance=s.accounting.tolerance, state_path=self.state_path,
             spare_runner=lambda: host.spare_runner(ChainClient(raw, clock=chain.clock)),
@@ -148,7 +180,7 @@ class ScenarioRun:
         result.state = host.state
         result.invariant_checks = invariants.checks
         result.chain_nav = invariants.nav_series
-        result.retries = list(retrying.retries)
+        result.retries = list(host.retries)
         result.node_reads = chain.reads
         result.node_sends = chain.sent
         return result
@@ -158,7 +190,7 @@ class _Driver:
     """Carries out the instants of one run: events, the runner's cycle, expectations."""
 
     def __init__(self, scenario: Scenario, world: World, host: Host, result: RunResult,
-                 faults: FaultInjectingBackend, node: NodeControl,
+                 faults: FaultControl, node: NodeControl,
                  invariants: InvariantSuite, restart_after_crash: bool, seed: int) -> None:
         self.scenario = scenario
         self.world = world

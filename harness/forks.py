@@ -30,6 +30,7 @@ class Fork:
     chain: ChainClient
     world: World
     close: Callable[[], None]
+    url: str = ""  # the fork's node, when it is one (a runner process talks to it)
 
 
 def open_fork(url: str, block: int, accounts: Accounts, universe: Universe, fault_switch: bytes,
@@ -55,7 +56,7 @@ def open_fork(url: str, block: int, accounts: Accounts, universe: Universe, faul
         if node is not None:
             node.stop()
 
-    return Fork(chain, world, close)
+    return Fork(chain, world, close, node.url if node is not None else "")
 
 
 __all__ = ["Fork", "open_fork"]

@@ -119,7 +119,7 @@ class InProcessHost:
     It shares the harness's chain client (one clock, one block being built), with a
     kill point proxy in front that counts only while the runner works."""
 
-    def __init__(self, scenario: Scenario, world: World, state_path: Path) -> None:
+    def __init__(self, scenario: Scenario, world: World, state_path: Path, retries: list[str] | None = None) -> None:
         self.scenario = scenario
         self.world = world
         self.kill = KillSwitch(die=self._die)
@@ -131,7 +131,7 @@ class InProcessHost:
         self.store.save(self.state)
         self.strategy = load_scenario_strategy(scenario)
         self.runner = self._new_runner(self.state)
-        self.retries: list[str] = []  # the engine reads the retry proxy's own list
+        self.retries: list[str] = retries if retries is not None else []  # the retry proxy's own list
 
     def _die(self, where: str) -> NoReturn:
         raise SimulatedCrash(where, self.kill.cycle)

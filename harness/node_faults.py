@@ -17,6 +17,7 @@ from runner.chain.backend import Backend
 from runner.chain.errors import NodeError, NodeTimeout
 from runner.chain.methods import FAULTABLE, NodeMethod
 from runner.chain.proxy import BackendProxy
+from runner.chain.retry import NO_ANSWER
 
 T = TypeVar("T")
 
@@ -45,7 +46,7 @@ class FaultInjectingBackend(BackendProxy):
         self.injected.append(f"{method}: {self.mode}")
         if self.mode == NodeFaultMode.timeout:
             thunk()  # it reached the node; the answer is lost
-            raise NodeTimeout(method, "no answer (injected timeout)")
+            raise NodeTimeout(method, NO_ANSWER)
         raise NodeError(method, "internal error (injected)", -32603)
 
 

@@ -20,6 +20,17 @@ class BackendName(StrEnum):
     revm = "revm"
 
 
+class HostKind(StrEnum):
+    """Where the runner runs during a scenario."""
+
+    in_process = "in-process"  # the harness's own process: a crash is an exception at a kill point
+    process = "process"  # its own process: a crash is SIGKILL, a restart a new process
+
+
+PROCESS_BACKENDS: tuple[BackendName, ...] = (BackendName.anvil, BackendName.anvil_fork)
+"""Backends a runner process can reach (a node over JSON-RPC); the others live in this process."""
+
+
 class TradeFaultMode(StrEnum):
     """How `fail_next_trade` makes the runner's next trade fail on chain."""
 
@@ -60,4 +71,5 @@ class InvariantName(StrEnum):
     triggers_fire = "triggers-fire"
 
 
-__all__ = ["BackendName", "InvariantName", "MempoolAction", "NodeFaultMode", "TradeFaultMode"]
+__all__ = ["PROCESS_BACKENDS", "BackendName", "HostKind", "InvariantName", "MempoolAction", "NodeFaultMode",
+           "TradeFaultMode"]

@@ -8,8 +8,8 @@ survives only through its state store; a restart is a new process that loads the
 and resumes (repair, sync, check) before anything else. The scheduler (the harness, or
 a cron-like loop in production) sends one JSON command per line:
 
-    {"cmd": "tick", "ts": ISO, "cycle": N, "automine": true}
-    {"cmd": "trigger", "ts": ISO, "automine": true}
+    {"cmd": "tick", "ts": ISO, "cycle": N, "automine": true, "open_block_ts": T|null}
+    {"cmd": "trigger", "ts": ISO, "automine": true, "open_block_ts": T|null}
     {"cmd": "set_parameter", "name": ..., "value": ...}
     {"cmd": "arm", "step": STEP} | {"cmd": "arm", "after": K}   (die by SIGKILL there)
     {"cmd": "quit"}
@@ -67,7 +67,6 @@ class ServiceConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     accounting_checks: bool
     asset_manager: str = "asset-manager"
     rpc_timeout: Decimal = Decimal(30)
-    resume_at: datetime | None = None  # a restart: resume (repair, sync, check) at this time first
 
 
 _decode_config = msgspec.json.Decoder(ServiceConfig)
@@ -91,7 +90,8 @@ class Service:
         self.backend = AnvilBackend(c.rpc_url, timeout=float(c.rpc_timeout))  # float-ok: seconds
         self.retrying = RetryingBackend(self.backend)
         self.kill = KillSwitch()
-        self.chain = ChainClient(self.kill.around(self.retrying), clock=self.backend.block_timestamp())
+        # No request at start-up: the chain is taken from each command (`_at`).
+        self.chain = ChainClient(self.kill.around(self.retrying), clock=0, last_block_ts=0)
         self.store = SegmentedStateStore(Path(c.state_path), fsync=False)
         self.store.kill_point = self.kill.point
         self.state: State = self.store.load()
@@ -110,11 +110,14 @@ class Service:
         )
 
     # -- commands -------------------------------------------------------------------
-    def _at(self, ts: datetime, automine: bool) -> None:
-        """The scheduler's instant: the node may have moved while this process waited."""
-        self.backend.forget_head()
-        self.chain.resync(int(ts.timestamp()))
-        self.chain.automine = automine
+    def _at(self, ts: datetime, cmd: dict[str, Any]) -> None:
+        """The scheduler's instant, and the chain as the scheduler left it: its head, its
+        last block's time, a block being built (pending transactions, its time fixed by
+        the first). Taken from the command, not asked of the node, so this process makes
+        exactly the requests a runner sharing the scheduler's chain client would."""
+        self.chain.resync(int(ts.timestamp()), cmd.get("open_block_ts"), head=cmd.get("head"),
+                          last_block_ts=cmd.get("last_block_ts"))
+        self.chain.automine = bool(cmd.get("automine", True))
 
     def handle(self, cmd: dict[str, Any]) -> dict[str, Any]:
         kind = cmd["cmd"]
@@ -126,8 +129,8 @@ class Service:
             self.state.parameters.setdefault(OVERRIDES, {})[cmd["name"]] = cmd["value"]
             self.store.save(self.state)
             return {"outcome": "ok"}
-        ts = datetime.fromisoformat(cmd["ts"])
-        self._at(ts, bool(cmd.get("automine", True)))
+        ts = scheduled(cmd["ts"])
+        self._at(ts, cmd)
         try:
             if kind == "resume":
                 fixed = self.runner.resume(self.state, ts)
@@ -152,7 +155,7 @@ class Service:
         retries = self.retrying.retries[self._reported:]
         self._reported = len(self.retrying.retries)
         return {"outcome": outcome, "trades": trades or [], "status": status, "error": error,
-                "error_kind": error_kind, "retries": retries}
+                "error_kind": error_kind, "retries": retries, "open_block_ts": self.chain.open_block_ts}
 
     def serve(self, commands: TextIO) -> None:
         from freezegun import freeze_time
@@ -163,10 +166,18 @@ class Service:
                 if cmd["cmd"] == "quit":
                     return
                 if "ts" in cmd:
-                    frozen.move_to(datetime.fromisoformat(cmd["ts"]))
+                    frozen.move_to(scheduled(cmd["ts"]))
                 reply = self.handle(cmd)
                 self.out.write(json.dumps(reply) + "\n")
                 self.out.flush()
+
+
+def scheduled(text: str) -> datetime:
+    """A command's time as a plain datetime: under the frozen clock `datetime` itself is
+    freezegun's class, and its instances would leak into the state file's encoder."""
+    from freezegun.api import real_datetime
+
+    return real_datetime.fromisoformat(text)  # type: ignore[no-any-return]
 
 
 def _relink(u: Universe) -> Universe:

@@ -9,6 +9,8 @@ though the answer never arrives intact:
     timeout         forwarded, the answer is held until the client gives up (a real
                     socket timeout on its side), then the connection is closed
     slow            forwarded, the answer is delayed (less than the client's timeout)
+    rpc_error       a JSON-RPC error answer (-32603 internal error), not forwarded: the
+                    node refused it (the in-process fault proxy's "error")
     http_5xx        an HTTP 503 from "the load balancer", not forwarded
     http_429        an HTTP 429 with Retry-After, not forwarded
     truncated       forwarded, the answer's headers announce the full body, half of it
@@ -38,6 +40,7 @@ class WireFault(StrEnum):
     reset_after = "reset_after"
     timeout = "timeout"
     slow = "slow"
+    rpc_error = "rpc_error"
     http_5xx = "http_5xx"
     http_429 = "http_429"
     truncated = "truncated"

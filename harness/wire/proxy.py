@@ -72,6 +72,17 @@ class _Answer:
         self.body = body
 
 
+INJECTED_ERROR = {"code": -32603, "message": "internal error (injected)"}
+
+
+def _rpc_errors(decoded: Any) -> bytes:
+    """An error answer for each request of a single or batch request, ids kept."""
+    def one(req: Any) -> dict[str, Any]:
+        rid = req.get("id") if isinstance(req, dict) else None
+        return {"jsonrpc": "2.0", "id": rid, "error": INJECTED_ERROR}
+    return json.dumps([one(r) for r in decoded] if isinstance(decoded, list) else one(decoded)).encode()
+
+
 class WireProxy:
     """A fault-injecting JSON-RPC proxy on 127.0.0.1 in front of `upstream` (a node URL).
 
@@ -315,6 +326,8 @@ class WireProxy:
         if fault == WireFault.reset:
             reset(conn)
             return False
+        if fault == WireFault.rpc_error:
+            return self._send(conn, response_bytes(200, _rpc_errors(decoded)))
         if fault == WireFault.http_5xx:
             return self._send(conn, response_bytes(503, b'{"error":"service unavailable (injected)"}'))
         if fault == WireFault.http_429:

@@ -23,7 +23,7 @@ class AnvilBackend(RpcBackend):
     def __init__(self, url: str, timeout: float = 30.0) -> None:  # float-ok: seconds
         super().__init__(url, timeout)
         self.rpc.request("evm_setAutomine", [False])
-        self._head: int | None = None  # we are the only miner: the head is known after mine()
+        self._head: int | None = None  # the head as of our last mine (we are the only miner)
 
     def reconnect(self, url: str) -> None:
         """Talk to a new node process at `url` (a restarted node with the same chain)."""
@@ -32,20 +32,21 @@ class AnvilBackend(RpcBackend):
         self._head = None
         self.rpc.request("evm_setAutomine", [False])
 
-    def forget_head(self) -> None:
-        """Another client (the harness, a restarted node) may have mined: ask next time."""
-        self._head = None
-
-    def block_number(self) -> int:
-        if self._head is None:
-            self._head = super().block_number()
-        return self._head
+    def refresh(self, head: int | None = None) -> None:
+        """Another client (the harness, a restarted runner) may have mined: take its word
+        for the head, or ask next time."""
+        self._head = head
 
     def set_next_timestamp(self, timestamp: int) -> None:
         """Nothing to do ahead: transactions run when `evm_mine` seals the block at its time."""
 
     def mine(self, timestamp: int) -> int:
-        head = self.block_number()
+        """Seal a block; its number from the head this client last knew (evm_mine says none).
+
+        The head is remembered only here, for mining: a `block_number()` read always asks
+        the node, so every read the runner makes is a request on the wire (the caching is
+        the chain client's, above the fault injectors, the same for every backend)."""
+        head = super().block_number() if self._head is None else self._head
         self.rpc.request("evm_mine", [timestamp])
         self._head = head + 1
         return self._head

@@ -128,6 +128,11 @@ class ChainBackend(Protocol):
         """Logs of one contract or several (one request), in chain order."""
         ...
 
+    def refresh(self, head: int | None = None) -> None:
+        """Another process (a restarted runner, the harness) may have sealed blocks: the
+        head is `head` as that process knows it, or, with None, ask the node next time."""
+        ...
+
     def get_nonce(self, address: bytes, *, confirmed: bool = False) -> int:
         """The next nonce of `address`: counting its pending transactions (what to sign
         with next), or with `confirmed`, only those mined (what repair judges by)."""

@@ -34,13 +34,15 @@ class SignedTransaction:
 class ChainClient:
     """A backend plus the clock and the block-production policy."""
 
-    def __init__(self, backend: Backend, *, clock: int, automine: bool = True) -> None:
+    def __init__(self, backend: Backend, *, clock: int, automine: bool = True,
+                 last_block_ts: int | None = None) -> None:
         self.backend = backend
         self.automine = automine
         self._clock = clock
-        self._last_block_ts = backend.block_timestamp()
+        self._last_block_ts = backend.block_timestamp() if last_block_ts is None else last_block_ts
         self._block_open = False  # a block is being built (pending transactions exist)
         self._block_ts = 0
+        self._head: int | None = None
         self.sent = 0  # transactions sent, calls made: the node-work count of a run
         self.reads = 0
 
@@ -57,12 +59,27 @@ class ChainClient:
         """Advance scenario time; blocks sealed from now on carry at least this time."""
         self._clock = max(self._clock, timestamp)
 
-    def resync(self, clock: int) -> None:
+    def resync(self, clock: int, open_block_ts: int | None = None, *, head: int | None = None,
+               last_block_ts: int | None = None) -> None:
         """Take up the chain as it is now (another process may have sealed blocks since):
-        the last block's time from the node, nothing being built, the clock at `clock`."""
-        self._last_block_ts = self.backend.block_timestamp()
-        self._block_open = False
+        the head and the last block's time (as the other process knows them, or from the
+        node), the clock at `clock`, and the block another client left being built (its
+        timestamp fixed by its first transaction), if any."""
+        self.backend.refresh(head)
+        self._head = head
+        self._last_block_ts = self.backend.block_timestamp() if last_block_ts is None else last_block_ts
         self._clock = max(clock, self._last_block_ts)
+        self._block_open = open_block_ts is not None
+        self._block_ts = open_block_ts or 0
+
+    @property
+    def last_block_ts(self) -> int:
+        return self._last_block_ts
+
+    @property
+    def open_block_ts(self) -> int | None:
+        """The timestamp of the block being built (pending transactions), if any."""
+        return self._block_ts if self._block_open else None
 
     def _next_block_ts(self) -> int:
         return max(self._clock, self._last_block_ts + 1)
@@ -87,7 +104,18 @@ class ChainClient:
         return out
 
     def block_number(self) -> int:
-        return self.backend.block_number()
+        """The head: asked once, then known from our own mining until a revert or another
+        process's blocks (`resync`). Cached here, above every backend proxy, so a read
+        served from it is no node request on any backend (the fault injectors, in-process
+        and on the wire, count the same requests)."""
+        if self._head is None:
+            self._head = self.backend.block_number()
+        return self._head
+
+    @property
+    def known_head(self) -> int | None:
+        """The head if this client knows it without asking."""
+        return self._head
 
     # -- writes ------------------------------------------------------------
     def sign(self, wallet: Wallet, to: bytes | None, data: bytes, gas: int, value: int = 0) -> SignedTransaction:
@@ -139,6 +167,7 @@ class ChainClient:
         """Seal a block now (with whatever is pending, possibly nothing)."""
         ts = self._block_ts if self._block_open else self._next_block_ts()
         number = self.backend.mine(ts)
+        self._head = number
         self._last_block_ts = ts
         self._block_open = False
         return number
@@ -184,6 +213,7 @@ class ChainClient:
     def revert(self, snap: tuple[object, int, int]) -> None:
         backend_snap, last_ts, clock = snap
         self.backend.revert(backend_snap)
+        self._head = None
         self._last_block_ts = last_ts
         self._clock = clock
         self._block_open = False

@@ -123,6 +123,9 @@ class EthTesterBackend:
     def call_many(self, calls: Sequence[Call], block: int | None = None) -> list[bytes]:
         return [self.call(c.to, c.data, block) for c in calls]
 
+    def refresh(self, head: int | None = None) -> None:
+        """This process is the node: nobody else seals its blocks."""
+
     def get_code(self, address: bytes) -> bytes:
         return bytes(self._read_state(None)[1].get_code(address))
 

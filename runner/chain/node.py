@@ -66,6 +66,9 @@ class RpcBackend:
     def _unsupported(self, what: str) -> Unsupported:
         return Unsupported(self.name, what, "a production node has no development methods")
 
+    def refresh(self, head: int | None = None) -> None:
+        """Nothing cached: a live node's head is asked every time."""
+
     # -- reads -----------------------------------------------------------
     def block_number(self) -> int:
         return int(self.rpc.request("eth_blockNumber"), 16)

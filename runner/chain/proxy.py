@@ -40,6 +40,9 @@ class BackendProxy:
     def abilities(self) -> frozenset[Ability]:
         return self.inner.abilities
 
+    def refresh(self, head: int | None = None) -> None:
+        self.inner.refresh(head)
+
     # -- node requests -------------------------------------------------------
     def block_number(self) -> int:
         return self._request(NodeMethod.block_number, self.inner.block_number)

@@ -10,6 +10,12 @@ means sent, on any attempt, since a load balancer may deliver the first attempt 
 (its answer was lost); on a first attempt it is the node's rejection.
 Everything else (mining, snapshots, drops) is the node's business and passes through
 unretried. Every retry is counted and remembered, so the outcome can be shown.
+
+What is remembered, and what is raised once the attempts are used up, names the
+request by its `NodeMethod` and says only what the node said: an error's message, or
+that no answer came. So the same fault reads the same whether it was injected in this
+process or met on a real wire (where the transport names the JSON-RPC method and its
+own timeout): a run's record does not depend on where its runner ran.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from typing import TypeVar
 from eth_hash.auto import keccak
 
 from runner.chain.backend import Backend
-from runner.chain.errors import NodeError, TransactionRejected
+from runner.chain.errors import NodeError, NodeTimeout, TransactionRejected
 from runner.chain.methods import READS, RESENDABLE, NodeMethod
 from runner.chain.proxy import BackendProxy
 
@@ -50,10 +56,10 @@ class RetryingBackend(BackendProxy):
             try:
                 return thunk()
             except NodeError as exc:
-                last = exc
-                self.retries.append(f"{method}: {type(exc).__name__}: {exc.message}")
+                last = as_node_error(method, exc)
+                self.retries.append(describe(last))
                 if self.on_retry is not None:
-                    self.on_retry(method, exc)
+                    self.on_retry(method, last)
         assert last is not None
         raise last
 
@@ -77,4 +83,19 @@ class RetryingBackend(BackendProxy):
         return self._request(NodeMethod.send_raw_transaction, send)
 
 
-__all__ = ["ALREADY_SENT", "KNOWN_TX", "NONCE_USED", "RetryingBackend"]
+def as_node_error(method: NodeMethod, exc: NodeError) -> NodeError:
+    """The failure as the runner's policy sees it: which request, and what the node said."""
+    if isinstance(exc, NodeTimeout):
+        return NodeTimeout(method, NO_ANSWER)
+    return NodeError(method, exc.message, exc.code)
+
+
+def describe(exc: NodeError) -> str:
+    """One retry, as the run records it."""
+    return f"{exc.method}: {type(exc).__name__}: {exc.message}"
+
+
+NO_ANSWER = "no answer"
+
+
+__all__ = ["ALREADY_SENT", "KNOWN_TX", "NONCE_USED", "NO_ANSWER", "RetryingBackend", "as_node_error", "describe"]

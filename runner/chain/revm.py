@@ -622,6 +622,9 @@ class RevmBackend:
     def get_eth_balance(self, address: bytes) -> int:
         return self._account(address)[0]
 
+    def refresh(self, head: int | None = None) -> None:
+        """This process is the node: nobody else seals its blocks."""
+
     def get_code(self, address: bytes) -> bytes:
         code_hash = self._account(address)[2]
         if code_hash in (KECCAK_EMPTY, b""):

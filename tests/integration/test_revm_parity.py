@@ -22,10 +22,10 @@ from harness.chains import ETH_PER_ACCOUNT, GENESIS
 from harness.world import _create_address, deploy_world
 from runner.chain.abi import artifact
 from runner.chain.anvil import AnvilBackend
-from runner.chain.node import _revert_data
 from runner.chain.backend import Receipt
 from runner.chain.client import GAS_PRICE, ChainClient
 from runner.chain.errors import CallReverted, TransactionRejected
+from runner.chain.node import _revert_data
 from runner.chain.revm import BASE_FEE, RevmBackend
 from runner.chain.rpc import RpcFault
 from runner.chain.wallet import Wallet
