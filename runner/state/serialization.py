@@ -2,6 +2,9 @@
 
 msgspec encodes the dataclasses directly and validates on the way back in, so a state
 file either round-trips to an equal object or fails with the path of the bad field.
+
+The errors of reading and writing state files are drawn in `runner/state/errors.py`:
+`StateFormatError` (raised here) is the root of the ones a bad file causes.
 """
 
 from __future__ import annotations
@@ -10,12 +13,8 @@ from typing import Any
 
 import msgspec
 
+from runner.state.errors import StateFormatError
 from runner.state.state import SCHEMA_VERSION, State
-
-
-class StateFormatError(ValueError):
-    """A state file that is not a valid state of this schema version."""
-
 
 # Field order is the dataclass definition order and dict order is insertion order,
 # both fixed by the code path, so the bytes are reproducible without sorting.
@@ -31,15 +30,16 @@ def encode_state(state: State, *, pretty: bool = False) -> bytes:
 def decode_state(data: bytes, source: str = "<bytes>") -> State:
     try:
         head = msgspec.json.decode(data, type=dict[str, Any])
-    except msgspec.DecodeError as exc:
-        raise StateFormatError(f"{source}: not a JSON state file: {exc}") from None
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise StateFormatError(f"{source}: not a JSON state file: {exc}", source) from None
     version = head.get("schema_version")
     if version != SCHEMA_VERSION:
-        raise StateFormatError(f"{source}: schema_version {version!r}, this runner reads {SCHEMA_VERSION}")
+        raise StateFormatError(f"{source}: schema_version {version!r}, this runner reads {SCHEMA_VERSION}; "
+                               "use the runner version that wrote it", source)
     try:
         return _decoder.decode(data)
-    except msgspec.ValidationError as exc:
-        raise StateFormatError(f"{source}: {exc}") from None
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise StateFormatError(f"{source}: {exc}", source) from None
 
 
 def to_builtins(obj: Any) -> Any:
