@@ -150,7 +150,7 @@ def non_finite(obj: Any, path: str = "") -> Iterator[tuple[str, Decimal]]:
 def check_finite(obj: Any, where: str, source: str) -> None:
     for field_path, value in non_finite(obj):
         raise StateInvariantError(f"{where}: {field_path} is {value}, not a number an amount can be; "
-                                  "the file was damaged or written by a faulty runner", source, where)
+                                  "restore the file from a backup or run the scenario again", source, where)
 
 
 class _Checker:

@@ -44,7 +44,13 @@ import msgspec
 from runner.state import files
 from runner.state.accounting import AccountingCheck
 from runner.state.balance_update import BalanceUpdate
-from runner.state.errors import StateDamaged, StateError, StateFormatError, StateInvariantError
+from runner.state.errors import (
+    StateDamaged,
+    StateError,
+    StateFormatError,
+    StateInvariantError,
+    StateWriteError,
+)
 from runner.state.integrity import (
     chain_next,
     chain_seed,
@@ -219,21 +225,25 @@ class SegmentedStateStore(StateStore):
         assert saved.generation is not None
         new = self._new_items(state)
         lengths, counts, tips = dict(saved.lengths), dict(saved.counts), dict(saved.tips)
-        for name, records in new.items():
-            h = tips[name]
-            lines = []
-            for record in records:
-                h = chain_next(h, record)
-                lines.append(record_line(h, record))
-            data = b"".join(lines)
-            self._append(name, data)
-            lengths[name] += len(data)
-            counts[name] += len(records)
-            tips[name] = h
-        hot = self._encode_hot(state)
-        segments = {n: _Segment(lengths[n], counts[n], tips[n].hex()) for n in SEGMENTS}
-        doc = seal(_enc.encode(_LiveBody(FORMAT, saved.generation, segments, msgspec.Raw(hot))))
-        files.atomic_write(self.path, doc, sync=self.fsync)
+        try:
+            for name, records in new.items():
+                h = tips[name]
+                lines = []
+                for record in records:
+                    h = chain_next(h, record)
+                    lines.append(record_line(h, record))
+                data = b"".join(lines)
+                self._append(name, data)
+                lengths[name] += len(data)
+                counts[name] += len(records)
+                tips[name] = h
+            hot = self._encode_hot(state)
+            segments = {n: _Segment(lengths[n], counts[n], tips[n].hex()) for n in SEGMENTS}
+            doc = seal(_enc.encode(_LiveBody(FORMAT, saved.generation, segments, msgspec.Raw(hot))))
+            files.atomic_write(self.path, doc, sync=self.fsync)  # the commit
+        except StateWriteError as exc:
+            kept = "keeps the last complete save" if self.path.exists() else "was never written"
+            raise StateWriteError(f"{exc.message}; {self.path} {kept}", exc.path, exc.errno) from None
         self.bytes_written += len(doc)
         self._commit(state, lengths, counts, tips)
         saved.clean = set(SEGMENTS)  # every segment file now ends at its committed length
@@ -426,7 +436,11 @@ class SegmentedStateStore(StateStore):
             except (msgspec.DecodeError, msgspec.ValidationError) as exc:
                 raise StateFormatError(f"{path}: record {i} (line {i}): {exc}", str(path)) from None
             origins[(name, len(out) - 1)] = f"{path}: record {i}"
-        if lines[-1] or len(complete) != seg.count:
+        if lines[-1]:
+            k = len(complete) + 1
+            raise StateDamaged(f"{path}: record {k} (line {k}): damaged: its line end is missing (cut or changed); "
+                               "restore it from a backup or run the scenario again", str(path))
+        if len(complete) != seg.count:
             raise StateDamaged(f"{path}: its first {seg.length} bytes hold {len(complete)} complete records, "
                                f"{live} commits {seg.count}; restore it from a backup or run the scenario again",
                                str(path))
