@@ -127,12 +127,8 @@ def replace(src: Path, dst: Path) -> None:
     os.replace(src, dst)
 
 
-def unlink(path: Path) -> None:
-    _hook("unlink", path)
-    os.unlink(path)
-
-
 def fsync_dir(path: Path) -> None:
+    _hook("fsync", path)
     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
     try:
         os.fsync(fd)
@@ -144,7 +140,7 @@ def temp_path(path: Path) -> Path:
     return path.with_name(f".{path.name}.tmp-{os.getpid()}")
 
 
-def write_temp(path: Path, data: bytes, *, sync: bool = True) -> Path:
+def write_temp(path: Path, data: bytes, *, sync: bool = True, what: str = "cannot write") -> Path:
     """`data` in a temp file beside `path`, fsync'd; removed again if anything fails."""
     tmp = temp_path(path)
     try:
@@ -157,14 +153,14 @@ def write_temp(path: Path, data: bytes, *, sync: bool = True) -> Path:
             os.close(fd)
     except OSError as exc:
         discard(tmp)
-        raise write_error(path, exc) from None
+        raise write_error(path, exc, what) from None
     except BaseException:
         discard(tmp)
         raise
     return tmp
 
 
-def commit_temp(tmp: Path, path: Path, *, sync: bool = True) -> None:
+def commit_temp(tmp: Path, path: Path, *, sync: bool = True, what: str = "cannot write") -> None:
     """Rename a temp file of `write_temp` over `path` (and fsync the directory)."""
     try:
         replace(tmp, path)
@@ -172,21 +168,23 @@ def commit_temp(tmp: Path, path: Path, *, sync: bool = True) -> None:
             fsync_dir(path.parent)
     except OSError as exc:
         discard(tmp)
-        raise write_error(path, exc) from None
+        raise write_error(path, exc, what) from None
 
 
-def atomic_write(path: Path, data: bytes, *, sync: bool = True) -> None:
+def atomic_write(path: Path, data: bytes, *, sync: bool = True, what: str = "cannot write") -> None:
     """Replace `path` with `data` so that no reader ever sees a partial file."""
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise write_error(path.parent, exc, "cannot create the directory") from None
-    commit_temp(write_temp(path, data, sync=sync), path, sync=sync)
+    commit_temp(write_temp(path, data, sync=sync, what=what), path, sync=sync, what=what)
 
 
 def discard(path: Path) -> None:
     """Remove a file if it is there; never raises (used while another error is raised)."""
+    if os.path.lexists(path):
+        _hook("unlink", path)
     with contextlib.suppress(OSError):
         os.unlink(path)
 

@@ -240,7 +240,7 @@ class SegmentedStateStore(StateStore):
             hot = self._encode_hot(state)
             segments = {n: _Segment(lengths[n], counts[n], tips[n].hex()) for n in SEGMENTS}
             doc = seal(_enc.encode(_LiveBody(FORMAT, saved.generation, segments, msgspec.Raw(hot))))
-            files.atomic_write(self.path, doc, sync=self.fsync)  # the commit
+            files.atomic_write(self.path, doc, sync=self.fsync, what="cannot save the state")  # the commit
         except StateWriteError as exc:
             kept = "keeps the last complete save" if self.path.exists() else "was never written"
             raise StateWriteError(f"{exc.message}; {self.path} {kept}", exc.path, exc.errno) from None
