@@ -28,7 +28,13 @@ from runner.chain.errors import ChainError
 from runner.chain.wallet import Wallet
 from runner.errors import RunnerError, SimulatedCrash
 from runner.runner import ChainStrategyRunner
-from runner.state import MismatchPolicy, SegmentedStateStore, State, TradeExecution
+from runner.state import (
+    MismatchPolicy,
+    SegmentedStateStore,
+    State,
+    TradeExecution,
+    UniverseIdentity,
+)
 from runner.strategy.loader import StrategyLoadError, load_strategy
 
 OVERRIDES = "overrides"  # state.parameters key: set_parameter changes survive restarts
@@ -61,6 +67,7 @@ class InProcessHost:
         self.store = SegmentedStateStore(state_path, fsync=False)
         reserve = world.universe.reserve
         self.state = State.new(scenario.name, reserve.symbol, scenario.clock.start, reserve.decimals)
+        self.state.universe = UniverseIdentity.of(world.universe)  # repair refuses another universe
         self.store.save(self.state)
         self.runner = self._new_runner(self.state)
 

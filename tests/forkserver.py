@@ -53,8 +53,16 @@ class ForkServer:
         return json.loads(line)
 
     def call(self, target: str, *args: Any) -> Outcome:
+        """Run target(*args) in a forked child of the server."""
+        return self._request(target, args, inline=False)
+
+    def setup(self, target: str, *args: Any) -> Outcome:
+        """Run target(*args) in the server itself, for every later child to inherit (a cache)."""
+        return self._request(target, args, inline=True)
+
+    def _request(self, target: str, args: tuple[Any, ...], inline: bool) -> Outcome:
         assert self.proc is not None and self.proc.stdin is not None
-        self.proc.stdin.write(json.dumps({"target": target, "args": list(args)}) + "\n")
+        self.proc.stdin.write(json.dumps({"target": target, "args": list(args), "inline": inline}) + "\n")
         self.proc.stdin.flush()
         reply = self._read()
         return Outcome(reply["killed"], reply["exit"], reply.get("result"), reply.get("error"))
@@ -84,6 +92,14 @@ def serve(preload: list[str]) -> None:
     for line in sys.stdin:
         request = json.loads(line)
         fn = _resolve(request["target"])
+        if request.get("inline"):
+            try:
+                done: dict[str, Any] = {"result": fn(*request["args"])}
+            except Exception as exc:  # noqa: BLE001 - reported to the test
+                done = {"error": f"{type(exc).__name__}: {exc}"}
+            out.write(json.dumps({"killed": False, "exit": None, **done}, default=str) + "\n")
+            out.flush()
+            continue
         r, w = os.pipe()
         pid = os.fork()
         if pid == 0:  # the child: run, report, exit (or die on the way)

@@ -282,3 +282,49 @@ def fast_dir(fallback: Path) -> Path:
         return Path(tempfile.mkdtemp(prefix="dst-kill-", dir=shm))
     fallback.mkdir(parents=True, exist_ok=True)
     return fallback
+
+
+# -- repair --apply in a fork server ----------------------------------------------------------
+def cache_derived_universes() -> bool:
+    """(Run in the fork server itself.) Deriving a scenario's universe deploys it on a
+    scratch chain; every child would repeat it. Cache it per scenario file."""
+    import harness.repair_cli as repair_cli
+
+    original = repair_cli.derive_universe
+    cache: dict[str, Any] = {}
+
+    def derive(scenario: Any) -> Any:
+        key = scenario.source.path
+        if key not in cache:
+            cache[key] = original(scenario)
+        return cache[key]
+
+    repair_cli.derive_universe = derive  # type: ignore[assignment]
+    return True
+
+
+def repair_apply(state: str, scenario: str, rpc: str, n: int, torn: bool) -> int:
+    """(Run in a fork server child.) `harness repair --apply`, killed at the Nth file
+    operation when n > 0; returns its exit code otherwise."""
+    import contextlib
+    import io
+
+    from harness.cli import main
+
+    if n > 0:
+        kill_at(n, torn=torn)
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        return main(["repair", state, "--scenario", scenario, "--rpc", rpc, "--apply"])
+
+
+def repair_ops(state: str, scenario: str, rpc: str) -> list[tuple[str, str]]:
+    """(Run in a fork server child.) The file operations of one `repair --apply`, in order."""
+    import contextlib
+    import io
+
+    from harness.cli import main
+
+    log = count_ops()
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        assert main(["repair", state, "--scenario", scenario, "--rpc", rpc, "--apply"]) == 0
+    return log()
