@@ -174,10 +174,11 @@ def commit_temp(tmp: Path, path: Path, *, sync: bool = True, what: str = "cannot
 def atomic_write(path: Path, data: bytes, *, sync: bool = True, what: str = "cannot write") -> None:
     """Replace `path` with `data` so that no reader ever sees a partial file."""
     path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise write_error(path.parent, exc, "cannot create the directory") from None
+    if not path.parent.is_dir():
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise write_error(path.parent, exc, "cannot create the directory") from None
     commit_temp(write_temp(path, data, sync=sync, what=what), path, sync=sync, what=what)
 
 

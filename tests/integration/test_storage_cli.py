@@ -41,8 +41,8 @@ def test_a_second_run_into_the_same_out_fails_at_once_naming_the_first(tmp_path:
                             capture_output=True, text=True, timeout=120)
     still_running = first.poll() is None
     rest, first_err = first.communicate(timeout=300)
+    assert second.returncode == 1, f"the second run exited {second.returncode}: {second.stderr}"
     assert still_running, "the first run ended before the second tried: the test proved nothing"
-    assert second.returncode == 1
     assert second.stderr.count("\n") == 1 and f"PID {first.pid}" in second.stderr, second.stderr
     assert str(out / "state.json") in second.stderr and "Traceback" not in second.stderr
     assert second.stdout == ""
