@@ -220,7 +220,10 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_repair(args: argparse.Namespace) -> int:
-    """Repair under the state file's lock: no run or other repair writes it meanwhile."""
+    """--apply repairs under the state file's lock: no run or other repair writes it
+    meanwhile. A dry run only reads (the last committed save, like `harness report`)."""
+    from contextlib import nullcontext
+
     from harness.repair_cli import run_repair
     from harness.scenario import load_scenario
     from runner.state import StateError, StateLock, remove_leftovers
@@ -228,8 +231,10 @@ def cmd_repair(args: argparse.Namespace) -> int:
     path = Path(args.state_file)
     try:
         scenario = load_scenario(args.scenario)
-        with StateLock(path, purpose="another harness process"):
-            remove_leftovers(path)
+        lock = StateLock(path, purpose="another harness process") if args.apply else nullcontext()
+        with lock:
+            if args.apply:
+                remove_leftovers(path)
             code, lines = run_repair(path, scenario, args.rpc, args.apply)
     except (HarnessError, StateError) as exc:
         _out(sys.stderr, str(exc))

@@ -5,7 +5,7 @@ after, counter entries, unfrozen positions) and writes nothing. `--apply` saves 
 repaired state through the store that loaded it, by the same commit protocol as a run:
 new records appended to the segments, the live file replaced atomically last, so a
 repair killed at any instant leaves the state as it was or as repaired. The caller holds
-the state's lock (`harness repair` does).
+the state's lock while applying (`harness repair --apply` does).
 
 The universe comes from the scenario file: deployment is deterministic, so its addresses
 are derived by deploying the same world on a throwaway embedded chain, compared with the

@@ -1,7 +1,7 @@
 """One writer per state file: an exclusive `flock` on `STATE.lock` beside it.
 
 `harness run --out DIR` holds the lock of `DIR/state.json` for the whole run and
-`harness repair` the lock of the file it repairs, so a second process fails at once,
+`harness repair --apply` the lock of the file it repairs, so a second process fails at once,
 naming the holder's PID, instead of interleaving its saves with the first one's. The lock
 is the kernel's: it is released when the holder exits, however it dies, so a lock file
 left behind by a killed process never blocks anyone. The holder writes its PID into the
