@@ -316,16 +316,31 @@ class SegmentedStateStore(StateStore):
                 files.discard(self.dir / n)
 
     # -- reading -----------------------------------------------------------------
-    def load(self) -> State:
+    def _read_live(self) -> bytes:
         source = str(self.path)
         try:
-            raw = files.read_file(self.path, limit=MAX_STATE_BYTES)
+            return files.read_file(self.path, limit=MAX_STATE_BYTES)
         except FileNotFoundError:
             raise StateFormatError(f"{source}: no such state file", source) from None
         except OSError as exc:
             raise StateFormatError(f"{source}: cannot read: {exc.strerror or exc}", source) from None
+
+    def load(self) -> State:
+        source = str(self.path)
+        raw = self._read_live()
         if has_seal(raw):
             check_seal(raw, source)
+            for _attempt in range(3):
+                try:
+                    return self._load_current(raw)
+                except StateDamaged:
+                    # A writer that committed a new generation meanwhile removes the segments
+                    # this reader's live file named: read the new live file and try again.
+                    again = self._read_live()
+                    if again == raw or not has_seal(again):
+                        raise
+                    check_seal(again, source)
+                    raw = again
             return self._load_current(raw)
         try:
             head = _head.decode(raw)

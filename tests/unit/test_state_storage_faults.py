@@ -202,3 +202,25 @@ def test_a_killed_save_stream_always_loads_a_complete_save(tmp_path: Path, t0: d
                 break  # past the last operation: every one was tried
     shutil.rmtree(work, ignore_errors=True)
     assert kills >= 20
+
+
+def test_a_reader_follows_a_writer_that_starts_a_new_generation(tmp_path: Path, t0: datetime,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """`harness report` takes no lock: if a new run commits its first save (and removes the
+    old generation) between the reader's read of state.json and of the segments, the reader
+    reads the new state.json and loads that, instead of calling the state damaged."""
+    path = tmp_path / "state.json"
+    save_rich_state(path, t0)
+    newer = rich_states(t0)[1]
+    original = SegmentedStateStore._read_committed
+    interleaved = []
+
+    def read_committed(self: SegmentedStateStore, seg: Path, length: int, count: int) -> tuple[bytes, int]:
+        if not interleaved:
+            interleaved.append(True)
+            SegmentedStateStore(path).save(newer)  # another process, as it were: generation 2
+        return original(self, seg, length, count)
+
+    monkeypatch.setattr(SegmentedStateStore, "_read_committed", read_committed)
+    loaded = open_store(path).load()
+    assert interleaved and encode_state(loaded) == encode_state(newer)
