@@ -291,21 +291,21 @@ class TestFormats:
             open_store(saved).load()
 
     def test_a_fresh_store_never_touches_the_committed_generation(self, saved: Path, t0: datetime) -> None:
-        """A new run into a used directory writes generation 2 beside generation 1 and
-        removes generation 1 only once its own state file is committed."""
-        from runner.state import State
-        from tests.statefiles import kill_at
+        """A new run into a used directory writes generation 2 beside generation 1, and
+        removes generation 1 only after its own state file is committed (the rename)."""
+        from runner.state import files
+        from tests.statefiles import count_ops, rich_states
 
-        before = open_store(saved).load()
-        del before
-        store = SegmentedStateStore(saved)
-        kill_at(10**9)  # count only
+        log = count_ops()
         try:
-            store.save(State.new("other", "USDC", t0, 6))
+            SegmentedStateStore(saved).save(rich_states(t0)[0])
         finally:
-            from runner.state import files
-
             files.fault_hook = None
-        seg = saved.with_name("state.json.d")
-        assert sorted(p.name for p in seg.iterdir()) == []  # the new state has no history: no files
-        assert open_store(saved).load().name == "other"
+        ops = log()
+        commit = ops.index(("rename", "state.json"))
+        assert all(".1." not in name for _op, name in ops[:commit]), ops  # generation 1 untouched...
+        assert {name for op, name in ops[commit:] if op == "unlink"} == {
+            f"{n}.1.jsonl" for n in ("stats", "checks", "balance_updates", "closed_positions", "trades")}
+        assert sorted(p.name for p in saved.with_name("state.json.d").iterdir()) == [
+            "balance_updates.2.jsonl", "checks.2.jsonl", "stats.2.jsonl", "trades.2.jsonl"]
+        assert open_store(saved).load().cycle == 1
