@@ -137,17 +137,25 @@ def read_live(path: Path) -> dict[str, Any]:
     return json.loads(raw)
 
 
-def _write_live(path: Path, doc: dict[str, Any]) -> None:
+Raw = Callable[[bytes], bytes]
+
+
+def _identity(data: bytes) -> bytes:
+    return data
+
+
+def _write_live(path: Path, doc: dict[str, Any], raw: Raw = _identity) -> None:
     doc = {k: v for k, v in doc.items() if k != "sha256"}
-    body = json.dumps(doc, separators=(",", ":")).encode()
+    body = raw(json.dumps(doc, separators=(",", ":")).encode())
     path.write_bytes(seal(body))
 
 
-def forge_live(path: Path, edit: Callable[[dict[str, Any]], None]) -> None:
-    """Edit the live file's state document (JSON) and reseal it: a valid checksum."""
+def forge_live(path: Path, edit: Callable[[dict[str, Any]], None], raw: Raw = _identity) -> None:
+    """Edit the live file's state document (JSON) and reseal it: a valid checksum. `raw`
+    rewrites the encoded bytes too (for what Python's json cannot write, e.g. deep nesting)."""
     doc = read_live(path)
     edit(doc["state"])
-    _write_live(path, doc)
+    _write_live(path, doc, raw)
 
 
 def segment_file(path: Path, name: str) -> Path:
@@ -155,7 +163,8 @@ def segment_file(path: Path, name: str) -> Path:
     return path.with_name(path.name + ".d") / f"{name}.{gen}.jsonl"
 
 
-def forge_segment(path: Path, name: str, edit: Callable[[list[dict[str, Any]]], list[dict[str, Any]]]) -> None:
+def forge_segment(path: Path, name: str, edit: Callable[[list[dict[str, Any]]], list[dict[str, Any]]],
+                  raw: Raw = _identity) -> None:
     """Rewrite a segment's committed records through `edit` (a list of JSON records) and
     recompute every checksum: the chain, and the live file's length, count, tip and seal."""
     doc = read_live(path)
@@ -168,7 +177,7 @@ def forge_segment(path: Path, name: str, edit: Callable[[list[dict[str, Any]]], 
     h = chain_seed(name, gen)
     out = []
     for record in new:
-        data = json.dumps(record, separators=(",", ":")).encode()
+        data = raw(json.dumps(record, separators=(",", ":")).encode())
         h = chain_next(h, data)
         out.append(record_line(h, data))
     blob = b"".join(out)

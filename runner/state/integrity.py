@@ -14,7 +14,8 @@ Checksums (written by the segmented store, verified on every load):
   (the first line whose `h` does not match), and a removed, repeated or reordered record
   breaks the chain or the tip.
 
-Invariants (`verify_state`, after the checksums, on every load): every amount finite;
+Invariants (`verify_state`, after the checksums, on every load): every amount finite (and
+within 1e40, to 1e-100);
 holdings (and cash plus capital in flight) not negative; dict keys equal to the ids they file; ids unique and below
 the state's next-id counters; each trade filed under its own position; each position's
 quantity equal to what its successful trades and balance updates add up to (and its
@@ -127,15 +128,29 @@ def _plan(cls: type) -> list[tuple[str, str]]:
     return plan
 
 
+# Far beyond any amount, price or ratio a state holds (token supplies stay below 1e30,
+# 18-decimal quotients below 1e-60), and narrow enough that every sum the checks make is
+# exact in their 200-digit context.
+MAX_ADJUSTED_EXPONENT = 40
+MIN_EXPONENT = -100
+
+
+def _in_range(value: Decimal) -> bool:
+    if not value.is_finite() or value.as_tuple().exponent < MIN_EXPONENT:  # type: ignore[operator]
+        return False
+    return not value or value.adjusted() <= MAX_ADJUSTED_EXPONENT
+
+
 def non_finite(obj: Any, path: str = "") -> Iterator[tuple[str, Decimal]]:
-    """(field path, value) of every NaN or infinite Decimal reachable from a state model."""
+    """(field path, value) of every NaN, infinite or absurdly large or fine Decimal
+    reachable from a state model."""
     for name, kind in _plan(type(obj)):
         value = getattr(obj, name)
         if value is None:
             continue
         here = f"{path}.{name}" if path else name
         if kind == "decimal":
-            if not value.is_finite():
+            if not _in_range(value):
                 yield here, value
         elif kind == "object":
             yield from non_finite(value, here)
@@ -149,7 +164,8 @@ def non_finite(obj: Any, path: str = "") -> Iterator[tuple[str, Decimal]]:
 
 def check_finite(obj: Any, where: str, source: str) -> None:
     for field_path, value in non_finite(obj):
-        raise StateInvariantError(f"{where}: {field_path} is {value}, not a number an amount can be; "
+        shown = str(value) if len(str(value)) <= 40 else f"{str(value)[:20]}...({len(str(value))} characters)"
+        raise StateInvariantError(f"{where}: {field_path} is {shown}, not a number an amount can be; "
                                   "restore the file from a backup or run the scenario again", source, where)
 
 
@@ -166,7 +182,7 @@ class _Checker:
 
     def run(self) -> None:
         state, p = self.state, self.state.portfolio
-        if not p.reserve.quantity.is_finite():
+        if not _in_range(p.reserve.quantity):
             self.fail("reserve", 0, f"reserve cash is {p.reserve.quantity}, not a number an amount can be")
         for i, stat in enumerate(state.stats):
             check_finite(stat, self.origin("stat", i), self.source)
@@ -274,7 +290,11 @@ class _Checker:
 
 def verify_state(state: State, origin: Origin, source: str) -> None:
     """Raise StateInvariantError (naming origin(kind, key)) unless the state agrees with itself."""
-    _Checker(state, origin, source).run()
+    try:
+        _Checker(state, origin, source).run()
+    except ArithmeticError as exc:  # amounts are range-checked first: a safety net, not a path
+        raise StateInvariantError(f"{source}: amounts the checks cannot add up exactly ({type(exc).__name__}); "
+                                  "restore the file from a backup or run the scenario again", source) from None
 
 
 def in_file(path: str) -> Origin:

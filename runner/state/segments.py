@@ -64,7 +64,7 @@ from runner.state.integrity import (
     verify_state,
 )
 from runner.state.position import TradingPosition
-from runner.state.serialization import decode_state
+from runner.state.serialization import DECODE_ERRORS, decode_state
 from runner.state.state import State
 from runner.state.statistics import CycleStatistics
 from runner.state.store import MAX_STATE_BYTES, StateStore
@@ -300,7 +300,7 @@ class SegmentedStateStore(StateStore):
             head = _head.decode(files.read_file(self.path, limit=MAX_STATE_BYTES))
             if isinstance(head.generation, int):
                 seen.add(head.generation)
-        except (OSError, StateError, msgspec.DecodeError, msgspec.ValidationError):
+        except (OSError, StateError, *DECODE_ERRORS):
             pass
         return max(seen, default=0) + 1
 
@@ -344,7 +344,7 @@ class SegmentedStateStore(StateStore):
             return self._load_current(raw)
         try:
             head = _head.decode(raw)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        except DECODE_ERRORS as exc:
             raise StateDamaged(f"{source}: damaged or truncated: not a JSON state file ({exc}); "
                                "restore it from a backup or run the scenario again", source) from None
         if head.format == FORMAT:
@@ -363,7 +363,7 @@ class SegmentedStateStore(StateStore):
         source = str(self.path)
         try:
             live = msgspec.json.decode(raw, type=_Live)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        except DECODE_ERRORS as exc:
             raise StateFormatError(f"{source}: not a {FORMAT} state file: {exc}", source) from None
         if live.format != FORMAT:
             raise StateFormatError(f"{source}: unknown state format {live.format!r}; this runner reads {FORMAT}",
@@ -390,7 +390,7 @@ class SegmentedStateStore(StateStore):
         source = str(self.path)
         try:
             hot = msgspec.json.decode(raw, type=_LegacyHot)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        except DECODE_ERRORS as exc:
             raise StateFormatError(f"{source}: not a {LEGACY_FORMAT} state file: {exc}", source) from None
         state = decode_state(bytes(hot.state), source)
         origins: dict[tuple[str, int], str] = {}
@@ -448,7 +448,7 @@ class SegmentedStateStore(StateStore):
                                    str(path))
             try:
                 out.append(decoder.decode(record))
-            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            except DECODE_ERRORS as exc:
                 raise StateFormatError(f"{path}: record {i} (line {i}): {exc}", str(path)) from None
             origins[(name, len(out) - 1)] = f"{path}: record {i}"
         if lines[-1]:
@@ -480,7 +480,7 @@ class SegmentedStateStore(StateStore):
         for i, line in enumerate(lines[:-1], 1):
             try:
                 out.append(decoder.decode(line))
-            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            except DECODE_ERRORS as exc:
                 raise StateFormatError(f"{path}: record {i} (line {i}): {exc}", str(path)) from None
             origins[(name, len(out) - 1)] = f"{path}: record {i}"
         return out
@@ -564,7 +564,7 @@ def remove_leftovers(state_path: Path | str) -> list[Path]:
     try:
         raw = files.read_file(path, limit=MAX_STATE_BYTES)
         head = _head.decode(raw)
-    except (OSError, StateError, msgspec.DecodeError, msgspec.ValidationError):
+    except (OSError, StateError, *DECODE_ERRORS):
         return removed
     if head.format != FORMAT or not has_seal(raw):
         return removed

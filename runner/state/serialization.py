@@ -19,6 +19,9 @@ from runner.state.state import SCHEMA_VERSION, State
 # Field order is the dataclass definition order and dict order is insertion order,
 # both fixed by the code path, so the bytes are reproducible without sorting.
 _encoder = msgspec.json.Encoder(decimal_format="string")
+# What decoding untrusted bytes can raise: msgspec's own errors, and RecursionError for
+# JSON nested deeper than msgspec follows (a thousand `[` are enough).
+DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, RecursionError)
 _decoder = msgspec.json.Decoder(State)
 
 
@@ -30,7 +33,7 @@ def encode_state(state: State, *, pretty: bool = False) -> bytes:
 def decode_state(data: bytes, source: str = "<bytes>") -> State:
     try:
         head = msgspec.json.decode(data, type=dict[str, Any])
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+    except DECODE_ERRORS as exc:
         raise StateFormatError(f"{source}: not a JSON state file: {exc}", source) from None
     version = head.get("schema_version")
     if version != SCHEMA_VERSION:
@@ -38,7 +41,7 @@ def decode_state(data: bytes, source: str = "<bytes>") -> State:
                                "use the runner version that wrote it", source)
     try:
         return _decoder.decode(data)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+    except DECODE_ERRORS as exc:
         raise StateFormatError(f"{source}: {exc}", source) from None
 
 

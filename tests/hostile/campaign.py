@@ -324,6 +324,9 @@ FORGED: dict[str, Callable[[Path], None]] = {
     "NaN in a statistics row": lambda p: forge_segment(p, "stats", lambda r: [{**r[0], "nav": "NaN"}, *r[1:]]),
     "trade of another position": lambda p: forge_segment(
         p, "trades", lambda r: [{**r[0], "position_id": 99}, *r[1:]]),
+    "an absurd exponent": lambda p: forge_live(p, lambda d: d["portfolio"]["reserve"].update(quantity="1E+999999")),
+    "JSON nested 5000 deep": lambda p: forge_live(p, lambda d: d.update(parameters={"x": "DEEP"}),
+                                                  raw=lambda b: b.replace(b'"DEEP"', b"[" * 5000 + b"]" * 5000)),
 }
 
 

@@ -155,6 +155,25 @@ def _booked_nowhere(record: dict[str, Any]) -> None:
     record["position_id"] = 9
 
 
+def _huge(doc: dict[str, Any]) -> None:
+    _open(doc)["cost_basis"] = "1E+999999999"
+
+
+DEEP = b"[" * 5000 + b"]" * 5000  # deeper than msgspec follows: it raises RecursionError
+
+
+def _deep(path: Path) -> None:
+    forge_live(path, lambda doc: doc.update(parameters={"x": "DEEP"}), raw=lambda b: b.replace(b'"DEEP"', DEEP))
+
+
+def _deep_record(path: Path) -> None:
+    def mark(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        records[0]["status"] = "DEEP"
+        return records
+
+    forge_segment(path, "stats", mark, raw=lambda b: b.replace(b'"DEEP"', DEEP))
+
+
 # (edit, what the message says, where it says it is)
 CASES: dict[str, tuple[Edit, str, str]] = {
     "negated position quantity": (_live(_negate), "holds -8.0697 WETH: a holding cannot be negative",
@@ -198,6 +217,10 @@ CASES: dict[str, tuple[Edit, str, str]] = {
                                               "holds -1 WBTC", "closed_positions.1.jsonl: record 1"),
     "a field of the wrong type": (_segment("stats", _wrong_type), "Expected `int`, got `str`",
                                   "stats.1.jsonl: record 2"),
+    "an absurd exponent": (_live(_huge), "cost_basis is 1E+999999999, not a number an amount can be",
+                           "state.json: open position #1"),
+    "JSON nested 5000 deep in the live file": (_deep, "maximum recursion depth", "state.json"),
+    "JSON nested 5000 deep in a record": (_deep_record, "Expected `str`, got `array`", "stats.1.jsonl: record 1"),
 }
 
 
@@ -226,7 +249,7 @@ class TestInvariants:
         message = str(info.value)
         assert what in message and where in message, message
         assert "\n" not in message
-        if "Expected" not in what:
+        if "Expected" not in what and "recursion" not in what:
             assert isinstance(info.value, StateInvariantError)
 
     def test_report_refuses_a_state_that_fails_an_invariant(self, saved: Path, tmp_path: Path,
@@ -281,6 +304,11 @@ class TestFormats:
         path.write_bytes(path.read_bytes().replace(b'"quantity":"8.0697"', b'"quantity":"-8.0697"', 1))
         with pytest.raises(StateInvariantError, match=r"state\.json: open position #1: .*cannot be negative"):
             open_store(path).load()
+
+    def test_deep_json_without_a_seal_is_refused_not_a_traceback(self, saved: Path) -> None:
+        saved.write_bytes(b'{"x":' + DEEP + b"}")
+        with pytest.raises(StateFormatError, match=r"state\.json: damaged or truncated: .*recursion"):
+            open_store(saved).load()
 
     def test_other_schema_versions_and_formats_are_refused_clearly(self, saved: Path) -> None:
         forge_live(saved, lambda doc: doc.update(schema_version=2))
