@@ -64,7 +64,7 @@ from runner.state.integrity import (
     verify_state,
 )
 from runner.state.position import TradingPosition
-from runner.state.serialization import DECODE_ERRORS, decode_state
+from runner.state.serialization import DECODE_ERRORS, bounded_nesting, decode_state
 from runner.state.state import State
 from runner.state.statistics import CycleStatistics
 from runner.state.store import MAX_STATE_BYTES, StateStore
@@ -297,7 +297,8 @@ class SegmentedStateStore(StateStore):
         """One more than any generation the live file or the segment directory names."""
         seen = self._generations_on_disk()
         try:
-            head = _head.decode(files.read_file(self.path, limit=MAX_STATE_BYTES))
+            with bounded_nesting():
+                head = _head.decode(files.read_file(self.path, limit=MAX_STATE_BYTES))
             if isinstance(head.generation, int):
                 seen.add(head.generation)
         except (OSError, StateError, *DECODE_ERRORS):
@@ -326,6 +327,10 @@ class SegmentedStateStore(StateStore):
             raise StateFormatError(f"{source}: cannot read: {exc.strerror or exc}", source) from None
 
     def load(self) -> State:
+        with bounded_nesting():
+            return self._load()
+
+    def _load(self) -> State:
         source = str(self.path)
         raw = self._read_live()
         if has_seal(raw):
@@ -563,7 +568,8 @@ def remove_leftovers(state_path: Path | str) -> list[Path]:
     seg_dir = path.with_name(path.name + ".d")
     try:
         raw = files.read_file(path, limit=MAX_STATE_BYTES)
-        head = _head.decode(raw)
+        with bounded_nesting():
+            head = _head.decode(raw)
     except (OSError, StateError, *DECODE_ERRORS):
         return removed
     if head.format != FORMAT or not has_seal(raw):

@@ -337,3 +337,20 @@ class TestFormats:
         assert sorted(p.name for p in saved.with_name("state.json.d").iterdir()) == [
             "balance_updates.2.jsonl", "checks.2.jsonl", "stats.2.jsonl", "trades.2.jsonl"]
         assert open_store(saved).load().cycle == 1
+
+
+def test_deep_json_is_an_error_even_when_the_recursion_limit_is_raised(tmp_path: Path) -> None:
+    """py-evm's dependencies raise the recursion limit to 100,000: a state file nested that
+    deep must still be one line, not a C stack overflow (a segfault). In a subprocess, so a
+    crash could not take the test run with it."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "state.json"
+    path.write_bytes(b'{"x":' + b"[" * 99_000 + b"]" * 99_000 + b"}")
+    code = ("import sys; sys.setrecursionlimit(100_000); from harness.cli import main; "
+            "sys.exit(main(['report', sys.argv[1], '--out', sys.argv[2]]))")
+    done = subprocess.run([sys.executable, "-c", code, str(path), str(tmp_path / "report")],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1, (done.returncode, done.stderr[-500:])
+    assert done.stderr.count("\n") == 1 and "recursion" in done.stderr and str(path) in done.stderr
