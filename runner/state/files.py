@@ -59,32 +59,36 @@ def write_error(path: Path | str, exc: OSError, what: str = "cannot write") -> S
     return StateWriteError(f"{path}: {what}: {reason}{hint}", str(path), exc.errno)
 
 
-def open_regular(path: Path | str, *, write: bool = False, create: bool = False) -> int:
-    """A file descriptor on `path`, which must be a regular file; never blocks.
+def open_regular_stat(path: Path | str, *, write: bool = False, create: bool = False) -> tuple[int, os.stat_result]:
+    """A file descriptor on `path`, which must be a regular file, and its stat; never blocks.
 
-    Raises FileNotFoundError for a missing file, StateDamaged for anything that is not a
-    regular file, OSError otherwise."""
+    O_NONBLOCK stays set: it makes opening a FIFO return at once, and it changes nothing
+    for a regular file. Raises FileNotFoundError for a missing file, StateDamaged for
+    anything that is not a regular file, OSError otherwise."""
     flags = _WRITE_FLAGS if write else _READ_FLAGS
     if create:
         flags |= os.O_CREAT
     fd = os.open(path, flags, 0o644)
     try:
-        mode = os.fstat(fd).st_mode
-        if not stat.S_ISREG(mode):
-            raise StateDamaged(f"{path}: {_kind(mode)}, not a regular file: remove it or restore the file",
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise StateDamaged(f"{path}: {_kind(st.st_mode)}, not a regular file: remove it or restore the file",
                                str(path))
-        os.set_blocking(fd, True)
     except BaseException:
         os.close(fd)
         raise
-    return fd
+    return fd, st
+
+
+def open_regular(path: Path | str, *, write: bool = False, create: bool = False) -> int:
+    return open_regular_stat(path, write=write, create=create)[0]
 
 
 def read_file(path: Path | str, *, limit: int, what: str = "state file") -> bytes:
     """All of a regular file, refused (not read) when larger than `limit` bytes."""
-    fd = open_regular(path)
+    fd, st = open_regular_stat(path)
     try:
-        size = os.fstat(fd).st_size
+        size = st.st_size
         if size > limit:
             raise StateDamaged(f"{path}: {size} bytes, more than any {what} ({limit}): not a {what}", str(path))
         return read_exactly(fd, size)
@@ -205,6 +209,7 @@ __all__ = [
     "discard",
     "fault_hook",
     "open_regular",
+    "open_regular_stat",
     "read_exactly",
     "read_file",
     "stale_temp_files",

@@ -195,12 +195,15 @@ class SegmentedStateStore(StateStore):
             return
         saved.clean.discard(name)
         try:
-            self.dir.mkdir(parents=True, exist_ok=True)
-            fd = files.open_regular(path, write=True, create=True)
+            try:
+                fd, st = files.open_regular_stat(path, write=True, create=True)
+            except FileNotFoundError:  # the first append: no segment directory yet
+                self.dir.mkdir(parents=True, exist_ok=True)
+                fd, st = files.open_regular_stat(path, write=True, create=True)
         except OSError as exc:
             raise files.write_error(path, exc) from None
         try:
-            if os.fstat(fd).st_size != committed:
+            if st.st_size != committed:
                 files.truncate(fd, committed, path)  # drop bytes of a save that never committed
             os.lseek(fd, committed, os.SEEK_SET)
             if data:
@@ -410,14 +413,14 @@ class SegmentedStateStore(StateStore):
     def _read_committed(self, path: Path, length: int, count: int) -> tuple[bytes, int]:
         live = self.path.name
         try:
-            fd = files.open_regular(path)
+            fd, st = files.open_regular_stat(path)
         except FileNotFoundError:
             raise StateDamaged(f"{path}: missing: {live} commits {count} records ({length} bytes) to it; "
                                "restore it from a backup or run the scenario again", str(path)) from None
         except OSError as exc:
             raise StateDamaged(f"{path}: cannot read: {exc.strerror or exc}", str(path)) from None
         try:
-            size = os.fstat(fd).st_size
+            size = st.st_size
             if size < length:
                 raise StateDamaged(f"{path}: truncated: {size} bytes, {live} committed {length} "
                                    f"({count} records); restore it from a backup or run the scenario again",
