@@ -10,9 +10,10 @@ WORKERS ?= 2
 # seed is fixed so CI is reproducible: `make test TEST_SEED=$$RANDOM` tries another order.
 TEST_SEED ?= 20261125
 CHROMIUM := /usr/bin/chromium
+STRACE := /usr/bin/strace
 DEFAULT_SCENARIO ?= scenarios/main-rebalance-30d.yaml
 
-.PHONY: install run test test-ci test-fast lint contracts snapshots bench clean chromium
+.PHONY: install run test test-ci test-fast lint contracts snapshots bench clean chromium hostile strace
 
 $(PY_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -67,6 +68,20 @@ snapshots: install
 
 bench: install
 	$(PY) -m bench
+
+## the hostile storage campaign (minutes; not in `make test`): kills, corruption, two writers,
+## full disks; prints tried / clear error / traceback / hang / data lost / wrong result
+hostile: install $(STRACE)
+	$(PY) -m tests.hostile.campaign
+
+## Debian's strace injects SIGKILL at the Nth syscall for the campaign (root: apt-get);
+## without it the campaign kills through the store's own seam instead
+strace: $(STRACE)
+
+$(STRACE):
+	@if [ "$$(id -u)" = 0 ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq strace >/dev/null; \
+	else echo "strace missing: 'sudo apt-get install strace' (the campaign falls back to the store's seam)"; fi
 
 clean:
 	rm -rf $(VENV) node_modules build .pytest_cache

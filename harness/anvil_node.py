@@ -1,15 +1,23 @@
 """anvil as a managed process: found, started on a free loopback port, always stopped.
 
 Readiness is read from anvil's own "Listening on" line (a blocking read with a
-deadline, never a sleep). Output goes to a log file that a failing test prints. Every
-started node is registered for stopping at interpreter exit and on SIGTERM, so no
-orphan anvil outlives the harness.
+deadline, never a sleep). Output goes to a log file that a failing test prints.
+
+No anvil outlives its owner, however the owner dies. Each node is started with
+`PR_SET_PDEATHSIG` = SIGKILL (prctl, in the child between fork and exec), so the kernel
+kills it when its owner dies by any signal: SIGKILL, SIGHUP, a crashed pytest-xdist
+worker. The death signal follows the *thread* that forked the child, not the process, so
+every node is forked from one daemon thread that lives as long as the process (`_Spawner`),
+never from the caller's thread, which may end first. A clean exit and SIGTERM still stop
+nodes gracefully first (atexit, a SIGTERM handler). Nodes run in their own session, so a
+terminal's Ctrl-C reaches the harness, which then stops them.
 """
 
 from __future__ import annotations
 
 import atexit
 import contextlib
+import ctypes
 import os
 import re
 import shutil
@@ -17,7 +25,10 @@ import signal
 import subprocess
 import tempfile
 import threading
+from collections.abc import Callable
+from concurrent.futures import Future
 from pathlib import Path
+from typing import Any
 
 from harness.errors import BackendUnavailable
 
@@ -27,6 +38,71 @@ CHAIN_ID = 131277322940537  # the embedded chain's id, so transaction hashes mat
 _LISTENING = re.compile(rb"Listening on ([0-9.]+):(\d+)")
 _live: set[AnvilNode] = set()
 _lock = threading.Lock()
+
+
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _load_prctl() -> Callable[..., int] | None:
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl  # type: ignore[no-any-return]
+    except (OSError, AttributeError):  # not Linux: no death signal, atexit and SIGTERM only
+        return None
+
+
+_PRCTL = _load_prctl()  # looked up here: the child between fork and exec only calls it
+
+
+def _die_with(owner_pid: int) -> Callable[[], None]:
+    """A preexec_fn: the child gets SIGKILL when the thread that forked it dies."""
+    prctl, sigkill = _PRCTL, int(signal.SIGKILL)
+
+    def preexec() -> None:
+        if prctl is not None and prctl(_PR_SET_PDEATHSIG, sigkill, 0, 0, 0) != 0:
+            os._exit(126)
+        if os.getppid() != owner_pid:
+            os._exit(0)  # the owner died before the death signal was armed: nobody to serve
+
+    return preexec
+
+
+class _Spawner:
+    """Forks child processes from one daemon thread that ends only with the process.
+
+    A node forked from a caller's thread would be killed by its death signal as soon as
+    that thread ends (a thread pool worker, a test's helper thread). After a fork of this
+    process the thread is not in the child: the child starts its own on first use."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pid: int | None = None
+        self._requests: Any = None
+
+    def popen(self, args: list[str], **kwargs: Any) -> subprocess.Popen[bytes]:
+        import queue
+
+        with self._lock:
+            if self._pid != os.getpid():
+                self._requests = queue.SimpleQueue()
+                threading.Thread(target=self._serve, args=(self._requests,), name="anvil-spawner",
+                                 daemon=True).start()
+                self._pid = os.getpid()
+            requests = self._requests
+        reply: Future[subprocess.Popen[bytes]] = Future()
+        requests.put((args, kwargs, reply))
+        return reply.result()
+
+    @staticmethod
+    def _serve(requests: Any) -> None:
+        while True:
+            args, kwargs, reply = requests.get()
+            try:
+                reply.set_result(subprocess.Popen(args, preexec_fn=_die_with(os.getpid()), **kwargs))  # noqa: PLW1509
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+                reply.set_exception(exc)
+
+
+_spawner = _Spawner()
 
 
 def find_anvil() -> str:
@@ -68,8 +144,8 @@ class AnvilNode:
             *(extra_args or []),
         ]
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                     start_new_session=True)
+        self.proc = _spawner.popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                   start_new_session=True)
         with _lock:
             _live.add(self)
         try:

@@ -15,7 +15,7 @@ import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from harness.errors import HarnessError
 
@@ -29,7 +29,6 @@ def _out(stream: TextIO, text: str = "") -> None:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
-    """Validate as the run does (the strategy is imported, its parameters checked)."""
     from harness.scenario import load_scenario
 
     status = EXIT_OK
@@ -38,6 +37,10 @@ def cmd_check(args: argparse.Namespace) -> int:
             scenario = load_scenario(path, max_instants=args.max_instants)
         except HarnessError as exc:
             _out(sys.stderr, str(exc))
+            status = EXIT_FAILED
+            continue
+        except OSError as exc:
+            _out(sys.stderr, f"{path}: cannot read: {exc.strerror}")
             status = EXIT_FAILED
             continue
         _out(sys.stdout, f"{path}: ok ({scenario.name}: {len(scenario.timeline)} events, {len(scenario.expect)} expectations)")
@@ -88,25 +91,63 @@ def _progress_bar() -> Callable[[int, int], None]:
     return update
 
 
+def _os_error(exc: OSError, fallback: object) -> str:
+    """One line for an OSError: the file it names (or `fallback`) and the OS's reason."""
+    where = exc.filename if exc.filename is not None else fallback
+    return f"{where}: {exc.strerror or exc}"
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    from harness.engine import ScenarioRun
-    from harness.journal import JOURNAL_HEADER, format_journal_row
-    from harness.result import fingerprint, replay_command
-    from harness.scenario import check_for_backend, load_scenario
-    from harness.snapshot import render, snapshot_document
-    from runner.state import PositionState
+    """Run one scenario; with --out, hold the directory's lock for the whole run."""
+    from runner.state import StateError, StateLock, remove_leftovers
 
     try:
-        scenario = load_scenario(args.file, max_instants=args.max_instants)
-        if args.backend:
-            check_for_backend(scenario, args.backend)
+        scenario = _load_for_run(args)
     except HarnessError as exc:
         _out(sys.stderr, str(exc))
         return EXIT_FAILED
     out_dir = Path(args.out) if args.out else None
-    if out_dir:
-        out_dir.mkdir(parents=True, exist_ok=True)
+    lock = None
+    try:
+        if out_dir:
+            try:
+                out_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                _out(sys.stderr, f"{out_dir}: cannot create the output directory: {exc.strerror or exc}")
+                return EXIT_FAILED
+            lock = StateLock(out_dir / "state.json", purpose="another harness run").acquire()
+            remove_leftovers(out_dir / "state.json")  # temp files and segments of killed runs
+        return _run(args, scenario, out_dir)
+    except StateError as exc:  # a lock held by another run, a save that failed, a state that fails its checks
+        _out(sys.stderr, str(exc))
+        return EXIT_FAILED
+    except OSError as exc:
+        _out(sys.stderr, _os_error(exc, out_dir or args.file))
+        return EXIT_FAILED
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+def _load_for_run(args: argparse.Namespace) -> Any:
+    from harness.scenario import check_for_backend, load_scenario
+
+    try:
+        scenario = load_scenario(args.file, max_instants=args.max_instants)
+    except OSError as exc:
+        raise HarnessError(f"{args.file}: cannot read: {exc.strerror or exc}") from None
+    if args.backend:
+        check_for_backend(scenario, args.backend)
+    return scenario
+
+
+def _run(args: argparse.Namespace, scenario: Any, out_dir: Path | None) -> int:
     from harness.chains import ChainPool
+    from harness.engine import ScenarioRun
+    from harness.journal import JOURNAL_HEADER, format_journal_row
+    from harness.result import fingerprint, replay_command
+    from harness.snapshot import render, snapshot_document
+    from runner.state import PositionState, atomic_write
 
     pool = ChainPool(anvil_url=args.rpc)
     progress = _progress_bar() if sys.stdout.isatty() and not args.quiet else None
@@ -145,7 +186,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if result.error:
         _out(sys.stdout, f"run stopped: {result.error}")
     if out_dir:
-        (out_dir / "snapshot.json").write_bytes(render(snapshot_document(result)))
+        atomic_write(out_dir / "snapshot.json", render(snapshot_document(result)))
         _out(sys.stdout, f"wrote {out_dir / 'state.json'} and {out_dir / 'snapshot.json'}")
     if args.report:
         from harness.report import build_report, write_report
@@ -161,37 +202,51 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    """The report of a state file; a state that fails its checksums or invariants is refused.
+
+    No lock: a save commits by one rename, so a reader sees the last complete save even
+    while a run is writing."""
     from harness.report import build_report_from_state, write_report
-    from runner.state import StateFormatError, open_store
+    from runner.state import StateError, open_store
 
     path = Path(args.state_file)
     try:
         state = open_store(path).load()
-    except StateFormatError as exc:
+        report = build_report_from_state(state, args.name or state.name)
+        paths = write_report(report, Path(args.out))
+    except StateError as exc:
         _out(sys.stderr, str(exc))
         return EXIT_FAILED
     except OSError as exc:
-        _out(sys.stderr, f"{path}: {exc.strerror or exc}")
+        _out(sys.stderr, _os_error(exc, path))
         return EXIT_FAILED
-    report = build_report_from_state(state, args.name or state.name)
-    paths = write_report(report, Path(args.out))
     _out(sys.stdout, f"report: {', '.join(str(p) for p in paths)}")
     _out(sys.stdout, f"reconciliation residual: {report.reconciliation.residual}")
     return EXIT_OK
 
 
 def cmd_repair(args: argparse.Namespace) -> int:
+    """--apply repairs under the state file's lock: no run or other repair writes it
+    meanwhile. A dry run only reads (the last committed save, like `harness report`)."""
+    from contextlib import nullcontext
+
     from harness.repair_cli import run_repair
     from harness.scenario import load_scenario
+    from runner.state import StateError, StateLock, remove_leftovers
 
+    path = Path(args.state_file)
     try:
         scenario = load_scenario(args.scenario)
-        code, lines = run_repair(Path(args.state_file), scenario, args.rpc, args.apply)
-    except HarnessError as exc:
+        lock = StateLock(path, purpose="another harness process") if args.apply else nullcontext()
+        with lock:
+            if args.apply:
+                remove_leftovers(path)
+            code, lines = run_repair(path, scenario, args.rpc, args.apply)
+    except (HarnessError, StateError) as exc:
         _out(sys.stderr, str(exc))
         return EXIT_FAILED
     except OSError as exc:
-        _out(sys.stderr, f"{args.state_file}: {exc.strerror or exc}")
+        _out(sys.stderr, _os_error(exc, path))
         return EXIT_FAILED
     for line in lines:
         _out(sys.stdout, line)

@@ -148,7 +148,9 @@ class ScenarioRun:
         faults = FaultInjectingBackend(world.chain.backend)
         retrying = RetryingBackend(faults)
         world.chain.backend = retrying
-        return InProcessHost(s, world, self.state_path, retries=retrying.retries), faults
+        in_process = InProcessHost(s, world, self.state_path, retries=retrying.retries)
+        self._cleanups.insert(0, in_process.close)
+        return in_process, faults
 
     def _run(self) -> RunResult:
         s = self.scenario

@@ -30,7 +30,13 @@ from runner.chain.wallet import Wallet
 from runner.errors import RunnerError, SimulatedCrash
 from runner.killpoints import KillSwitch
 from runner.runner import ChainStrategyRunner
-from runner.state import MismatchPolicy, SegmentedStateStore, State, TradeExecution
+from runner.state import (
+    MismatchPolicy,
+    SegmentedStateStore,
+    State,
+    TradeExecution,
+    UniverseIdentity,
+)
 from runner.steps import Step
 from runner.strategy.loader import StrategyLoadError, load_strategy
 
@@ -89,7 +95,9 @@ class Host(Protocol):
 
 def new_state(scenario: Scenario, world: World) -> State:
     reserve = world.universe.reserve
-    return State.new(scenario.name, reserve.symbol, scenario.clock.start, reserve.decimals)
+    state = State.new(scenario.name, reserve.symbol, scenario.clock.start, reserve.decimals)
+    state.universe = UniverseIdentity.of(world.universe)  # repair refuses another universe
+    return state
 
 
 def accounting_policy(scenario: Scenario) -> AccountingPolicy:
@@ -126,7 +134,7 @@ class InProcessHost:
         self.kill.active = False
         world.chain.backend = self.kill.around(world.chain.backend)
         self.store = SegmentedStateStore(state_path, fsync=False)
-        self.store.kill_point = self.kill.point
+        self.kill.watch_files()
         self.state = new_state(scenario, world)
         self.store.save(self.state)
         self.strategy = load_scenario_strategy(scenario)
@@ -212,7 +220,9 @@ class InProcessHost:
         self.kill.arm(step=step, after=after)
 
     def close(self) -> None:
-        pass
+        from runner.state import files
+
+        files.fault_hook = None  # the seam is the process's: leave it as found
 
 
 __all__ = ["Host", "InProcessHost", "Outcome", "OutcomeKind", "Restarted"]

@@ -2,9 +2,15 @@
 
 Dry run by default: it prints what repair would change (each trade's status before and
 after, counter entries, unfrozen positions) and writes nothing. `--apply` saves the
-repaired state atomically. The universe comes from the scenario file: deployment is
-deterministic, so its addresses are derived by deploying the same world on a throwaway
-embedded chain, then checked against the node (the vault must have code there).
+repaired state through the store that loaded it, by the same commit protocol as a run:
+new records appended to the segments, the live file replaced atomically last, so a
+repair killed at any instant leaves the state as it was or as repaired. The caller holds
+the state's lock while applying (`harness repair --apply` does).
+
+The universe comes from the scenario file: deployment is deterministic, so its addresses
+are derived by deploying the same world on a throwaway embedded chain, compared with the
+universe the state recorded when its run started (a scenario of another universe is
+refused, naming both), then checked against the node (the vault must have code there).
 """
 
 from __future__ import annotations
@@ -23,13 +29,13 @@ from runner.chain.ethtester import EthTesterBackend
 from runner.chain.node import RpcBackend
 from runner.chain.wallet import Wallet
 from runner.runner import ChainStrategyRunner
-from runner.state import State, TradeStatus, open_store
+from runner.state import SegmentedStateStore, State, TradeStatus, UniverseIdentity, open_store
 from runner.strategy.loader import load_strategy
 from runner.universe import Universe
 
 
 class RepairError(HarnessError):
-    pass
+    """The repair cannot be made: another universe, or no such world on the node."""
 
 
 @dataclass
@@ -37,6 +43,7 @@ class RepairPlan:
     lines: list[str]
     state: State
     changed: bool
+    store: SegmentedStateStore  # the store that loaded the state: the one to save it through
 
 
 def derive_universe(scenario: Scenario) -> Universe:
@@ -47,11 +54,30 @@ def derive_universe(scenario: Scenario) -> Universe:
     return deploy_world(chain, accounts, spec.reserve, list(spec.tokens), list(spec.pools)).universe
 
 
+def check_universe(state: State, universe: Universe, state_path: Path, scenario: Scenario) -> list[str]:
+    """Refuse a scenario whose universe is not the one the state was written for.
+
+    Returns the notes to print (a state written before universes were recorded)."""
+    derived = UniverseIdentity.of(universe)
+    if state.universe is None:
+        return [f"note: {state_path} records no universe (written before they were recorded): "
+                f"not checked against {scenario.source.path}"]
+    differences = state.universe.differences(derived)
+    if differences:
+        raise RepairError(
+            f"{scenario.source.path}: another universe than the one {state_path} was written for: "
+            f"the state's is {state.universe.describe()}, the scenario's is {derived.describe()} "
+            f"({'; '.join(differences[:3])}{'; ...' if len(differences) > 3 else ''}); "
+            "pass the scenario the run used")
+    return []
+
+
 def plan_repair(state_path: Path, scenario: Scenario, rpc_url: str) -> RepairPlan:
     store = open_store(state_path)
     original = store.load()
     state = copy.deepcopy(original)
     universe = derive_universe(scenario)
+    notes = check_universe(state, universe, state_path, scenario)
     backend = RpcBackend(rpc_url)  # any node, local or remote; repair never mines
     chain = ChainClient(backend, clock=backend.block_timestamp())
     if not backend.get_code(universe.vault):
@@ -65,7 +91,7 @@ def plan_repair(state_path: Path, scenario: Scenario, rpc_url: str) -> RepairPla
     frozen_before = {p.position_id for p in state.portfolio.open_positions.values() if p.is_frozen}
     report = runner.repair(state, state.last_updated_at or state.created_at)
     backend.close()
-    lines = []
+    lines = list(notes)
     for t in sorted(state.portfolio.all_trades(), key=lambda t: t.trade_id):
         old = before.get(t.trade_id)
         if old is None:
@@ -79,15 +105,17 @@ def plan_repair(state_path: Path, scenario: Scenario, rpc_url: str) -> RepairPla
     for pid in report.unfrozen:
         if pid in frozen_before:
             lines.append(f"~ position #{pid}: unfrozen (holdings match the chain)")
-    changed = any(not ln.startswith("?") for ln in lines)
-    return RepairPlan(lines, state, changed)
+    changed = any(ln.startswith(("+", "~")) for ln in lines)
+    return RepairPlan(lines, state, changed, store)
 
 
 def run_repair(state_path: Path, scenario: Scenario, rpc_url: str, apply: bool) -> tuple[int, list[str]]:
     plan = plan_repair(state_path, scenario, rpc_url)
-    out = list(plan.lines) or ["nothing to repair: no unfinished trades"]
+    out = list(plan.lines)
+    if not plan.changed and not any(ln.startswith("?") for ln in out):
+        out.append("nothing to repair: no unfinished trades")
     if apply and plan.changed:
-        open_store(state_path).save(plan.state)
+        plan.store.save(plan.state)  # appends and commits: what it loaded stays committed until then
         out.append(f"applied: {state_path} written")
     elif plan.changed:
         out.append("dry run: nothing written (use --apply)")

@@ -2,7 +2,8 @@
 
 A kill point is any place a real process can die and leave its work half done: the
 end of each tick step, before and after each node request (the request may or may not
-have reached the node), and each write and rename of a state save. `KillSwitch` counts
+have reached the node), and each write, fsync, rename, truncate and unlink of a state
+save (the store's own file seam). `KillSwitch` counts
 them; armed at a step or at "the k-th point from now", it kills the process there.
 How it kills is the host's choice: SIGKILL of the process itself (a runner in its own
 process), or `SimulatedCrash` raised on the spot (a runner in the harness's process).
@@ -65,6 +66,16 @@ class KillSwitch:
             self.step_armed = None
             self.die(str(name))
         self.point(f"step {name}")
+
+    def watch_files(self) -> None:
+        """Make every write, fsync, rename, truncate and unlink of the state files a kill
+        point (through the store's own file seam, `runner.state.files.fault_hook`)."""
+        from runner.state import files
+
+        def hook(op: str, path: str, fd: int | None, data: bytes | None) -> None:
+            self.point(f"{op} {os.path.basename(path)}")
+
+        files.fault_hook = hook
 
     def around(self, backend: Backend) -> Backend:
         """`backend` with a kill point before and after every node request."""

@@ -93,7 +93,7 @@ class Service:
         # No request at start-up: the chain is taken from each command (`_at`).
         self.chain = ChainClient(self.kill.around(self.retrying), clock=0, last_block_ts=0)
         self.store = SegmentedStateStore(Path(c.state_path), fsync=False)
-        self.store.kill_point = self.kill.point
+        self.kill.watch_files()
         self.state: State = self.store.load()
         self.runner = self._runner()
         self._reported = 0

@@ -18,20 +18,33 @@ from harness.report.reconcile import reconcile
 from harness.report.render_html import render_html
 from harness.report.render_json import render_json
 from harness.report.render_md import render_markdown
+from runner.state.files import commit_temp, discard, write_error, write_temp
 
 FILES = ("report.md", "report.html", "report.json", "ledger.csv")
 
 
 def write_report(report: Report, out_dir: Path) -> list[Path]:
-    """Write the four files into out_dir (created if missing); returns their paths in that order."""
+    """Write the four files into out_dir (created if missing); returns their paths in that order.
+
+    Every file is written to a temp file and fsync'd before any is renamed into place, so
+    a full disk or an I/O error leaves the previous report as it was (and no temp file)
+    and raises StateWriteError naming the file; no reader ever sees a truncated file."""
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     texts = (render_markdown(report), render_html(report), render_json(report), render_ledger_csv(report.ledger))
-    paths = []
-    for name, text in zip(FILES, texts, strict=True):
-        path = out_dir / name
-        path.write_bytes(text.encode("utf-8"))
-        paths.append(path)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise write_error(out_dir, exc, "cannot create the report directory") from None
+    paths = [out_dir / name for name in FILES]
+    temps: list[Path] = []
+    try:
+        for path, text in zip(paths, texts, strict=True):
+            temps.append(write_temp(path, text.encode("utf-8")))
+        for tmp, path in zip(temps, paths, strict=True):
+            commit_temp(tmp, path)
+    finally:
+        for tmp in temps:
+            discard(tmp)  # already renamed (gone) unless something failed
     return paths
 
 

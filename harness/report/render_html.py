@@ -45,7 +45,7 @@ def _table(t: Table, css: str = "", row_classes: list[str] | None = None) -> str
     head = "".join(f"<th>{escape(h)}</th>" for h in t.headers)
     body = []
     for n, row in enumerate(t.rows):
-        cls = f' class="{row_classes[n]}"' if row_classes and row_classes[n] else ""
+        cls = f' class="{escape(row_classes[n])}"' if row_classes and row_classes[n] else ""
         cells = "".join(
             f'<td class="num">{escape(c)}</td>' if i in t.numeric else f"<td>{escape(c)}</td>"
             for i, c in enumerate(row)

@@ -2,13 +2,41 @@
 
 from __future__ import annotations
 
+import re
+
 from harness.report import tables
 from harness.report.model import Report, plain
 from harness.report.tables import Table
 
+# Characters that start Markdown or HTML anywhere in a line: emphasis, code, links and
+# images, raw HTML and entities, table cells, strikethrough. Each is backslash-escaped
+# (CommonMark lets any ASCII punctuation be escaped), so text from a scenario or a state
+# file renders as the characters it is, never as markup.
+_INLINE = re.compile(r"([\\`*\[\]<>&|~!])")
+_UNDERSCORE = re.compile(r"(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])")  # intraword `_` is never emphasis
+# ...and what only starts markup at the beginning of a line: headings, quotes, lists,
+# setext underlines, numbered lists.
+_LINE_START = re.compile(r"^(\s*)([#>+=-]|\d+[.)])")
+
+
+def md_text(text: str) -> str:
+    """User text (names, descriptions, reasons, notes) as literal Markdown on one line."""
+    one_line = " ".join(text.split())
+    return _UNDERSCORE.sub(r"\\_", _INLINE.sub(r"\\\1", one_line))
+
+
+def md_block(text: str) -> str:
+    """User text that starts a line (a paragraph): also escape what opens a block
+    (the marker itself, or a numbered list's `.`/`)`: a backslash before a digit is literal)."""
+    def escape(m: re.Match[str]) -> str:
+        marker = m.group(2)
+        return m.group(1) + (marker[:-1] + "\\" + marker[-1] if marker[0].isdigit() else "\\" + marker)
+
+    return _LINE_START.sub(escape, md_text(text))
+
 
 def _cell(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ") or " "
+    return md_text(text) or " "
 
 
 def _table(t: Table) -> list[str]:
@@ -22,9 +50,9 @@ def _table(t: Table) -> list[str]:
 
 def render_markdown(report: Report) -> str:
     rec = report.reconciliation
-    out = [f"# Auditor's report: {report.name}", ""]
+    out = [f"# Auditor's report: {md_text(report.name).replace('#', chr(92) + '#')}", ""]
     if report.description:
-        out += [report.description, ""]
+        out += [md_block(report.description), ""]
     out += [f"- **{k}**: {_cell(v)}" for k, v in tables.facts(report)]
     out.append("")
 
@@ -32,10 +60,10 @@ def render_markdown(report: Report) -> str:
             "starting capital + deposits - withdrawals + realised PnL + unrealised PnL + rebases "
             "+ interest + corrections - fees = final NAV", ""]
     out += _table(tables.reconciliation(report))
-    verdict = "exactly zero" if rec.residual == 0 else f"NOT zero: {plain(rec.residual)} {rec.reserve_asset}"
+    verdict = "exactly zero" if rec.residual == 0 else f"NOT zero: {plain(rec.residual)} {md_text(rec.reserve_asset)}"
     out += [f"**Residual: {verdict}.**", ""]
     out += ["### What each line is", ""]
-    out += [f"- **{line.label}**: {line.definition}" for line in rec.lines]
+    out += [f"- **{md_text(line.label)}**: {md_text(line.definition)}" for line in rec.lines]
     out.append("")
     out += ["### Final NAV", ""]
     out += _table(tables.nav_composition(report))
@@ -43,7 +71,7 @@ def render_markdown(report: Report) -> str:
     out += _table(tables.residual_terms(report))
     if rec.notes:
         out += ["### Notes", ""]
-        out += [f"- {n}" for n in rec.notes]
+        out += [f"- {md_text(n)}" for n in rec.notes]
         out.append("")
     out += ["### Per position", ""]
     out += _table(tables.positions(report))
@@ -64,7 +92,7 @@ def render_markdown(report: Report) -> str:
     if not report.checks:
         out += ["_none_", ""]
     for c in report.checks:
-        out += [f"### {tables.check_heading(c)}", ""]
+        out += [f"### {md_text(tables.check_heading(c))}", ""]
         out += _table(tables.check_rows(c))
     if report.source == "run":
         out += ["## Expectations", ""]

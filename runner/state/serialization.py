@@ -2,24 +2,51 @@
 
 msgspec encodes the dataclasses directly and validates on the way back in, so a state
 file either round-trips to an equal object or fails with the path of the bad field.
+
+The errors of reading and writing state files are drawn in `runner/state/errors.py`:
+`StateFormatError` (raised here) is the root of the ones a bad file causes.
 """
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import msgspec
 
+from runner.state.errors import StateFormatError
 from runner.state.state import SCHEMA_VERSION, State
-
-
-class StateFormatError(ValueError):
-    """A state file that is not a valid state of this schema version."""
-
 
 # Field order is the dataclass definition order and dict order is insertion order,
 # both fixed by the code path, so the bytes are reproducible without sorting.
 _encoder = msgspec.json.Encoder(decimal_format="string")
+# What decoding untrusted bytes can raise: msgspec's own errors, and RecursionError for
+# JSON nested deeper than msgspec follows (a thousand `[` are enough).
+DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, RecursionError)
+MAX_NESTING = 1000  # levels of JSON nesting a state file may have (it has fewer than 20)
+
+
+@contextmanager
+def bounded_nesting(levels: int = MAX_NESTING) -> Iterator[None]:
+    """Decode untrusted JSON with at most `levels` of nesting, whatever the recursion limit.
+
+    msgspec follows nesting as deep as the interpreter's recursion limit, and py-evm's
+    dependencies raise that limit to 100,000: a state file of 100,000 `[` would then
+    overflow the C stack (a segfault, not an error). Within this block the limit is
+    `levels` above the current depth, so such a file raises RecursionError instead."""
+    old = sys.getrecursionlimit()
+    depth = 0
+    frame = sys._getframe()
+    while frame is not None:
+        depth += 1
+        frame = frame.f_back  # type: ignore[assignment]
+    sys.setrecursionlimit(min(old, depth + levels))
+    try:
+        yield
+    finally:
+        sys.setrecursionlimit(old)
 _decoder = msgspec.json.Decoder(State)
 
 
@@ -29,17 +56,23 @@ def encode_state(state: State, *, pretty: bool = False) -> bytes:
 
 
 def decode_state(data: bytes, source: str = "<bytes>") -> State:
+    with bounded_nesting():
+        return _decode_state(data, source)
+
+
+def _decode_state(data: bytes, source: str) -> State:
     try:
         head = msgspec.json.decode(data, type=dict[str, Any])
-    except msgspec.DecodeError as exc:
-        raise StateFormatError(f"{source}: not a JSON state file: {exc}") from None
+    except DECODE_ERRORS as exc:
+        raise StateFormatError(f"{source}: not a JSON state file: {exc}", source) from None
     version = head.get("schema_version")
     if version != SCHEMA_VERSION:
-        raise StateFormatError(f"{source}: schema_version {version!r}, this runner reads {SCHEMA_VERSION}")
+        raise StateFormatError(f"{source}: schema_version {version!r}, this runner reads {SCHEMA_VERSION}; "
+                               "use the runner version that wrote it", source)
     try:
         return _decoder.decode(data)
-    except msgspec.ValidationError as exc:
-        raise StateFormatError(f"{source}: {exc}") from None
+    except DECODE_ERRORS as exc:
+        raise StateFormatError(f"{source}: {exc}", source) from None
 
 
 def to_builtins(obj: Any) -> Any:

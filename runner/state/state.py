@@ -4,14 +4,61 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runner.state.accounting import AccountingCheck
 from runner.state.portfolio import Portfolio
 from runner.state.position import ReservePosition
 from runner.state.statistics import CycleStatistics
 
+if TYPE_CHECKING:
+    from runner.universe import Universe
+
 SCHEMA_VERSION = 1
+
+
+@dataclass
+class UniverseIdentity:
+    """Which deployed universe a state belongs to: its chain and contract addresses.
+
+    Recorded when a run starts, so a tool that later works on the state against a node
+    (`harness repair`) can refuse a scenario describing another universe."""
+
+    chain_id: int
+    reserve: str
+    vault: str
+    router: str
+    factory: str
+    tokens: dict[str, str] = field(default_factory=dict)  # symbol -> address
+    pools: dict[str, str] = field(default_factory=dict)  # pair -> address
+
+    @classmethod
+    def of(cls, universe: Universe) -> UniverseIdentity:
+        def hx(address: bytes) -> str:
+            return "0x" + address.hex()
+
+        return cls(
+            chain_id=universe.chain_id, reserve=universe.reserve.symbol, vault=hx(universe.vault),
+            router=hx(universe.router), factory=hx(universe.factory),
+            tokens={s: hx(t.address) for s, t in universe.tokens.items()},
+            pools={p: hx(pool.address) for p, pool in universe.pools.items()},
+        )
+
+    def differences(self, other: UniverseIdentity) -> list[str]:
+        """What differs between two universes, in words (empty when they are the same)."""
+        out = []
+        for name in ("reserve", "vault", "router", "factory"):
+            mine, theirs = getattr(self, name), getattr(other, name)
+            if mine != theirs:
+                out.append(f"{name} {mine} vs {theirs}")
+        for label, a, b in (("token", self.tokens, other.tokens), ("pool", self.pools, other.pools)):
+            for key in sorted(set(a) | set(b)):
+                if a.get(key) != b.get(key):
+                    out.append(f"{label} {key} {a.get(key, 'absent')} vs {b.get(key, 'absent')}")
+        return out
+
+    def describe(self) -> str:
+        return f"reserve {self.reserve}, tokens {', '.join(sorted(self.tokens))}, vault {self.vault}"
 
 
 @dataclass
@@ -39,6 +86,7 @@ class State:
     repaired_trade_ids: list[int] = field(default_factory=list)
     parameters: dict[str, Any] = field(default_factory=dict)
     clean_shutdown: bool = True
+    universe: UniverseIdentity | None = None  # None in states written before it was recorded
 
     @classmethod
     def new(cls, name: str, reserve_asset: str, ts: datetime, reserve_decimals: int = 18) -> State:

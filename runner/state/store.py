@@ -1,38 +1,27 @@
 """Atomic state files: a run killed at any instant leaves the last complete state.
 
 Write to a temporary file in the same directory, fsync it, rename over the target,
-fsync the directory. A reader sees the old file or the new one, never a torn one.
+fsync the directory. A reader sees the old file or the new one, never a torn one
+(`runner.state.files.atomic_write`).
+
+`StateStore` keeps the whole state in one pretty-printed JSON file, without a checksum:
+for tests and for exporting a state to read by eye; a load still checks every invariant
+(`runner.state.integrity`). Runs use `SegmentedStateStore` (checksummed, incremental).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from pathlib import Path
 
+from runner.state import files
+from runner.state.errors import StateFormatError
+from runner.state.files import atomic_write
+from runner.state.integrity import in_file, verify_state
 from runner.state.serialization import decode_state, encode_state
 from runner.state.state import State
 
-
-def atomic_write(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` so that no reader ever sees a partial file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+MAX_STATE_BYTES = 1 << 30  # a live state file larger than this is refused unread
 
 
 class StateStore:
@@ -42,30 +31,26 @@ class StateStore:
         self.path = Path(path)
         self.fsync = fsync
         self.saves = 0
-        # Called at each point of a save where a killed process would leave it half done
-        # (crash tests: runner/killpoints.py); None in production.
-        self.kill_point: Callable[[str], None] | None = None
 
-    def _point(self, where: str) -> None:
-        if self.kill_point is not None:
-            self.kill_point(where)
 
     def exists(self) -> bool:
         return self.path.exists()
 
     def load(self) -> State:
-        return decode_state(self.path.read_bytes(), str(self.path))
+        source = str(self.path)
+        try:
+            data = files.read_file(self.path, limit=MAX_STATE_BYTES)
+        except FileNotFoundError:
+            raise StateFormatError(f"{source}: no such state file", source) from None
+        except OSError as exc:
+            raise StateFormatError(f"{source}: cannot read: {exc.strerror or exc}", source) from None
+        state = decode_state(data, source)
+        verify_state(state, in_file(source), source)
+        return state
 
     def save(self, state: State) -> None:
         self.saves += 1
-        data = encode_state(state, pretty=True)
-        if self.fsync:
-            atomic_write(self.path, data)
-        else:
-            tmp = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}")
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            tmp.write_bytes(data)
-            os.replace(tmp, self.path)
+        atomic_write(self.path, encode_state(state, pretty=True), sync=self.fsync)
 
 
 class MemoryStateStore(StateStore):
@@ -85,3 +70,6 @@ class MemoryStateStore(StateStore):
     def save(self, state: State) -> None:
         self.saves += 1
         self.data = encode_state(state)
+
+
+__all__ = ["MAX_STATE_BYTES", "MemoryStateStore", "StateStore", "atomic_write"]

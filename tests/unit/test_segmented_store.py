@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 
 from runner.state import (
+    BalanceUpdate,
+    BalanceUpdateCause,
     CycleStatistics,
     SegmentedStateStore,
     State,
@@ -17,6 +19,14 @@ from runner.state import (
     encode_state,
     open_store,
 )
+
+
+def _funded(t0: datetime) -> State:
+    """A new state whose reserve holds a booked deposit (cash never appears from nowhere)."""
+    state = State.new("seg", "USDC", t0, 6)
+    state.portfolio.add_balance_update(BalanceUpdate(
+        0, BalanceUpdateCause.deposit, "USDC", Decimal(100_000), Decimal(0), Decimal(100_000), 1, t0, "d:1"), None)
+    return state
 
 
 def _cycle(state: State, t0: datetime, c: int) -> None:
@@ -35,8 +45,7 @@ class TestSegmentedStore:
     def test_round_trip_after_many_saves(self, tmp_path: Path, t0: datetime) -> None:
         """Loading after incremental saves gives a state equal to the one saved, byte for byte."""
         store = SegmentedStateStore(tmp_path / "state.json")
-        state = State.new("seg", "USDC", t0, 6)
-        state.portfolio.reserve.quantity = Decimal(100_000)
+        state = _funded(t0)
         for c in range(40):
             _cycle(state, t0, c)
             if c == 20:
@@ -53,7 +62,7 @@ class TestSegmentedStore:
     def test_save_writes_what_changed_not_the_history(self, tmp_path: Path, t0: datetime) -> None:
         """The bytes written by one save do not grow with the number of cycles already saved."""
         store = SegmentedStateStore(tmp_path / "state.json")
-        state = State.new("seg", "USDC", t0, 6)
+        state = _funded(t0)
         per_save = []
         for c in range(300):
             _cycle(state, t0, c)
@@ -65,10 +74,10 @@ class TestSegmentedStore:
     def test_uncommitted_appends_are_ignored_and_cut(self, tmp_path: Path, t0: datetime) -> None:
         """Bytes appended by a save that died before its state file was replaced do not load."""
         store = SegmentedStateStore(tmp_path / "state.json")
-        state = State.new("seg", "USDC", t0, 6)
+        state = _funded(t0)
         _cycle(state, t0, 0)
         store.save(state)
-        with open(tmp_path / "state.json.d" / "stats.jsonl", "ab") as f:
+        with open(store.segment_path("stats"), "ab") as f:
             f.write(b'{"torn": tru')
         loaded = open_store(tmp_path / "state.json").load()
         assert len(loaded.stats) == 1
@@ -81,9 +90,9 @@ class TestSegmentedStore:
     def test_missing_segment_is_reported(self, tmp_path: Path, t0: datetime) -> None:
         """A segment shorter than the state file says is a format error, not a silent loss."""
         store = SegmentedStateStore(tmp_path / "state.json")
-        state = State.new("seg", "USDC", t0, 6)
+        state = _funded(t0)
         _cycle(state, t0, 0)
         store.save(state)
-        os.truncate(tmp_path / "state.json.d" / "stats.jsonl", 3)
-        with pytest.raises(StateFormatError, match="stats.jsonl"):
+        os.truncate(store.segment_path("stats"), 3)
+        with pytest.raises(StateFormatError, match=r"stats\.1\.jsonl: truncated"):
             open_store(tmp_path / "state.json").load()

@@ -26,9 +26,18 @@ from runner.state import (
 )
 
 
+def _deposit(s: State, amount: Decimal, ts: datetime, key: str = "deposit:0") -> None:
+    """Cash enters the reserve as the runner books it: a deposit balance update."""
+    old = s.portfolio.reserve.quantity
+    s.portfolio.add_balance_update(BalanceUpdate(
+        balance_update_id=0, cause=BalanceUpdateCause.deposit, asset=s.portfolio.reserve.asset,
+        quantity=amount, old_balance=old, new_balance=old + amount, block_number=1, timestamp=ts,
+        event_key=key), None)
+
+
 def _state(t0: datetime) -> State:
     s = State.new("s", "USDC", t0, 6)
-    s.portfolio.reserve.quantity = Decimal("1000.000001")
+    _deposit(s, Decimal("1000.000001"), t0)
     return s
 
 
@@ -147,7 +156,8 @@ WRITER = textwrap.dedent("""
     import sys
     from datetime import datetime, timezone
     from decimal import Decimal
-    from runner.state import State, StateStore, SegmentedStateStore, CycleStatistics
+    from runner.state import (State, StateStore, SegmentedStateStore, CycleStatistics, BalanceUpdate,
+                              BalanceUpdateCause)
     store = (SegmentedStateStore if sys.argv[2] == "segmented" else StateStore)(sys.argv[1])
     s = State.new("kill", "USDC", datetime(2024, 1, 1, tzinfo=timezone.utc), 6)
     s.parameters["pad"] = "x" * 200_000
@@ -155,7 +165,8 @@ WRITER = textwrap.dedent("""
     while True:
         i += 1
         s.cycle = i
-        s.portfolio.reserve.quantity = Decimal(i)
+        s.portfolio.add_balance_update(BalanceUpdate(0, BalanceUpdateCause.deposit, "USDC", Decimal(1),
+            Decimal(i - 1), Decimal(i), i, s.created_at, f"deposit:{i}"), None)
         s.stats.append(CycleStatistics(i, s.created_at, Decimal(i), Decimal(i), Decimal(0), 0))
         store.save(s)
         if i == 3:
