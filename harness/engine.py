@@ -313,7 +313,7 @@ class _Driver:
             entry.events.append(f"crash at {outcome.step}")
             if not self.restart_after_crash:
                 # Leave everything as the dead process left it: for `harness repair`.
-                self.world.chain.flush()  # the chain goes on without the runner
+                self.host.chain_goes_on(ts)
                 self._stop(entry, outcome, "crashed")
                 self.dead = True
                 return False

@@ -84,6 +84,10 @@ class Host(Protocol):
 
     def abandon(self) -> State: ...
 
+    def chain_goes_on(self, ts: datetime) -> None:
+        """The runner died: the block it left being built is sealed without it."""
+        ...
+
     def set_parameter(self, name: str, value: Any) -> None: ...
 
     def arm_crash(self, *, step: Step | None = None, after: int | None = None) -> None: ...
@@ -189,11 +193,14 @@ class InProcessHost:
         self.state = self.store.load()
         return self.state
 
+    def chain_goes_on(self, ts: datetime) -> None:
+        self.world.chain.flush()
+
     def restart(self, ts: datetime) -> Restarted:
         """A new process from the state file: it resumes (repair, sync, check) and saves."""
         done = Restarted()
         for _attempt in range(MAX_RESUMES):
-            self.world.chain.flush()  # the chain goes on without the dead runner
+            self.chain_goes_on(ts)
             state = self.store.load()
             self.runner = self._new_runner(state)
             self.kill.active = True

@@ -207,7 +207,7 @@ class ProcessHost:
         """A new process: it loads the state file and resumes before anything else."""
         done = Restarted()
         for _attempt in range(MAX_RESUMES):
-            self._flush(ts)
+            self.chain_goes_on(ts)
             self._spawn()
             outcome, reply = self._command({"cmd": "resume"}, ts)
             if reply is None:
@@ -217,7 +217,7 @@ class ProcessHost:
             return done
         raise HarnessError(f"{self.scenario.source.path}: the runner died {MAX_RESUMES} times in a row while resuming")
 
-    def _flush(self, ts: datetime) -> None:
+    def chain_goes_on(self, ts: datetime) -> None:
         """The chain goes on without the dead runner: what it left pending is mined."""
         chain = self.world.chain
         self._after_child(ts)
