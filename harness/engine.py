@@ -21,6 +21,7 @@ from typing import Any
 from freezegun import freeze_time
 
 from harness.accounts import Accounts
+from harness.audit import build_audit
 from harness.chains import ChainPool, world_spec
 from harness.context import CrashSwitch, EventContext
 from harness.errors import ScenarioRuntimeError
@@ -151,6 +152,7 @@ class ScenarioRun:
         result.retries = list(retrying.retries)
         result.node_reads = chain.reads
         result.node_sends = chain.sent
+        result.audit = build_audit(raw, world.universe, host.state, invariants.first_block, raw.block_number())
         return result
 
 
