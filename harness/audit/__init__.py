@@ -18,9 +18,9 @@ from harness.audit.model import (
     STATUS_WORDS,
     AssetBook,
     AuditRow,
-    BlockSpan,
     Cause,
     ChainAudit,
+    ChainEvent,
     ChainLine,
     Status,
 )
@@ -35,5 +35,5 @@ def build_audit(backend: Backend, universe: Universe, state: State, first_block:
     return compare(books, state, universe, backend)
 
 
-__all__ = ["STATUS_WORDS", "AssetBook", "AuditRow", "BlockSpan", "Cause", "ChainAudit", "ChainBooks", "ChainLine",
+__all__ = ["STATUS_WORDS", "AssetBook", "AuditRow", "Cause", "ChainAudit", "ChainBooks", "ChainEvent", "ChainLine",
            "Status", "build_audit", "read_books"]

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from harness.audit.model import AssetBook, BlockSpan, Cause, ChainLine
+from harness.audit.model import AssetBook, Cause, ChainEvent, ChainLine
 from runner.accounting import SHARES
 from runner.chain.abi import artifact
 from runner.chain.backend import Backend, Call, Log
@@ -98,7 +98,7 @@ class ChainBooks:
     entries: dict[str, ChainEntry]
     swaps_by_tx: dict[str, str]  # tx hash -> entry key
     events: dict[str, ChainEntry]  # Deposit/Withdraw/Rebase/InterestAccrued log key -> its entry
-    spans: list[BlockSpan]
+    chain_events: list[ChainEvent]
     ignored: dict[str, int]
     notes: list[str] = field(default_factory=list)
 
@@ -129,8 +129,9 @@ class _Reader:
         if supply:
             calls.append(Call(self.u.vault, _TOTAL_SUPPLY.encode()))
         raw = self.backend.call_many(calls, block) if calls else []
-        units = {t.symbol: int(_BALANCE_OF.decode_one(r)) for t, r in zip(tokens, raw, strict=False)}
-        return units, int(_TOTAL_SUPPLY.decode_one(raw[-1])) if supply else 0
+        # An empty answer: no contract there yet at that block (books read from block 1 on a node).
+        units = {t.symbol: int(_BALANCE_OF.decode_one(r)) if r else 0 for t, r in zip(tokens, raw, strict=False)}
+        return units, (int(_TOTAL_SUPPLY.decode_one(raw[-1])) if raw[-1] else 0) if supply else 0
 
     def timestamp(self, block: int) -> datetime:
         if block not in self.times:
@@ -254,7 +255,8 @@ class _Reader:
                 ev = (_REBASE if kind == "rebase" else _INTEREST).decode(lg.topics, lg.data)
                 events[key] = entries[key] = ChainEntry(
                     key, kind, lg.block_number, tx, lg.log_index,
-                    detail={"old_total": str(ev["oldTotalPooled"]), "new_total": str(ev["newTotalPooled"])})
+                    detail={"token": token.symbol, "old_total": str(ev["oldTotalPooled"]),
+                            "new_total": str(ev["newTotalPooled"])})
             else:
                 self.ignored["other token log"] += 1
             previous = lg
@@ -269,7 +271,12 @@ class _Reader:
                                          t.from_units(closing[t.symbol]), entries)
         books[SHARES] = self._book(SHARES, self.vault, reserve.decimals, reserve.from_units(opening_supply),
                                    reserve.from_units(closing_supply), entries)
-        return ChainBooks(self.vault, self.first, self.last, books, entries, swaps_by_tx, events, self._spans(),
+        chain_events = [ChainEvent(e.kind, e.detail.get("token", reserve.symbol), e.block, e.tx_hash, e.log_index)
+                        for e in events.values()]
+        chain_events += [ChainEvent("external", ln.asset, ln.block, ln.tx_hash, ln.log_index)
+                         for e in entries.values() if e.kind == "external" for ln in e.lines]
+        chain_events.sort(key=lambda e: (e.block, e.log_index if e.log_index is not None else 1 << 30))
+        return ChainBooks(self.vault, self.first, self.last, books, entries, swaps_by_tx, events, chain_events,
                           dict(sorted(self.ignored.items())), self.notes)
 
     def _opening(self, entries: dict[str, ChainEntry], asset: str, amount: Decimal, read: str) -> None:
@@ -399,18 +406,6 @@ class _Reader:
             outflows=-sum((ln.amount for ln in moves if ln.amount < 0), Decimal(0)),
             closing=closing, read_closing=read_closing, lines=lines,
         )
-
-    def _spans(self) -> list[BlockSpan]:
-        """Every block's timestamp, folded into runs sealed one second apart."""
-        spans: list[BlockSpan] = []
-        for b in range(self.first, self.last + 1):
-            ts = self.times[b] if b in self.times else self.backend.block_timestamp(b)
-            if spans and spans[-1].first + spans[-1].count == b and spans[-1].first_timestamp + spans[-1].count == ts:
-                s = spans[-1]
-                spans[-1] = BlockSpan(s.first, s.count + 1, s.first_timestamp)
-            else:
-                spans.append(BlockSpan(b, 1, ts))
-        return spans
 
 
 def read_books(backend: Backend, universe: Universe, first_block: int, last_block: int) -> ChainBooks:

@@ -487,7 +487,7 @@ def compare(books: ChainBooks, state: State, universe: Universe, backend: Backen
                            f"the rows add up to {book.rows_difference}")
     audit = ChainAudit(
         vault=books.vault, first_block=books.first_block, last_block=books.last_block,
-        books=list(books.books.values()), rows=rows, spans=books.spans, ignored_logs=books.ignored, notes=c.notes,
+        books=list(books.books.values()), rows=rows, events=books.chain_events, ignored_logs=books.ignored, notes=c.notes,
     )
     recount(audit)
     return audit

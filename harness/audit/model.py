@@ -126,16 +126,15 @@ class AuditRow:
 
 
 @dataclass(frozen=True)
-class BlockSpan:
-    """Blocks sealed one second apart: block `first + i` has timestamp `first_timestamp + i`."""
+class ChainEvent:
+    """A log (or a movement) by which the chain itself says money moved in or out of the
+    vault: a deposit, a redemption, a rebase, interest, or a transfer nobody traded."""
 
-    first: int
-    count: int
-    first_timestamp: int
-
-    def block_at(self, timestamp: int) -> int | None:
-        i = timestamp - self.first_timestamp
-        return self.first + i if 0 <= i < self.count else None
+    kind: str  # deposit | redemption | rebase | interest | external
+    asset: str
+    block: int
+    tx_hash: str
+    log_index: int | None
 
 
 @dataclass
@@ -147,7 +146,7 @@ class ChainAudit:
     last_block: int
     books: list[AssetBook]
     rows: list[AuditRow]
-    spans: list[BlockSpan] = field(default_factory=list)
+    events: list[ChainEvent] = field(default_factory=list)  # in chain order
     ignored_logs: dict[str, int] = field(default_factory=dict)  # event name -> count (no balance moved)
     counts: dict[str, int] = field(default_factory=dict)  # Status value -> rows
     unexplained: int = 0  # flagged rows nobody explains
@@ -155,18 +154,6 @@ class ChainAudit:
 
     def flagged_rows(self) -> list[AuditRow]:
         return [r for r in self.rows if r.flagged]
-
-    def blocks_between(self, start: int, end: int | None) -> tuple[int, int] | None:
-        """The first and last block sealed at timestamps in [start, end) (end None: open)."""
-        found: list[int] = []
-        for span in self.spans:
-            lo = max(start, span.first_timestamp)
-            hi = span.first_timestamp + span.count - 1
-            if end is not None:
-                hi = min(hi, end - 1)
-            if lo <= hi:
-                found += [span.first + lo - span.first_timestamp, span.first + hi - span.first_timestamp]
-        return (min(found), max(found)) if found else None
 
 
 def _iso(ts: datetime) -> str:
@@ -195,5 +182,5 @@ def to_document(obj: Any) -> Any:
     return obj
 
 
-__all__ = ["STATUS_WORDS", "AssetBook", "AuditRow", "BlockSpan", "Cause", "ChainAudit", "ChainLine", "Status",
+__all__ = ["STATUS_WORDS", "AssetBook", "AuditRow", "Cause", "ChainAudit", "ChainEvent", "ChainLine", "Status",
            "to_document"]

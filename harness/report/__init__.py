@@ -1,8 +1,9 @@
 """The auditor's report of a run or a state file: how the runner accounted for money.
 
-    build_report(result)                  -> Report   (a RunResult: scenario, expectations)
-    build_report_from_state(state, name)  -> Report   (a state file alone)
-    write_report(report, out_dir)         -> [report.md, report.html, report.json, ledger.csv]
+    build_report(result)                  -> Report   (a RunResult: scenario, expectations, chain audit)
+    build_report_from_state(state, name)  -> Report   (a state file alone; audit=... when built on a node)
+    write_report(report, out_dir)         -> [report.md, report.html, report.json, ledger.csv, *tables.csv]
+    write_pdf(report, html_path)          -> report.pdf (headless Chromium; harness.report.commands)
 
 The same run always gives byte-identical files: no clock, no randomness, Decimals only.
 """
@@ -12,27 +13,34 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.report.build import build_report, build_report_from_state
+from harness.report.commands import write_pdf
 from harness.report.ledger_csv import render_ledger_csv
 from harness.report.model import Report
 from harness.report.reconcile import reconcile
 from harness.report.render_html import render_html
 from harness.report.render_json import render_json
 from harness.report.render_md import render_markdown
+from harness.report.tables import csv_tables
+from harness.report.tables_csv import render_table_csv
 
 FILES = ("report.md", "report.html", "report.json", "ledger.csv")
 
 
 def write_report(report: Report, out_dir: Path) -> list[Path]:
-    """Write the four files into out_dir (created if missing); returns their paths in that order."""
+    """Write the report into out_dir (created if missing): the four main files, then one CSV
+    per table; returns their paths in that order."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    texts = (render_markdown(report), render_html(report), render_json(report), render_ledger_csv(report.ledger))
+    extra = [(f"{t.name}.csv", render_table_csv(t)) for t in csv_tables(report)]
+    names = [name for name, _ in extra]
+    texts = [render_markdown(report, names), render_html(report, names), render_json(report),
+             render_ledger_csv(report.ledger)]
     paths = []
-    for name, text in zip(FILES, texts, strict=True):
+    for name, text in [*zip(FILES, texts, strict=True), *extra]:
         path = out_dir / name
         path.write_bytes(text.encode("utf-8"))
         paths.append(path)
     return paths
 
 
-__all__ = ["Report", "build_report", "build_report_from_state", "reconcile", "write_report"]
+__all__ = ["Report", "build_report", "build_report_from_state", "reconcile", "write_pdf", "write_report"]
