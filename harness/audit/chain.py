@@ -58,6 +58,11 @@ _QUIET = {e.topic: e.name for e in (
 )}
 
 
+def _s(d: Decimal) -> str:
+    """An amount as an auditor writes it: positional, never 1E-18."""
+    return "0" if d == 0 else format(d, "f")
+
+
 def hex0(b: bytes) -> str:
     return "0x" + b.hex()
 
@@ -224,8 +229,8 @@ class _Reader:
                 elif kind in ("deposit", "redemption"):
                     events[key] = entries[key]
                     ev = (_DEPOSIT if kind == "deposit" else _WITHDRAW).decode(src.topics, src.data)
-                    entries[key].detail = {"assets": str(reserve.from_units(int(ev["assets"]))),
-                                           "shares": str(reserve.from_units(int(ev["shares"]))),
+                    entries[key].detail = {"assets": _s(reserve.from_units(int(ev["assets"]))),
+                                           "shares": _s(reserve.from_units(int(ev["shares"]))),
                                            "owner": str(ev["owner"])}
             return entries[key]
 
@@ -291,8 +296,8 @@ class _Reader:
         t_out = self.by_address.get(bytes.fromhex(str(ev["tokenOut"])[2:]))
         out = {"token_in": t_in.symbol if t_in else str(ev["tokenIn"]),
                "token_out": t_out.symbol if t_out else str(ev["tokenOut"])}
-        out["amount_in"] = str(t_in.from_units(int(ev["amountIn"]))) if t_in else str(ev["amountIn"])
-        out["amount_out"] = str(t_out.from_units(int(ev["amountOut"]))) if t_out else str(ev["amountOut"])
+        out["amount_in"] = _s(t_in.from_units(int(ev["amountIn"]))) if t_in else str(ev["amountIn"])
+        out["amount_out"] = _s(t_out.from_units(int(ev["amountOut"]))) if t_out else str(ev["amountOut"])
         return out
 
     def _share_transfer(self, lg: Log, entry_for: Callable[[Log, str], ChainEntry]) -> None:
@@ -335,7 +340,7 @@ class _Reader:
                     Cause.burn if dst == ZERO else Cause.transfer_out)
         note = ""
         if cause == Cause.transfer_fee:
-            note = f"{token.symbol} burns {token.transfer_fee * 100}% of every transfer, taken from the sender"
+            note = f"{token.symbol} burns {_s(token.transfer_fee * 100)}% of every transfer, taken from the sender"
         entry.lines.append(self.add(token.symbol, lg.block_number, hex0(lg.tx_hash), lg.log_index, cause, signed,
                                     "Transfer", who if who != ZERO else "", note))
         return True
@@ -364,10 +369,10 @@ class _Reader:
                 lg = moves[-1]
                 kind = "interest" if lg.topics[0] == _INTEREST.topic else "rebase"
                 entry = entries[log_key(lg.tx_hash, lg.log_index)]
-                note = (f"balanceOf {token.from_units(reads[b - 1])} at block {b - 1}, "
-                        f"{token.from_units(reads[b])} at block {b}")
+                note = (f"balanceOf {_s(token.from_units(reads[b - 1]))} at block {b - 1}, "
+                        f"{_s(token.from_units(reads[b]))} at block {b}")
                 if logged:
-                    note += f", less the block's Transfers {token.from_units(delta - rest)}"
+                    note += f", less the block's Transfers {_s(token.from_units(delta - rest))}"
                 if len(moves) > 1:
                     note += f" ({len(moves)} {kind} logs in the block: booked on the last)"
                 if rest:
@@ -381,8 +386,8 @@ class _Reader:
             entry = next(e for e in entries.values() if any(ln.line_id == last.line_id for ln in e.lines))
             entry.lines.append(self.add(
                 token.symbol, b, last.tx_hash, None, Cause.rounding, token.from_units(rest), "balanceOf before and after",
-                note=f"{token.symbol} moves shares rounded down: the balance changed by {token.from_units(delta)}, "
-                     f"its Transfer logs say {token.from_units(delta - rest)}"))
+                note=f"{token.symbol} moves shares rounded down: the balance changed by {_s(token.from_units(delta))}, "
+                     f"its Transfer logs say {_s(token.from_units(delta - rest))}"))
 
     def _book(self, asset: str, address: str, decimals: int, opening: Decimal, read_closing: Decimal,
               entries: dict[str, ChainEntry]) -> AssetBook:
@@ -395,7 +400,7 @@ class _Reader:
             gap = read_closing - closing
             entries[key] = ChainEntry(key, "unlogged", self.last, "", None)
             line = self.add(asset, self.last, "", None, Cause.unlogged, gap, "balanceOf",
-                            note=f"the balance read at block {self.last} is {read_closing}; the logs add up to {closing}")
+                            note=f"the balance read at block {self.last} is {_s(read_closing)}; the logs add up to {_s(closing)}")
             entries[key].lines.append(line)
             lines.append(line)
             moves.append(line)

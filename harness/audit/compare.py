@@ -36,6 +36,11 @@ from runner.state import BalanceUpdate, BalanceUpdateCause, State, TradeExecutio
 from runner.universe import Universe
 
 D0 = Decimal(0)
+
+
+def _s(d: Decimal) -> str:
+    """An amount as an auditor writes it: positional, never 1E-18."""
+    return "0" if d == 0 else format(d, "f")
 KIND_ORDER = {"opening": 0, "deposit": 1, "redemption": 2, "rebase": 3, "interest": 4, "trade": 5, "external": 6,
               "rounding": 7, "repair": 8, "ledger": 9, "correction": 10, "unlogged": 11}
 
@@ -266,7 +271,7 @@ class _Comparison:
                       if tx.block_number is not None]
             led = _Ledger(f"position #{pos.position_id}", "ledger", max(blocks) if blocks else None,
                           {pos.asset: -left}, group=f"position #{pos.position_id}")
-            self.pair(None, led, "ledger", f"position #{pos.position_id} was closed with {left} {pos.asset} left in "
+            self.pair(None, led, "ledger", f"position #{pos.position_id} was closed with {_s(left)} {pos.asset} left in "
                                            "its own records: the ledger's holdings no longer count it")
 
     def history_rows(self) -> None:
@@ -302,7 +307,7 @@ class _Comparison:
                 note = entry.lines[0].note
             else:
                 line = entry.lines[0]
-                note = f"{line.cause.value} {abs(line.amount)} {line.asset}" + (
+                note = f"{line.cause.value} {_s(abs(line.amount))} {line.asset}" + (
                     f" ({'from' if line.amount > 0 else 'to'} {line.counterparty})" if line.counterparty else "") + \
                     ": moved behind the runner's back"
             self.pair(entry, None, "external" if entry.kind == "external" else entry.kind, note)
@@ -337,7 +342,7 @@ class _Comparison:
                 if pool and owed != 0 and measured == owed:
                     action = "corrected" if row is not None and row.correction_id is not None else str(check.action)
                     why = (f"accounting check #{check.check_id} (block {check.block_number}) measured this difference "
-                           f"of {asset}: {row.difference if row else ''}, verdict {row.verdict if row else ''}, "
+                           f"of {asset}: {_s(row.difference) if row else ''}, verdict {row.verdict if row else ''}, "
                            f"action {action}")
                     for d in pool:
                         d.explained_by = d.explained_by or why
@@ -345,10 +350,10 @@ class _Comparison:
                     for d in pool:
                         if not d.explained_by:
                             d.disagreements.append(f"accounting check #{check.check_id} (block {check.block_number}) measured "
-                                           f"{measured} for {asset}, not the {owed} the audit cannot pair")
+                                           f"{_s(measured)} for {asset}, not the {_s(owed)} the audit cannot pair")
                 elif measured and not pool:
                     self.notes.append(f"accounting check #{check.check_id} (block {check.block_number}) measured "
-                                      f"{measured} for {asset}; the audit finds nothing unpaired then")
+                                      f"{_s(measured)} for {asset}; the audit finds nothing unpaired then")
             for bu in sorted(by_check.get(check.check_id, []), key=lambda b: b.balance_update_id):
                 self._correction(bu, check.check_id, check.block_number, pools.get(bu.asset, []))
         for bu in sorted(orphans, key=lambda b: b.balance_update_id):
@@ -391,8 +396,8 @@ class _Comparison:
                     p.corrected_by = bu.balance_update_id
                     p.extra.append(f"corrected by balance update #{bu.balance_update_id}")
             else:
-                d.note = (f"accounting check #{check_id} booked {amount} {bu.asset}; the chain's unpaired movements "
-                          f"up to block {block} add up to {owed}")
+                d.note = (f"accounting check #{check_id} booked {_s(amount)} {bu.asset}; the chain's unpaired movements "
+                          f"up to block {block} add up to {_s(owed)}")
 
     # -- the result ------------------------------------------------------------
     def rows(self) -> list[AuditRow]:
@@ -483,8 +488,8 @@ def compare(books: ChainBooks, state: State, universe: Universe, backend: Backen
         book.rows_difference = sum((r.difference for r in rows if r.asset == asset), D0)
         book.status = Status.matched if book.difference == 0 else Status.amount_differs
         if book.rows_difference != book.difference:
-            c.notes.append(f"{asset}: the chain's closing balance less the ledger's is {book.difference}, "
-                           f"the rows add up to {book.rows_difference}")
+            c.notes.append(f"{asset}: the chain's closing balance less the ledger's is {_s(book.difference)}, "
+                           f"the rows add up to {_s(book.rows_difference)}")
     audit = ChainAudit(
         vault=books.vault, first_block=books.first_block, last_block=books.last_block,
         books=list(books.books.values()), rows=rows, events=books.chain_events, ignored_logs=books.ignored, notes=c.notes,
@@ -538,7 +543,7 @@ def explain_stop(audit: ChainAudit, error: str | None) -> ChainAudit:
         if pool and sum((r.difference for r in pool), D0) == difference:
             for r in pool:
                 r.explained_by = r.explained_by or (f"accounting check #{check_id} ({kind}, block {block}) measured this difference of "
-                                  f"{asset}: {difference}, verdict {verdict}, and stopped the run (policy abort)")
+                                  f"{asset}: {_s(difference)}, verdict {verdict}, and stopped the run (policy abort)")
     recount(out)
     return out
 

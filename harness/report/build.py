@@ -184,7 +184,8 @@ def summarise(report: Report) -> list[SummaryItem]:
     rec = report.reconciliation
     add("residual", "Reconciliation residual", [] if rec.residual == 0 else [(plain(rec.residual), "reconciliation")],
         detail="exactly 0" if rec.residual == 0 else "not zero")
-    return items
+    # Problems first, then what is worth a look, then what is clean (stable within each).
+    return sorted(items, key=lambda i: (not i.problem, i.count == 0))
 
 
 def _sorted_trades(state: State) -> list[TradeExecution]:

@@ -44,7 +44,7 @@ ul.summary { list-style: none; padding: 0; }
 ul.summary li { margin: 4px 0; padding: 4px 8px; border-left: 4px solid #9aa1ad; }
 ul.summary li.problem { border-color: #b00020; background: #fde8e8; }
 ul.summary li.warning { border-color: #b7791f; background: #fff6da; }
-ul.summary li.ok { border-color: #1d6b2f; }
+ul.summary li.ok { border-color: #1d6b2f; display: inline-block; margin-right: 6px; color: #445; }
 ul.summary .count { font-weight: 700; display: inline-block; min-width: 3em; }
 ul.summary .links a { margin-right: 8px; white-space: nowrap; }
 svg.chart { max-width: 100%; height: auto; background: #fff; }

@@ -279,7 +279,7 @@ def audit_rows(report: Report, audit: ChainAudit) -> Table:
                      _ledger_link(r.ledger_ref), f.amount(r.asset, r.ledger_amount), f.amount(r.asset, r.difference),
                      r.status.value, r.explained_by or ("" if not r.flagged else "UNEXPLAINED"), r.note])
     return Table(
-        ["#", "Block", "Time", "Asset", "What", "Transaction / log", "On chain", "Chain amount", "Ledger entry",
+        ["#", "Block", "Block timestamp", "Asset", "What", "Transaction / log", "On chain", "Chain amount", "Ledger entry",
          "Ledger amount", "Chain - ledger", "Class", "Explained by", "Note"],
         rows, {0, 1, 7, 9, 10}, ids=[f"audit-{r.row_id}" for r in audit.rows],
         classes=["" if not r.flagged else "warning" if r.explained_by else "problem" for r in audit.rows],

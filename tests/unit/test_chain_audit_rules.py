@@ -67,6 +67,7 @@ class ScriptedChain:
     logs: list[Log] = field(default_factory=list)
     silent: list[tuple[bytes, int, int]] = field(default_factory=list)  # (token or VAULT for shares, block, units)
     readable_from: int = 0
+    deployed_at: int = 0  # before it, the vault and tokens have no code: calls answer nothing
 
     def _add(self, address: bytes, topics: tuple[bytes, ...], data: bytes, block: int, tx: int) -> None:
         index = sum(1 for lg in self.logs if lg.block_number == block)
@@ -120,9 +121,11 @@ class ScriptedChain:
         b = self.head if block is None else block
         if b < self.readable_from:
             raise NodeError("eth_call", f"block {b} is not available")
-        out = []
+        out: list[bytes] = []
         for c in calls:
-            if c.data[:4] == BALANCE_OF:
+            if b < self.deployed_at:
+                out.append(b"")
+            elif c.data[:4] == BALANCE_OF:
                 out.append(encode(["uint256"], [self._balance(c.to, b)]))
             elif c.data[:4] == TOTAL_SUPPLY and c.to == VAULT:
                 out.append(encode(["uint256"], [self._balance(VAULT, b)]))
@@ -219,6 +222,14 @@ class TestBooks:
         assert books.first_block == 18
         assert [(ln.cause, ln.amount) for ln in books.books["WETH"].lines] == [(Cause.opening, 1), (Cause.transfer_in, 1)]
         assert "no state before block 17" in books.notes[0]
+
+
+    def test_books_read_from_before_the_contracts_existed_open_at_zero(self) -> None:
+        chain = ScriptedChain(deployed_at=5)
+        chain.transfer(WETH, STRANGER, VAULT, 10**18, 12, tx=1)
+        books = read_books(chain, UNIVERSE, 1, 30)  # type: ignore[arg-type]
+        assert books.books["WETH"].opening == 0 and books.books[SHARES].opening == 0
+        assert [ln.cause for ln in books.books["WETH"].lines] == [Cause.transfer_in]
 
 
 class TestClassification:
