@@ -64,8 +64,8 @@ def print_pdf(html_path: Path, pdf_path: Path | None = None, when: datetime | No
         cmd = [chromium(), *FLAGS, f"--user-data-dir={Path(tmp) / 'profile'}", f"--print-to-pdf={target}",
                html_path.as_uri()]
         try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT, check=False,
-                                  env={**os.environ, "TZ": "UTC"})
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT, check=False,  # dst-ok: a guard
+                                  env={**os.environ, "TZ": "UTC"})  # against a hung browser, never in the output
         except subprocess.TimeoutExpired:
             raise PdfError(f"chromium did not print {html_path} within {TIMEOUT} s") from None
         if not target.exists() or target.stat().st_size == 0:

@@ -47,7 +47,7 @@ class Audited:
         return build_audit(self.backend, self.universe, state, self.first_block, self.last_block)
 
 
-def _audited(name: str, pool: object, monkeypatch: pytest.MonkeyPatch) -> Audited:
+def _audited(name: str, pool: object, monkeypatch: pytest.MonkeyPatch, backend: str = "eth-tester") -> Audited:
     seen: dict[str, Any] = {}
     real = harness.engine.build_audit
 
@@ -56,7 +56,7 @@ def _audited(name: str, pool: object, monkeypatch: pytest.MonkeyPatch) -> Audite
         return real(backend, universe, state, first, last)
 
     monkeypatch.setattr(harness.engine, "build_audit", spy)
-    result = ScenarioRun(load_scenario(Path("scenarios") / name), backend="eth-tester", pool=pool).run()  # type: ignore[arg-type]
+    result = ScenarioRun(load_scenario(Path("scenarios") / name), backend=backend, pool=pool).run()  # type: ignore[arg-type]
     return Audited(result, seen["backend"], seen["universe"], seen["first"], seen["last"])
 
 
@@ -247,3 +247,42 @@ def test_every_line_of_a_representative_scenario_is_classified(name: str, chain_
     lines = {ln.line_id for b in audit.books for ln in b.lines}
     used = [i for r in audit.rows for i in r.chain_lines]
     assert sorted(used) == sorted(lines), "every chain line in exactly one row"
+
+
+def _classified_and_closed(audit: ChainAudit) -> None:
+    assert audit.rows and sum(audit.counts.values()) == len(audit.rows)
+    assert [(r.row_id, r.asset, r.status.value, r.note) for r in audit.rows if r.flagged and not r.explained_by] == []
+    _assert_books_close(audit)
+
+
+NODE_ONLY = ["node/reorg-drops-confirmed-trades.yaml", "node/node-restart-keeps-chain.yaml",
+             "node/stuck-broadcast-then-resume.yaml", "node/dropped-broadcast-repaired.yaml",
+             "fork/fork-finds-positions.yaml"]
+
+
+@pytest.mark.anvil
+@pytest.mark.parametrize("name", NODE_ONLY)
+def test_every_line_of_a_node_only_scenario_is_classified(name: str, chain_pool: object,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reorgs, a node restarted from a state dump (no history before it), a stuck and a
+    dropped broadcast, a fork whose history the books open with."""
+    backend = load_scenario(Path("scenarios") / name).chain.backend
+    run = _audited(name, chain_pool, monkeypatch, backend=backend)
+    _classified_and_closed(run.audit)
+    if "reorg" in name:
+        gone = [r for r in run.audit.rows if r.status == Status.ledger_only]
+        assert gone and all(r.kind == "trade" and "not on the chain" in r.note for r in gone)
+    if "fork" in name:
+        assert [r.kind for r in run.audit.rows if r.flagged] == ["opening"] * 3
+
+
+@pytest.mark.anvil
+def test_both_backends_give_the_same_audit(chain_pool: object, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same rows, blocks, amounts and classes on eth-tester and anvil (only the drain's
+    transaction differs: anvil's vault sends the tokens away, eth-tester's token burns them)."""
+    rows = {}
+    for backend in ("eth-tester", "anvil"):
+        audit = _audited("rebase-while-holding.yaml", chain_pool, monkeypatch, backend=backend).audit
+        rows[backend] = [(r.asset, r.kind, r.block, "" if r.kind == "external" else r.tx_hash, r.chain_amount,
+                          r.ledger_amount, r.status) for r in audit.rows]
+    assert rows["eth-tester"] == rows["anvil"]
