@@ -193,6 +193,10 @@ def _run(args: argparse.Namespace, scenario: Any, out_dir: Path | None) -> int:
 
         report = build_report(result)
         paths = write_report(report, Path(args.report))
+        if args.pdf:
+            from harness.report.commands import write_pdf
+
+            paths.append(write_pdf(report, paths[1]))
         _out(sys.stdout, f"report: {', '.join(str(p) for p in paths)}")
         _out(sys.stdout, f"reconciliation residual: {report.reconciliation.residual}")
     if failed or result.unexpected_error or result.unexpected_violations:
@@ -207,20 +211,26 @@ def cmd_report(args: argparse.Namespace) -> int:
     No lock: a save commits by one rename, so a reader sees the last complete save even
     while a run is writing."""
     from harness.report import build_report_from_state, write_report
+    from harness.report.commands import audit_from_node, write_pdf
     from runner.state import StateError, open_store
 
     path = Path(args.state_file)
     try:
         state = open_store(path).load()
-        report = build_report_from_state(state, args.name or state.name)
+        audit = audit_from_node(state, args.scenario, args.rpc, args.from_block) if args.rpc else None
+        report = build_report_from_state(state, args.name or state.name, audit=audit)
         paths = write_report(report, Path(args.out))
-    except StateError as exc:
+        if args.pdf:
+            paths.append(write_pdf(report, paths[1]))
+    except (StateError, HarnessError) as exc:
         _out(sys.stderr, str(exc))
         return EXIT_FAILED
     except OSError as exc:
         _out(sys.stderr, _os_error(exc, path))
         return EXIT_FAILED
     _out(sys.stdout, f"report: {', '.join(str(p) for p in paths)}")
+    _out(sys.stdout, "chain view: " + (f"{audit.counts} ({audit.unexplained} unexplained)" if audit
+                                       else "unavailable (a state file alone; --rpc URL --scenario FILE builds it)"))
     _out(sys.stdout, f"reconciliation residual: {report.reconciliation.residual}")
     return EXIT_OK
 
@@ -275,6 +285,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="do not print the journal")
     run.add_argument("--report", default=None, metavar="DIR",
                      help="write the auditor's report (report.md, .html, .json, ledger.csv) to DIR")
+    run.add_argument("--pdf", action="store_true", help="with --report: also report.pdf (headless Chromium)")
     run.add_argument("--rpc", default=None, help="use this running anvil instead of starting one (--backend anvil)")
     run.add_argument("--no-restart", action="store_true",
                      help="a crash event stops the run (state left as the dead process left it)")
@@ -294,6 +305,10 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("state_file")
     report.add_argument("--out", default="report", help="output directory (default: ./report)")
     report.add_argument("--name", default=None, help="title (default: the state's name)")
+    report.add_argument("--pdf", action="store_true", help="also report.pdf, printed by headless Chromium")
+    report.add_argument("--rpc", default=None, metavar="URL", help="build the chain view against this node")
+    report.add_argument("--scenario", default=None, metavar="FILE", help="with --rpc: the scenario (its universe)")
+    report.add_argument("--from-block", type=_positive, default=1, metavar="N", help="with --rpc: first block audited")
     report.set_defaults(func=cmd_report)
     repair = sub.add_parser("repair", help="resolve a dead runner's unfinished trades against a node")
     repair.add_argument("state_file")

@@ -21,6 +21,7 @@ from typing import Any
 from freezegun import freeze_time
 
 from harness.accounts import Accounts
+from harness.audit import build_audit
 from harness.chains import ChainPool, world_spec
 from harness.context import EventContext, FaultControl
 from harness.errors import ScenarioRuntimeError
@@ -185,6 +186,7 @@ class ScenarioRun:
         result.retries = list(host.retries)
         result.node_reads = chain.reads
         result.node_sends = chain.sent
+        result.audit = build_audit(raw, world.universe, host.state, invariants.first_block, raw.block_number())
         return result
 
 

@@ -11,6 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from harness.audit.model import ChainAudit
 from harness.invariants.core import NavPoint, Violation
 from harness.journal import JournalEntry
 from harness.scenario.model import Scenario
@@ -47,6 +48,7 @@ class RunResult:
     violations: list[Violation] = field(default_factory=list)
     invariant_checks: int = 0
     chain_nav: list[NavPoint] = field(default_factory=list)  # chain-truth NAV after each tick
+    audit: ChainAudit | None = None  # the vault's books from chain logs alone, against the ledger
 
     @property
     def failed_expectations(self) -> list[ExpectationResult]:

@@ -6,30 +6,42 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from harness.audit.compare import explain_stop
+from harness.audit.model import ChainAudit
+from harness.report.events import build_events
 from harness.report.model import (
     CheckRow,
     CheckTable,
     ExpectationRow,
     LedgerRow,
     MovementRow,
+    NavRow,
     RepairRow,
     Report,
     StatPoint,
+    SummaryItem,
     TradeRow,
+    ViolationRow,
     plain,
 )
 from harness.report.reconcile import reconcile
+from runner.accounting import SHARES
 from runner.state import BalanceUpdateCause, State, TradeExecution, TradeStatus
 
 if TYPE_CHECKING:
     from harness.result import RunResult
 
 SETTLED_BY_REPAIR = "settled by repair from its receipt"
+NO_CHAIN = ("a state file alone has no chain to read: run `harness report STATE --rpc URL --scenario FILE` "
+            "against a node that has the run's chain to build it")
 
 
 def build_report(result: RunResult) -> Report:
     """The report of a run: the state plus what only the run knows (scenario, checks of expectations)."""
-    report = build_report_from_state(result.state, result.scenario.name)
+    audit = explain_stop(result.audit, result.error) if result.audit is not None else None
+    report = build_report_from_state(result.state, result.scenario.name, audit=audit, with_summary=False)
+    if audit is None:
+        report.audit_unavailable = "the run recorded no chain audit"
     report.description = " ".join(result.scenario.description.split()) or None
     report.source = "run"
     report.fingerprint = result.fingerprint()
@@ -37,16 +49,68 @@ def build_report(result: RunResult) -> Report:
     report.seed = result.seed
     report.error = result.error
     report.crashes = result.crashes
+    report.node_errors = result.node_errors
+    report.retries = len(result.retries)
     report.expectations = [
         ExpectationRow(e.line, e.kind, e.at, e.passed, e.message) for e in result.expectations
     ]
+    u = result.scenario.universe
+    report.asset_decimals.update({sym: t.decimals for sym, t in u.tokens.items()})
+    report.nav = [NavRow(p.time, p.block, p.ledger_nav, p.chain_nav) for p in result.chain_nav]
+    unexpected = result.unexpected_violations
+    report.violations = [
+        ViolationRow(n, v.invariant, v.at, v.time, v.block, v.expected, v.found, v.detail, v not in unexpected)
+        for n, v in enumerate(result.violations, 1)
+    ]
+    recorded = _recorded(result.state) + [(p.time, p.block) for p in result.chain_nav] + \
+        [(v.time, v.block) for v in result.violations]
+    report.timeline = build_events(result, audit, recorded)
+    report.summary = summarise(report)
     return report
 
 
-def build_report_from_state(state: State, name: str) -> Report:
-    """The report of a state file alone: no scenario, journal or expectations."""
+def _recorded(state: State) -> list[tuple[datetime, int]]:
+    """(time, block) pairs the state records: where the chain stood at each instant."""
+    out: list[tuple[datetime, int]] = [(c.timestamp, c.block_number) for c in state.accounting_checks]
+    out += [(b.timestamp, b.block_number) for b in state.portfolio.balance_updates.values()
+            if b.cause != BalanceUpdateCause.correction]
+    for t in state.portfolio.all_trades():
+        when = t.executed_at or t.failed_at
+        for tx in t.blockchain_transactions:
+            if when is not None and tx.block_number is not None:
+                out.append((when, tx.block_number))
+    return out
+
+
+def _asset_decimals(state: State) -> dict[str, int]:
+    """Decimals per asset as far as a state file tells: the reserve's own, the vault's
+    shares (the reserve's), and for a token the most places any of its amounts has."""
     reserve = state.portfolio.reserve
-    return Report(
+    out = {reserve.asset: reserve.decimals, SHARES: reserve.decimals}
+    amounts: dict[str, list[Decimal]] = {}
+    for pos in state.portfolio.all_positions():
+        amounts.setdefault(pos.asset, []).append(pos.quantity)
+        for t in pos.trades.values():
+            if t.executed_quantity is not None:
+                amounts[pos.asset].append(t.executed_quantity)
+    for bu in state.portfolio.balance_updates.values():
+        amounts.setdefault(bu.asset, []).append(bu.quantity)
+    for c in state.accounting_checks:
+        for r in c.rows:
+            amounts.setdefault(r.asset, []).extend((r.on_chain, r.ledger))
+    for asset, values in amounts.items():
+        if asset not in out:
+            out[asset] = max((max(0, -int(v.as_tuple().exponent)) for v in values if v.is_finite() and v != 0),
+                             default=0)
+    return out
+
+
+def build_report_from_state(state: State, name: str, audit: ChainAudit | None = None,
+                            with_summary: bool = True) -> Report:
+    """The report of a state file alone: no scenario, journal or expectations (and a chain
+    view only when `audit` is given, built against a node)."""
+    reserve = state.portfolio.reserve
+    report = Report(
         name=name,
         description=None,
         source="state file",
@@ -65,7 +129,63 @@ def build_report_from_state(state: State, name: str) -> Report:
         repairs=_repairs(state),
         checks=_checks(state),
         ledger=_ledger(state),
+        asset_decimals=_asset_decimals(state),
+        audit=audit,
+        audit_unavailable=None if audit is not None else NO_CHAIN,
     )
+    if audit is not None:
+        for book in audit.books:
+            report.asset_decimals[book.asset] = book.decimals
+    if with_summary:
+        report.summary = summarise(report)
+    return report
+
+
+def summarise(report: Report) -> list[SummaryItem]:
+    """What an auditor reads first: every kind of problem, counted, each linked to its row."""
+    items: list[SummaryItem] = []
+
+    def add(key: str, label: str, links: list[tuple[str, str]], detail: str = "", problem: bool | None = None) -> None:
+        items.append(SummaryItem(key, label, len(links), links, bool(links) if problem is None else problem, detail))
+
+    if report.source == "run":
+        add("violations", "Invariant violations",
+            [(f"{v.invariant} at {v.at}" + ("" if not v.expected_by_scenario else " (expected)"), f"violation-{v.row_id}")
+             for v in report.violations],
+            problem=any(not v.expected_by_scenario for v in report.violations))
+    if report.audit is not None:
+        flagged = report.audit.flagged_rows()
+        add("chain-audit", "Chain audit: lines flagged",
+            [(f"#{r.row_id} {r.asset} {r.status.value}" + ("" if r.explained_by else ", unexplained"), f"audit-{r.row_id}")
+             for r in flagged],
+            detail=f"{report.audit.unexplained} unexplained" if flagged else "",
+            problem=report.audit.unexplained > 0)
+    mismatches = [c for c in report.checks if c.outcome == "mismatch"]
+    add("mismatches", "Accounting mismatches",
+        [(f"check #{c.check_id} ({', '.join(r.asset for r in c.rows if r.verdict == 'mismatch')})", f"check-{c.check_id}")
+         for c in mismatches])
+    corrections = [m for m in report.movements if m.cause == "correction"]
+    add("corrections", "Corrections booked",
+        [(f"#{m.balance_update_id} {m.asset} {plain(m.quantity)}", f"movement-{m.balance_update_id}") for m in corrections])
+    add("repaired", "Repaired trades", [(f"trade #{r.trade_id} ({r.status})", f"trade-{r.trade_id}") for r in report.repairs])
+    add("failed", "Failed trades",
+        [(f"trade #{t.trade_id} {t.pair}: {t.failure_reason or 'no reason'}", f"trade-{t.trade_id}")
+         for t in report.trades if t.status == "failed"])
+    if report.source == "run":
+        restarts = [r for r in report.timeline if r.kind in ("crash", "node error")]
+        add("restarts", "Crashes and restarts", [(f"{r.kind} at {r.at}", f"timeline-{r.row_id}") for r in restarts])
+        add("retries", "Node requests retried",
+            [(r.what.removeprefix("retried "), f"timeline-{r.row_id}") for r in report.timeline if r.kind == "retry"],
+            problem=False)
+        add("expectations", "Failed expectations",
+            [(f"line {e.line} {e.kind}", f"expectation-{e.line}") for e in report.expectations if not e.passed])
+        if report.error:
+            add("error", "The run stopped", [(report.error.splitlines()[0], "facts")])
+    rec = report.reconciliation
+    add("residual", "Reconciliation residual", [] if rec.residual == 0 else [(plain(rec.residual), "reconciliation")],
+        detail="exactly 0" if rec.residual == 0 else "not zero")
+    # Problems first, then what is worth a look, then what is clean (stable within each).
+    return sorted(items, key=lambda i: (not i.problem, i.count == 0))
 
 
 def _sorted_trades(state: State) -> list[TradeExecution]:

@@ -8,8 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import Context, Decimal, localcontext
+from enum import Enum
 from typing import Any
+
+from harness.audit.model import ChainAudit
+from harness.audit.model import to_document as audit_document
 
 
 def plain(d: Decimal | None) -> str:
@@ -23,9 +27,10 @@ def plain(d: Decimal | None) -> str:
 
 def in_units(d: Decimal, decimals: int) -> str:
     """An amount with exactly `decimals` places when that is exact, else every digit it has."""
-    unit = Decimal(1).scaleb(-decimals)
-    if d == d.quantize(unit):
-        return f"{d.quantize(unit):f}"
+    with localcontext(Context(prec=200)):  # padding with zeros never rounds, however long the value
+        unit = Decimal(1).scaleb(-decimals)
+        if d == d.quantize(unit):
+            return f"{d.quantize(unit):f}"
     return plain(d)
 
 
@@ -255,6 +260,58 @@ class ExpectationRow:
 
 
 @dataclass
+class NavRow:
+    """The ledger's NAV and the NAV the harness computes from chain reads, after one tick."""
+
+    time: datetime
+    block: int
+    ledger_nav: Decimal
+    chain_nav: Decimal
+
+    @property
+    def difference(self) -> Decimal:
+        return self.chain_nav - self.ledger_nav
+
+
+@dataclass
+class TimelineRow:
+    """One thing that happened during the run, in plain words, with the blocks it touched."""
+
+    row_id: int
+    time: datetime | None  # None: the run records no time for it (a retry outside any fault window)
+    at: str  # offset from the start of the scenario clock
+    kind: str  # plain words: deposit, crash, node fault, reorg, retry, invariant violation, ...
+    what: str
+    blocks: str  # "block 17", "blocks 17-19", or "" when no block was sealed
+    severity: str  # info | warning | problem
+
+
+@dataclass
+class ViolationRow:
+    row_id: int
+    invariant: str
+    at: str
+    time: datetime
+    block: int
+    expected: str
+    found: str
+    detail: str
+    expected_by_scenario: bool
+
+
+@dataclass
+class SummaryItem:
+    """One line of the summary at the top: a count and a link to each row behind it."""
+
+    key: str
+    label: str
+    count: int
+    links: list[tuple[str, str]]  # (text, anchor id)
+    problem: bool
+    detail: str = ""
+
+
+@dataclass
 class Report:
     name: str
     description: str | None
@@ -277,17 +334,35 @@ class Report:
     error: str | None = None
     crashes: int = 0
     expectations: list[ExpectationRow] = field(default_factory=list)
+    asset_decimals: dict[str, int] = field(default_factory=dict)
+    nav: list[NavRow] = field(default_factory=list)
+    timeline: list[TimelineRow] = field(default_factory=list)
+    violations: list[ViolationRow] = field(default_factory=list)
+    audit: ChainAudit | None = None
+    audit_unavailable: str | None = None  # why there is no chain view
+    node_errors: int = 0
+    retries: int = 0
+    summary: list[SummaryItem] = field(default_factory=list)
+
+    def decimals(self, asset: str) -> int | None:
+        return self.asset_decimals.get(asset)
 
 
 def to_document(obj: Any) -> Any:
     """Plain JSON-ready data: amounts as decimal strings, times as ISO strings."""
+    if isinstance(obj, ChainAudit):
+        return audit_document(obj)
     if is_dataclass(obj) and not isinstance(obj, type):
         out = {f.name: to_document(getattr(obj, f.name)) for f in fields(obj)}
         if isinstance(obj, Line):
             out["contribution"] = to_document(obj.contribution)
+        if isinstance(obj, NavRow):
+            out["difference"] = to_document(obj.difference)
         return out
     if isinstance(obj, Decimal):
         return plain(obj)
+    if isinstance(obj, Enum):
+        return obj.value
     if isinstance(obj, datetime):
         return iso(obj)
     if isinstance(obj, dict):

@@ -57,15 +57,15 @@ HELD_DISPLAY = Decimal("1e-18")  # the held share is shown, never used, at this 
 STARTING_CAPITAL = Decimal(0)  # State.new: an empty reserve; capital enters as deposits
 
 DEFINITIONS = {
-    "starting_capital": "Reserve cash when the state was created: State.new starts with an empty reserve and the state records no other opening balance, so all capital enters as deposits.",
-    "deposits": "Sum of the deposit balance updates (vault Deposit events) booked to the reserve, in reserve units.",
-    "withdrawals": "Sum of the redemption balance updates (vault Withdraw events): reserve paid out to redeeming investors.",
-    "realised_pnl": "Per position, sale proceeds minus the purchase cost no longer in its cost basis (rounded to the reserve unit; all of its purchase cost once the position is closed), with the LP fees inside those sales and that released cost added back (before fees).",
-    "unrealised_pnl": "Per open position, its value at the valuation price (rounded down to the reserve unit, as in NAV) minus its cost basis (rounded to the reserve unit) and minus the value of the rebase, interest and correction tokens it still holds (their own lines), with the LP fees still inside the cost basis added back (before fees).",
-    "rebases": "Rebase tokens booked to open positions, scaled by the share of the position not sold (quantity / (quantity + quantity sold)) and valued at the position's valuation price rounded down to the reserve unit, plus rebases of the reserve itself in cash; rebase tokens already sold are inside realised PnL.",
+    "starting_capital": "Reserve cash when the ledger was started: it starts empty and records no other opening balance, so all capital enters as deposits.",
+    "deposits": "Every deposit the ledger booked from the vault's Deposit events, in reserve units.",
+    "withdrawals": "Every redemption the ledger booked from the vault's Withdraw events: reserve paid out to investors.",
+    "realised_pnl": "Per position, what its sales fetched minus the purchase cost they released (rounded to the reserve unit; all of its purchase cost once the position is closed), with the LP fees inside those sales and that cost added back (before fees).",
+    "unrealised_pnl": "Per open position, its value at the valuation price (rounded down to the reserve unit, as in NAV) minus its cost basis (rounded to the reserve unit) and minus the value of the rebase, interest and correction tokens it still holds (they have their own lines), with the LP fees still inside the cost basis added back (before fees).",
+    "rebases": "Tokens that rebases added to open positions, scaled by the share of the position not sold since and valued at the position's valuation price rounded down to the reserve unit, plus rebases of the reserve itself in cash; rebase tokens already sold are inside realised PnL.",
     "interest": "Interest tokens booked to open positions (InterestAccrued events), valued as for rebases, plus interest on the reserve itself in cash; interest tokens already sold are inside realised PnL.",
-    "corrections": "Accounting-check corrections: reserve-side corrections in cash, plus position-side corrections still held, valued as for rebases.",
-    "fees": "LP fees the runner booked on every successful trade (lp_fees_paid), already inside executed prices, which is why the PnL lines are before fees; gas is paid in ETH by the asset manager outside the vault and is not in the ledger.",
+    "corrections": "Corrections booked by accounting checks: those of the reserve in cash, plus those of positions still held, valued as for rebases.",
+    "fees": "LP fees the ledger booked on every successful trade. They are already inside the executed prices, which is why the PnL lines are before fees; gas is paid in ETH by the asset manager outside the vault and is not in the ledger.",
 }
 
 LABELS = {
@@ -81,10 +81,10 @@ LABELS = {
 }
 
 RESIDUAL_DEFINITIONS = {
-    "cash_unexplained": "Reserve cash minus what its recorded movements explain (starting capital + reserve-side balance updates - buys paid + sells received - capital in flight): non-zero when the reserve changed outside the Portfolio methods, or when Portfolio.settle_success credited back the planned_reserve of a buy that Portfolio.start_trade never took out.",
-    "in_flight_on_closed": "Capital of unfinished buys in closed positions: Portfolio.nav() counts capital in flight only for open positions (Portfolio.allocated_to_trades), so after Portfolio.close_position it drops out of NAV.",
-    "nav_rounding": "Portfolio.nav() minus the exact sum of cash, capital in flight and position values: non-zero only if the default 28-digit Decimal context rounded the NAV.",
-    "unattributed": "Whatever the terms above do not explain (zero by the algebra of the lines; a non-zero value is a bug of this report).",
+    "cash_unexplained": "Reserve cash minus what its recorded movements explain (starting capital + reserve balance updates - buys paid + sales received - capital in flight): not zero when the reserve was changed outside the ledger's own bookings, or when a buy was settled that had never taken its capital out of the reserve.",
+    "in_flight_on_closed": "Capital of unfinished buys in closed positions: NAV counts capital in flight only for open positions, so it drops out of NAV once its position is closed.",
+    "nav_rounding": "The ledger's NAV minus the exact sum of cash, capital in flight and position values: not zero only if the ledger's 28-digit arithmetic rounded the NAV.",
+    "unattributed": "Whatever the terms above do not explain (zero by the algebra of the lines; a value here is a bug of this report).",
 }
 
 RESIDUAL_LABELS = {
@@ -268,14 +268,13 @@ def _position_cross_checks(pos: TradingPosition, is_open: bool, recomputed: Deci
         out = [
             CrossCheck(
                 f"position #{pid} realised PnL (after fees)", pos.realised_pnl, recomputed, pnl_diff,
-                "TradingPosition.realised_pnl against proceeds - bought + cost basis; differs when "
-                "Portfolio.settle_success rounded in the 28-digit context, or settled a sale while "
-                "pos.quantity <= 0 (no PnL booked)",
+                "the realised PnL the runner booked against proceeds - bought + cost basis; differs when "
+                "the runner's 28-digit arithmetic rounded a settlement, or when it settled a sale of a "
+                "position it held nothing of (no PnL booked)",
             ),
             CrossCheck(
                 f"position #{pid} quantity", pos.quantity, pos.recomputed_quantity(), qty_diff,
-                "TradingPosition.quantity against TradingPosition.recomputed_quantity() (successful "
-                "trades plus balance updates)",
+                "the quantity the runner keeps against the sum of its successful trades and balance updates",
             ),
         ]
     if not is_open and pos.cost_basis != 0:

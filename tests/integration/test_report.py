@@ -13,6 +13,7 @@ import pytest
 from harness.engine import ScenarioRun
 from harness.errors import HarnessError
 from harness.report import build_report, build_report_from_state, write_report
+from harness.report.tables import check_groups
 from harness.result import RunResult
 from harness.scenario import load_scenario
 from runner.state import StateStore, TradeStatus
@@ -34,7 +35,7 @@ class TestRebaseWhileHolding:
     def test_report_reconciles_to_exactly_zero(self, rebase_run: RunResult, tmp_path: Path) -> None:
         """The four files are written; the identity holds to the last unit with residual 0."""
         paths = write_report(build_report(rebase_run), tmp_path)
-        assert paths == [tmp_path / n for n in ("report.md", "report.html", "report.json", "ledger.csv")]
+        assert paths[:4] == [tmp_path / n for n in ("report.md", "report.html", "report.json", "ledger.csv")]
         doc = json.loads(paths[2].read_text())
         rec = doc["reconciliation"]
         assert rec["residual"] == "0"
@@ -49,7 +50,7 @@ class TestRebaseWhileHolding:
     def test_report_shows_every_trade_update_and_check(self, rebase_run: RunResult, tmp_path: Path) -> None:
         """Every trade, balance update and accounting-check row is in the report and the ledger."""
         state = rebase_run.state
-        md_path, html_path, json_path, csv_path = write_report(build_report(rebase_run), tmp_path)
+        md_path, html_path, json_path, csv_path = write_report(build_report(rebase_run), tmp_path)[:4]
         md, html = md_path.read_text(), html_path.read_text()
         doc = json.loads(json_path.read_text())
         trades = sorted(state.portfolio.all_trades(), key=lambda t: t.trade_id)
@@ -60,7 +61,10 @@ class TestRebaseWhileHolding:
             b.cause.value for b in state.portfolio.balance_updates.values()]
         assert len(doc["checks"]) == len(state.accounting_checks)
         assert sum(len(c["rows"]) for c in doc["checks"]) == sum(len(c.rows) for c in state.accounting_checks)
-        assert md.count("### Check #") == len(state.accounting_checks)
+        folded = sum(len(g.checks) for g in check_groups(build_report(rebase_run)) if g.folded)
+        assert md.count("### Check #") + folded == len(state.accounting_checks)
+        flat = list(csv.DictReader(io.StringIO((tmp_path / "checks.csv").read_text())))
+        assert len(flat) == sum(len(c.rows) for c in state.accounting_checks)
         mismatch = [r for c in doc["checks"] for r in c["rows"] if r["verdict"] == "mismatch"]
         assert mismatch and all(r["asset"] == "WETH" and r["difference"] == "-0.500000000000000000"
                                 for r in mismatch)
@@ -105,7 +109,15 @@ ETH_TESTER_SCENARIOS = _eth_tester_scenarios()
 @pytest.mark.slow
 @pytest.mark.parametrize("path", ETH_TESTER_SCENARIOS, ids=lambda p: str(p.relative_to(ROOT / "scenarios")))
 def test_every_bundled_scenario_reconciles(path: Path, chain_pool: object) -> None:
-    """Crashes, repairs, drains, rebases, interest, fee-on-transfer tokens: residual exactly 0."""
-    rec = build_report(_run(path.relative_to(ROOT), chain_pool)).reconciliation
+    """Crashes, repairs, drains, rebases, interest, fee-on-transfer tokens: residual exactly 0,
+    and the chain audit classifies every line and explains every flagged one."""
+    report = build_report(_run(path.relative_to(ROOT), chain_pool))
+    rec = report.reconciliation
     assert rec.residual == 0, [(t.key, t.amount) for t in rec.residual_terms]
     assert rec.sum_of_lines == rec.final_nav
+    audit = report.audit
+    assert audit is not None and audit.rows
+    assert sum(audit.counts.values()) == len(audit.rows)
+    assert [(r.row_id, r.asset, r.status.value, r.note) for r in audit.rows if r.flagged and not r.explained_by] == []
+    for book in audit.books:
+        assert book.closing == book.read_closing and book.difference == book.rows_difference, book.asset

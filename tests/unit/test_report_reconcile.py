@@ -272,8 +272,9 @@ class _SvgScan(HTMLParser):
         if self.in_svg and tag in ("polyline", "path"):
             self.series.append(a.get("data-series") or "")
         for k in ("href", "src", "xmlns"):
-            if a.get(k):
-                self.urls.append(str(a[k]))
+            value = a.get(k)
+            if value and not (k == "href" and value.startswith("#")):  # links within the page are fine
+                self.urls.append(str(value))
 
     def handle_endtag(self, tag: str) -> None:
         if tag == "svg" and self.in_svg:
@@ -286,7 +287,10 @@ class TestReportFiles:
         s = _everything(t0)
         a = write_report(build_report_from_state(s, "x"), tmp_path / "a")
         b = write_report(build_report_from_state(decode_state(encode_state(s)), "x"), tmp_path / "b")
-        assert [p.name for p in a] == ["report.md", "report.html", "report.json", "ledger.csv"]
+        assert [p.name for p in a][:4] == ["report.md", "report.html", "report.json", "ledger.csv"]
+        assert [p.name for p in a][4:] == [
+            "summary.csv", "cycles.csv", "reconciliation.csv", "final-nav.csv", "residual-terms.csv",
+            "positions.csv", "cross-checks.csv", "movements.csv", "trades.csv", "repairs.csv", "checks.csv"]
         assert [p.read_bytes() for p in a] == [p.read_bytes() for p in b]
 
     def test_json_has_sorted_keys_and_decimal_strings(self, t0: datetime, tmp_path: Path) -> None:
@@ -323,7 +327,8 @@ class TestReportFiles:
                         "Trades", "Repaired trades", "Accounting checks", "What each line is"):
             assert heading in md and heading in html
         assert "Residual: exactly zero." in md
-        assert "| #8 | stETH/USDC | buy | repaired |" in md and "| #9 |" in md  # the repair and its counter
+        assert "| #8 | #2 | stETH/USDC | rebalance | buy | repaired after a restart |" in md  # the repair
+        assert "| #9 | #2 | stETH/USDC | repair counter entry | repair | success |" in md  # and its counter
         assert "SLIPPAGE" in md and "SLIPPAGE" in html
         assert "http://" not in html and "https://" not in html
         scan = _SvgScan()
