@@ -18,6 +18,7 @@ does.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import subprocess
@@ -126,7 +127,7 @@ def view_of(doc: Doc, config: FuzzConfig) -> WorldView:
 
 def mutate(parent: Doc, d: Draw, config: FuzzConfig) -> Doc:
     """A near neighbour of a corpus entry: one to three edits of its timeline or strategy."""
-    doc: Doc = json.loads(json.dumps(parent, default=str))
+    doc: Doc = copy.deepcopy(parent)
     doc["chain"] = {"backend": config.backend}
     view = view_of(doc, config)
     weights = config.kind_weights()
@@ -327,7 +328,7 @@ def run_campaign(options: CampaignOptions, *, progress: ProgressFn | None = None
                 if options.only_run is None or p.run == options.only_run:
                     result.verdicts.append(v)
                     result.planned[p.run] = p
-            if progress is not None:
+            if progress is not None and jobs:
                 progress(len(result.verdicts), total if options.only_run is None else 1, len(result.failures))
         result.elapsed = time.monotonic() - started  # dst-ok
         if options.coverage:

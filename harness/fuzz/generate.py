@@ -196,6 +196,8 @@ class Weights:
     on_mismatch: Mapping[str, int] = field(default_factory=lambda: {"report": 5, "correct": 3, "abort": 2})
     rebasing: int = 20
     transfer_fee: int = 8
+    indirect: int = 20  # a token priced and routed through another token, not the reserve
+    second_route: int = 20  # an extra pool between two tokens
     trigger_checks: int = 15
     investors: int = 3
     tokens: int = 3
@@ -243,7 +245,8 @@ def weights_from(data: Any, where: str = "weights") -> Weights:
                 table[name] = weight
             _check_table(key, table, where)
             values[key] = table
-        elif _count(value) and key in ("rebasing", "transfer_fee", "trigger_checks", "investors", "tokens"):
+        elif _count(value) and key in ("rebasing", "transfer_fee", "indirect", "second_route", "trigger_checks",
+                                           "investors", "tokens"):
             values[key] = value
         else:
             raise WeightsError(f"{where}: {key}: expected {'a mapping of weights' if key in _TABLES else 'an integer >= 0'}, found {value!r}")
@@ -331,10 +334,10 @@ def _universe(d: Draw, config: FuzzConfig) -> tuple[Doc, dict[str, Decimal]]:
     fee_bounds = field_range(PoolSpec, "fee")
     routed = [reserve]
     for symbol in symbols:
-        quote = reserve if len(routed) == 1 or d.chance(80) else d.choice(routed[1:])
+        quote = reserve if len(routed) == 1 or not d.chance(w.indirect) else d.choice(routed[1:])
         pools.append(_pool(d, symbol, quote, tokens, prices, fee_bounds))
         routed.append(symbol)
-    if len(symbols) >= 2 and d.chance(20):  # a second route between two tokens
+    if len(symbols) >= 2 and d.chance(w.second_route):  # a second route between two tokens
         a, b = d.sample(symbols, 2)
         if not any(p["pair"] in (f"{a}/{b}", f"{b}/{a}") for p in pools):
             pools.append(_pool(d, a, b, tokens, prices, fee_bounds))
@@ -580,24 +583,22 @@ def generate_document(seed: int, config: FuzzConfig, *, name: str, description: 
 
 def _timeline(d: Draw, w: WorldView, config: FuzzConfig) -> Iterator[Doc]:
     weights = config.kind_weights()
-    if not weights:
-        return
     cycles = max(1, int(w.until / w.cycle))
     low, high = config.weights.events_per_cycle
     count = d.int(low * cycles, high * cycles)
     entries: list[tuple[timedelta, int, Doc]] = []
-    if "deposit" in weights:  # money to trade with from the start
+    if config.events is None or "deposit" in config.events:  # money to trade with from the start
         first = GENERATORS["deposit"].draw(d, w, timedelta(0))
-        entries.append((timedelta(0), 0, {"at": timedelta(0), "deposit": first}))
+        entries.append((timedelta(0), 0, {"at": format_duration(timedelta(0)), "deposit": first}))
     attempts = 0
-    while len(entries) < count and attempts < 4 * count:
+    while weights and len(entries) < count and attempts < 4 * count:
         attempts += 1
         kind = d.weighted(weights)
         at = _instant(d, w.cycle, w.until)
         body = GENERATORS[kind].draw(d, w, at)
         if body is None:
             continue
-        entries.append((at, len(entries), {"at": at, kind: body}))
+        entries.append((at, len(entries), {"at": format_duration(at), kind: body}))
     yield from carried_out([entry for _at, _order, entry in sorted(entries, key=lambda e: (e[0], e[1]))])
 
 

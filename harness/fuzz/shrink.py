@@ -154,7 +154,7 @@ class Shrinker:
             for target in targets:
                 if timedelta(0) <= target < at and (event_kind(entry) != "reorg" or target > parse_duration(str(entry["reorg"]))):
                     timeline = list(self.doc["timeline"])
-                    timeline[index] = {**entry, "at": target}
+                    timeline[index] = {**entry, "at": format_duration(target)}
                     timeline.sort(key=lambda e: _offset(e["at"]))
                     if self._try({**self.doc, "timeline": timeline}, "earlier",
                                  f"{event_kind(entry)} at {format_duration(at)} -> {format_duration(target)}"):
@@ -179,6 +179,8 @@ class Shrinker:
             if self._try(candidate, "universe", f"dropped pool {pair}"):
                 progress = True
         for symbol, spec in list(self.doc["universe"]["tokens"].items()):
+            if symbol == self.doc["universe"]["reserve"]:
+                continue
             for key, plain in (("rebasing", None), ("transfer_fee", None), ("decimals", 18)):
                 if key in spec and spec[key] != plain:
                     candidate = copy.deepcopy(self.doc)
