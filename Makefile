@@ -12,12 +12,12 @@ TEST_SEED ?= 20261125
 CHROMIUM := /usr/bin/chromium
 DEFAULT_SCENARIO ?= scenarios/main-rebalance-30d.yaml
 
-.PHONY: install run test test-ci test-fast lint contracts snapshots bench clean chromium
+.PHONY: install run test test-ci test-fast lint contracts snapshots bench clean chromium fuzz
 
 $(PY_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -e '.[test]'
+	$(VENV)/bin/pip install --quiet -e '.[test,cluster]'
 	touch $@
 
 $(NODE_STAMP): package.json package-lock.json
@@ -67,6 +67,13 @@ snapshots: install
 
 bench: install
 	$(PY) -m bench
+
+## a longer fuzz campaign with the default weights (README: "Fuzzing"); FUZZ_SEED=... FUZZ_RUNS=...
+FUZZ_SEED ?= 1
+FUZZ_RUNS ?= 400
+fuzz: install
+	$(VENV)/bin/harness fuzz --seed $(FUZZ_SEED) --runs $(FUZZ_RUNS) --workers $(WORKERS) --backend anvil \
+		--coverage --corpus build/fuzz/corpus --time-budget 20m --json build/fuzz/summary.json
 
 clean:
 	rm -rf $(VENV) node_modules build .pytest_cache

@@ -35,6 +35,26 @@ def _client(address: str, timeout: float) -> Any:
         raise ClusterError(f"cannot reach the Dask scheduler at {address}: {exc}") from None
 
 
+_CLOCK_USERS = ["distributed", "dask", "tornado", "asyncio", "concurrent", "threading", "selectors", "psutil"]
+"""Modules that must keep reading the real clock while a run freezes Python's (the
+engine's freeze_time): the worker's event loop, heartbeats and timeouts. freezegun
+inspects the calling frames and gives these the real time."""
+
+
+def run_on_worker(job: Job) -> Verdict:
+    """`execute` on a Dask worker, whose event loop shares the process with the frozen clock."""
+    global _CONFIGURED
+    if not _CONFIGURED:
+        import freezegun
+
+        freezegun.configure(extend_ignore_list=_CLOCK_USERS)
+        _CONFIGURED = True
+    return execute(job)
+
+
+_CONFIGURED = False
+
+
 class DaskExecutor:
     """Runs a campaign's jobs on the workers of the cluster at `address`."""
 
@@ -43,7 +63,7 @@ class DaskExecutor:
 
     def map(self, jobs: Sequence[Job]) -> list[Verdict]:
         # pure=False: two jobs with the same text are still two runs
-        futures = self.client.map(execute, list(jobs), pure=False)
+        futures = self.client.map(run_on_worker, list(jobs), pure=False)
         verdicts: list[Verdict] = self.client.gather(futures)
         return verdicts
 

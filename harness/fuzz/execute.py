@@ -122,7 +122,10 @@ def _clear_caches() -> None:
 def _coverage() -> Any:
     global _COVERAGE
     if _COVERAGE is None:
-        from coverage import Coverage
+        try:
+            from coverage import Coverage
+        except ImportError:
+            raise HarnessError("--coverage needs coverage.py: pip install coverage") from None
 
         _import_runner()
         _COVERAGE = Coverage(data_file=None, branch=True, include=[os.path.join(RUNNER_DIR, "*")])
