@@ -75,7 +75,7 @@ def planted_bug() -> dict[str, Any]:
 def render(doc: dict[str, Any]) -> str:
     rows = doc["rate"]
     lines = ["# Fuzz campaign benchmark", "",
-             "10-cycle generated runs on anvil, default weights, no shrinking, seed %d." % SEED, "",
+             f"10-cycle generated runs on anvil, default weights, no shrinking, seed {SEED}.", "",
              "| workers | runs | s | runs/s | events | invariant checks | failures | digest |",
              "|---|---|---|---|---|---|---|---|"]
     for r in rows:

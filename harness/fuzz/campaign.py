@@ -132,12 +132,12 @@ def mutate(parent: Doc, d: Draw, config: FuzzConfig) -> Doc:
     view = view_of(doc, config)
     weights = config.kind_weights()
     timeline: list[Doc] = list(doc.get("timeline", []))
-    for _ in range(d.int(1, 3)):
+    for _ in range(d.integer(1, 3)):
         op = d.weighted({"add": 4, "drop": 2, "move": 2, "redraw": 2, "strategy": 1})
         if op == "add" and weights:
             kind = d.weighted(weights)
-            at = view.cycle * d.int(0, int(view.until / view.cycle))
-            at += timedelta(hours=d.int(0, 23)) if d.chance(50) and at < view.until else timedelta(0)
+            at = view.cycle * d.integer(0, int(view.until / view.cycle))
+            at += timedelta(hours=d.integer(0, 23)) if d.chance(50) and at < view.until else timedelta(0)
             body = GENERATORS[kind].draw(d, view, at)
             if body is not None:
                 timeline.append({"at": format_duration(at), kind: body})
@@ -146,7 +146,7 @@ def mutate(parent: Doc, d: Draw, config: FuzzConfig) -> Doc:
         elif op == "move" and timeline:
             index = d.below(len(timeline))
             at = min(view.until, max(timedelta(0), parse_duration(str(timeline[index]["at"]))
-                                     + timedelta(hours=d.int(-24, 24))))
+                                     + timedelta(hours=d.integer(-24, 24))))
             timeline[index] = {**timeline[index], "at": format_duration(at)}
         elif op == "redraw" and timeline:
             index = d.below(len(timeline))
@@ -355,7 +355,7 @@ def _reproduce(result: CampaignResult, local: InlineExecutor) -> Iterator[Reprod
         p = planned[verdict.run]
         signature = verdict.signature
 
-        def still_fails(text: str, signature: str = signature) -> bool:
+        def still_fails(text: str, signature: str = signature, p: Planned = p) -> bool:
             return local.map([Job(p.run, p.seed, text, options.config.backend)])[0].signature == signature
 
         shrunk = shrink(p.doc, still_fails, max_attempts=options.shrink_attempts)
@@ -414,7 +414,8 @@ def load_corpus(directory: Path) -> list[tuple[str, Doc]]:
         except HarnessError as exc:
             raise CampaignError(f"corpus {path}: {str(exc).splitlines()[0]}") from None
         root, _errors = compose_text(text, str(path))
-        out.append((path.stem, to_data(root)))
+        if root is not None:
+            out.append((path.stem, to_data(root)))
     return out
 
 

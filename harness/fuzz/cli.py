@@ -124,7 +124,13 @@ class _Bar:
         self.bar: Any = None
         self.task: Any = None
         if self.tty:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+            )
 
             self.bar = Progress(TextColumn("fuzz"), BarColumn(), MofNCompleteColumn(),
                                 TextColumn("{task.fields[failures]} failed, {task.fields[rate]} runs/s"),

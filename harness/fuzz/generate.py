@@ -41,7 +41,6 @@ from harness.scenario.model import (
     AccountingSpec,
     CrashEvent,
     Event,
-    ExternalTransferEvent,
     FailNextTradeEvent,
     InterestEvent,
     MempoolEvent,
@@ -204,7 +203,7 @@ class Weights:
     events_per_cycle: tuple[int, int] = (1, 3)
 
     @classmethod
-    def keys(cls) -> list[str]:
+    def names(cls) -> list[str]:
         return list(cls.__dataclass_fields__)
 
 
@@ -227,11 +226,11 @@ def weights_from(data: Any, where: str = "weights") -> Weights:
     from runner.strategy.validation import closest
 
     if not isinstance(data, Mapping):
-        raise WeightsError(f"{where}: expected a mapping of {', '.join(Weights.keys())}")
+        raise WeightsError(f"{where}: expected a mapping of {', '.join(Weights.names())}")
     values: dict[str, Any] = {}
     for key, value in data.items():
-        if key not in Weights.keys():
-            hint = closest(str(key), Weights.keys())
+        if key not in Weights.names():
+            hint = closest(str(key), Weights.names())
             raise WeightsError(f"{where}: unknown key {key!r}" + (f" (did you mean {hint!r}?)" if hint else ""))
         if key == "events_per_cycle":
             if not (isinstance(value, list) and len(value) == 2 and all(_count(v) for v in value) and value[0] <= value[1]):
@@ -314,7 +313,7 @@ def _universe(d: Draw, config: FuzzConfig) -> tuple[Doc, dict[str, Decimal]]:
     w = config.weights
     reserve_decimals = int(d.weighted({str(k): v for k, v in w.reserve_decimals.items()}))
     reserve = RESERVE_SYMBOLS.get(reserve_decimals, "RSV")
-    count = d.int(1, max(1, min(w.tokens, MAX_TOKENS - 1, len(SYMBOLS))))
+    count = d.integer(1, max(1, min(w.tokens, MAX_TOKENS - 1, len(SYMBOLS))))
     symbols = d.sample(SYMBOLS, count)
     tokens: dict[str, Doc] = {reserve: {"decimals": reserve_decimals}}
     prices: dict[str, Decimal] = {reserve: Decimal(1)}
@@ -375,17 +374,17 @@ def strategy(module: str, weight: int) -> Callable[[ParameterDraw], ParameterDra
 def _rebalance(d: Draw, assets: Sequence[str]) -> Doc:
     params: Doc = {}
     if d.chance(70):
-        params["cash_buffer"] = pct(Decimal(d.int(0, 20)))
+        params["cash_buffer"] = pct(Decimal(d.integer(0, 20)))
     if d.chance(70):
         params["tolerance"] = pct(d.decimal(Decimal("0.5"), Decimal(10), 1))
     if d.chance(30):
-        params["min_trade"] = d.int(1, 50)
+        params["min_trade"] = d.integer(1, 50)
     if d.chance(35) and assets:
-        chosen = d.sample(assets, d.int(1, len(assets)))
+        chosen = d.sample(assets, d.integer(1, len(assets)))
         left = 100
         weights: Doc = {}
         for symbol in sorted(chosen):
-            share = d.int(0, left)
+            share = d.integer(0, left)
             weights[symbol] = pct(Decimal(share))
             left -= share
         params["weights"] = weights
@@ -394,16 +393,16 @@ def _rebalance(d: Draw, assets: Sequence[str]) -> Doc:
 
 @strategy("runner.strategies.momentum", 2)
 def _momentum(d: Draw, assets: Sequence[str]) -> Doc:
-    params: Doc = {"lookback": d.int(1, 4), "threshold": pct(d.decimal(Decimal("0.5"), Decimal(8), 1)),
-                   "allocation": pct(Decimal(d.int(10, 60)))}
+    params: Doc = {"lookback": d.integer(1, 4), "threshold": pct(d.decimal(Decimal("0.5"), Decimal(8), 1)),
+                   "allocation": pct(Decimal(d.integer(10, 60)))}
     if d.chance(70):
-        params["stop_loss"] = pct(Decimal(d.int(3, 30)))
+        params["stop_loss"] = pct(Decimal(d.integer(3, 30)))
     else:
         params["stop_loss"] = None
     if d.chance(40):
-        params["take_profit"] = pct(Decimal(d.int(3, 50)))
+        params["take_profit"] = pct(Decimal(d.integer(3, 50)))
     if d.chance(30):
-        params["trailing_stop"] = pct(Decimal(d.int(3, 30)))
+        params["trailing_stop"] = pct(Decimal(d.integer(3, 30)))
     return params
 
 
@@ -503,7 +502,7 @@ def _set_parameter(d: Draw, w: WorldView, at: timedelta) -> Body | None:
 
 @generates("note", 1)
 def _note(d: Draw, w: WorldView, at: timedelta) -> Body:
-    return f"fuzz note {d.int(0, 9999)}"
+    return f"fuzz note {d.integer(0, 9999)}"
 
 
 @generates("node_fault", 5)
@@ -532,7 +531,7 @@ def _reorg(d: Draw, w: WorldView, at: timedelta) -> Body | None:
     hours = int(at / timedelta(hours=1))
     if hours < 1:
         return None
-    back = d.int(1, min(hours, int(3 * w.cycle / timedelta(hours=1))))
+    back = d.integer(1, min(hours, int(3 * w.cycle / timedelta(hours=1))))
     return format_duration(at - timedelta(hours=back))
 
 
@@ -542,11 +541,11 @@ def _reorg(d: Draw, w: WorldView, at: timedelta) -> Body | None:
 def _instant(d: Draw, cycle: timedelta, until: timedelta) -> timedelta:
     """When an event happens: on a tick (it sees the event), or somewhere between ticks."""
     ticks = int(until / cycle)
-    tick = d.int(0, ticks)
+    tick = d.integer(0, ticks)
     if d.chance(45) or tick == ticks:
         return cycle * tick
     hours = max(1, int(cycle / timedelta(hours=1)))
-    return cycle * tick + timedelta(hours=d.int(1, hours - 1) if hours > 1 else 0)
+    return cycle * tick + timedelta(hours=d.integer(1, hours - 1) if hours > 1 else 0)
 
 
 START = "2024-01-01T00:00:00Z"
@@ -560,7 +559,7 @@ def generate_document(seed: int, config: FuzzConfig, *, name: str, description: 
     reserve = str(universe["reserve"])
     assets = [s for s in universe["tokens"] if s != reserve]
     people = root.fork("investors")
-    investors = tuple(INVESTORS[: people.int(1, max(1, min(config.weights.investors, len(INVESTORS))))])
+    investors = tuple(INVESTORS[: people.integer(1, max(1, min(config.weights.investors, len(INVESTORS))))])
     module, parameters = _strategy(root.fork("strategy"), config, assets)
     clock: Doc = {"start": START, "cycle": format_duration(config.cycle), "until": format_duration(config.until)}
     timing = root.fork("clock")
@@ -585,7 +584,7 @@ def _timeline(d: Draw, w: WorldView, config: FuzzConfig) -> Iterator[Doc]:
     weights = config.kind_weights()
     cycles = max(1, int(w.until / w.cycle))
     low, high = config.weights.events_per_cycle
-    count = d.int(low * cycles, high * cycles)
+    count = d.integer(low * cycles, high * cycles)
     entries: list[tuple[timedelta, int, Doc]] = []
     if config.events is None or "deposit" in config.events:  # money to trade with from the start
         first = GENERATORS["deposit"].draw(d, w, timedelta(0))

@@ -70,7 +70,7 @@ class Draw:
             if value < n:
                 return value
 
-    def int(self, low: int, high: int) -> int:
+    def integer(self, low: int, high: int) -> int:
         """Uniform in [low, high], both included."""
         if high < low:
             raise ValueError(f"empty range [{low}, {high}]")
@@ -102,14 +102,14 @@ class Draw:
         scale = Decimal(10) ** places
         lo, hi = int((low * scale).to_integral_value(rounding="ROUND_CEILING")), int(
             (high * scale).to_integral_value(rounding="ROUND_FLOOR"))
-        return Decimal(self.int(lo, hi)) / scale
+        return Decimal(self.integer(lo, hi)) / scale
 
     def magnitude(self, low: Decimal, high: Decimal, digits: int = 2) -> Decimal:
         """Log-uniform-ish in [low, high]: a power of ten, then `digits` significant digits,
         so prices and depths span orders of magnitude as real ones do."""
         lo_exp, hi_exp = low.adjusted(), high.adjusted()
-        exponent = self.int(lo_exp, hi_exp)
-        mantissa = self.int(10 ** (digits - 1), 10**digits - 1)
+        exponent = self.integer(lo_exp, hi_exp)
+        mantissa = self.integer(10 ** (digits - 1), 10**digits - 1)
         value = Decimal(mantissa).scaleb(exponent - digits + 1)
         return min(max(value, low), high)
 

@@ -47,7 +47,7 @@ def test_draw_is_splitmix64_and_pinned() -> None:
 
 def test_draws_stay_in_bounds_and_weighted_ignores_dict_order() -> None:
     d = Draw(5)
-    assert all(3 <= d.int(3, 9) <= 9 for _ in range(500))
+    assert all(3 <= d.integer(3, 9) <= 9 for _ in range(500))
     a, b = Draw(9), Draw(9)
     assert [a.weighted({"x": 1, "y": 3, "z": 0}) for _ in range(50)] == [
         b.weighted({"z": 0, "y": 3, "x": 1}) for _ in range(50)]
