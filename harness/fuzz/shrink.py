@@ -14,7 +14,7 @@ until none makes progress or the attempt budget is spent:
    for routing, a token's rebasing, transfer fee or unusual decimals, an investor.
 5. **strategy and policy**: each strategy parameter back to its default, the accounting
    policy and trigger checks back to the defaults.
-6. **values**: amounts, moves and counts rounded to one significant digit, then halved.
+6. **values**: amounts, moves and counts rounded down to one significant digit, then halved.
 
 The attempt budget is a count (deterministic); a wall-clock deadline may stop shrinking
 early (`# dst-ok`: it changes how small the result is, never what a run does).
@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from typing import Any
 
 from harness.errors import HarnessError
@@ -299,7 +299,7 @@ def _smaller(value: Any) -> Iterator[Any]:
     if number <= 0:
         return
     exponent = number.adjusted()
-    one_digit = number.scaleb(-exponent).to_integral_value(rounding=ROUND_HALF_UP).scaleb(exponent)
+    one_digit = number.scaleb(-exponent).to_integral_value(rounding=ROUND_DOWN).scaleb(exponent)  # never up: no oscillation
     candidates: list[Decimal] = []
     for c in (one_digit, number / 2):
         if c > 0 and c != number and c not in candidates:
