@@ -70,10 +70,10 @@ bench: install
 
 ## a longer fuzz campaign with the default weights (README: "Fuzzing"); FUZZ_SEED=... FUZZ_RUNS=...
 FUZZ_SEED ?= 1
-FUZZ_RUNS ?= 400
+FUZZ_RUNS ?= 200
 fuzz: install
 	$(VENV)/bin/harness fuzz --seed $(FUZZ_SEED) --runs $(FUZZ_RUNS) --workers $(WORKERS) --backend anvil \
-		--coverage --corpus build/fuzz/corpus --time-budget 20m --json build/fuzz/summary.json
+		--coverage --corpus build/fuzz/corpus --time-budget 10m --shrink-attempts 120 --json build/fuzz/summary.json
 
 clean:
 	rm -rf $(VENV) node_modules build .pytest_cache
