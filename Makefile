@@ -13,12 +13,12 @@ CHROMIUM := /usr/bin/chromium
 STRACE := /usr/bin/strace
 DEFAULT_SCENARIO ?= scenarios/main-rebalance-30d.yaml
 
-.PHONY: install run test test-ci test-fast lint contracts snapshots bench clean chromium hostile strace
+.PHONY: install run test test-ci test-fast lint contracts snapshots bench clean chromium hostile strace fuzz
 
 $(PY_STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -e '.[test]'
+	$(VENV)/bin/pip install --quiet -e '.[test,cluster]'
 	touch $@
 
 $(NODE_STAMP): package.json package-lock.json
@@ -82,6 +82,13 @@ $(STRACE):
 	@if [ "$$(id -u)" = 0 ]; then \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq strace >/dev/null; \
 	else echo "strace missing: 'sudo apt-get install strace' (the campaign falls back to the store's seam)"; fi
+
+## a longer fuzz campaign with the default weights (README: "Fuzzing"); FUZZ_SEED=... FUZZ_RUNS=...
+FUZZ_SEED ?= 1
+FUZZ_RUNS ?= 200
+fuzz: install
+	$(VENV)/bin/harness fuzz --seed $(FUZZ_SEED) --runs $(FUZZ_RUNS) --workers $(WORKERS) --backend anvil \
+		--coverage --corpus build/fuzz/corpus --time-budget 10m --shrink-attempts 120 --json build/fuzz/summary.json
 
 clean:
 	rm -rf $(VENV) node_modules build .pytest_cache

@@ -30,7 +30,7 @@ from bench import workloads
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results"
-SECTIONS = ("imports", "anvil", "reference", "memory", "revm", "suite", "wire")
+SECTIONS = ("imports", "anvil", "reference", "memory", "revm", "suite", "wire", "fuzz")
 BACKENDS = ("eth-tester", "anvil", "revm")
 
 
@@ -131,6 +131,11 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
 
         doc["wire"] = section(doc, "wire proxy overhead: reference workload on anvil, direct vs proxied",
                               lambda: run_wire(ref_path, args.runs, log=log))
+    if "fuzz" in selected:  # also bench/results/fuzz.{json,md}
+        from bench.fuzz import main as fuzz_main
+
+        doc["fuzz"] = section(doc, "fuzz campaigns: runs/s, scaling, planted bug to reproduction",
+                              lambda: fuzz_main([]))
     if "memory" in selected:
         mem_path, mem_sha = workloads.memory_path(args.memory_cycles)
         doc["workloads"]["memory"] = {"path": str(mem_path.relative_to(REPO)), "sha256": mem_sha}

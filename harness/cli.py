@@ -4,6 +4,7 @@
     harness check FILE... [--max-instants N]
     harness new NAME [--dir scenarios]
     harness schema
+    harness fuzz --seed S --runs N [...]    (harness/fuzz/cli.py)
 
 Imports of the chain and the runner are deferred to the commands that need them, so
 `harness --help` and `harness check` stay fast.
@@ -318,6 +319,9 @@ def build_parser() -> argparse.ArgumentParser:
     repair.set_defaults(func=cmd_repair)
     schema = sub.add_parser("schema", help="print the scenario JSON Schema")
     schema.set_defaults(func=cmd_schema)
+    from harness.fuzz.cli import add_parser as add_fuzz  # `harness fuzz`: harness/fuzz/cli.py
+
+    add_fuzz(sub)
     return parser
 
 
