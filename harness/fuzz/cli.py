@@ -57,7 +57,9 @@ def add_parser(sub: Any) -> None:
     p.add_argument("--run", type=_count, default=None, metavar="K", help="replay only run K of the seed")
     p.add_argument("--workers", type=_count, default=1, help="local worker processes (default 1: in process)")
     p.add_argument("--cluster", default=None, metavar="ADDRESS", help="Dask scheduler address (tcp://host:port)")
-    p.add_argument("--backend", choices=("eth-tester", "anvil"), default="anvil", help="chain backend (default anvil)")
+    p.add_argument("--backend", choices=("revm", "eth-tester", "anvil"), default="revm",
+                   help="chain backend (default revm, the fastest: in process; anvil runs the runner in its own "
+                        "process, so its crashes are real kills)")
     p.add_argument("--events", default=None, help="comma-separated event kinds to draw (default: every kind)")
     p.add_argument("--weights", default=None, metavar="FILE", help="YAML file overriding the generator's weights")
     p.add_argument("--until", type=_duration, default=timedelta(days=10), help="length of each run (default 10d)")

@@ -288,7 +288,7 @@ class FuzzConfig:
     """What a campaign draws and how much of it. Everything a run does follows from this
     and the run's seed."""
 
-    backend: str = BackendName.eth_tester.value
+    backend: str = BackendName.revm.value
     until: timedelta = timedelta(days=10)
     cycle: timedelta = timedelta(days=1)
     events: tuple[str, ...] | None = None  # the kinds drawn (None: every generated kind)

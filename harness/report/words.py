@@ -11,6 +11,7 @@ from harness.audit.model import Status
 CHECK_KIND = {
     "start": "start of a cycle",
     "restart": "after a restart",
+    "trigger": "before a trigger's sell",
     "post_execution": "after the cycle's trades",
     "report": "for a report",
 }

@@ -68,9 +68,8 @@ def test_no_bundled_scenario_has_a_fee_tier_the_bug_touches() -> None:
             assert pool.fee <= KNOWN_TIER, f"{path} has a {pool.fee} pool: it would catch the planted bug"
 
 
-@pytest.mark.anvil
 def test_fuzzer_finds_shrinks_and_writes_the_planted_bug(planted: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    config = FuzzConfig(backend="anvil", until=timedelta(days=3), weights=load_weights(str(SMOKE)))
+    config = FuzzConfig(backend="revm", until=timedelta(days=3), weights=load_weights(str(SMOKE)))
     options = CampaignOptions(seed=3, runs=8, config=config, regressions=tmp_path, shrink_attempts=120, generation=8)
     result = run_campaign(options)
     assert result.failures, "the planted bug went unnoticed"
