@@ -12,12 +12,15 @@ TEST_SEED ?= 20261125
 CHROMIUM := /usr/bin/chromium
 DEFAULT_SCENARIO ?= scenarios/main-rebalance-30d.yaml
 
-.PHONY: install run test test-ci test-fast lint contracts snapshots bench clean chromium
+UV_VERSION := 0.13.8
 
-$(PY_STAMP): pyproject.toml
+.PHONY: install run test test-ci test-fast lint contracts snapshots bench clean chromium lock wheel
+
+## the exact versions of requirements.lock (hash-checked), then this project, editable
+$(PY_STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -e '.[test]'
+	$(VENV)/bin/pip install --quiet --require-hashes -r requirements.lock
+	$(VENV)/bin/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
 $(NODE_STAMP): package.json package-lock.json
@@ -51,8 +54,20 @@ test-fast: $(PY_STAMP)
 	$(PY) -m pytest tests/unit -q
 
 lint: $(PY_STAMP)
-	$(VENV)/bin/ruff check runner harness tests bench
+	$(VENV)/bin/ruff check runner harness tests bench examples
 	$(VENV)/bin/mypy runner harness
+
+## regenerate requirements.lock from pyproject.toml's ranges (uv keeps the pins it can;
+## `make lock UPGRADE=--upgrade` moves every pin to the newest release in range)
+lock: $(PY_STAMP)
+	$(VENV)/bin/pip install --quiet uv==$(UV_VERSION)
+	$(VENV)/bin/uv pip compile pyproject.toml --extra test --universal --python-version 3.11 \
+		--generate-hashes --custom-compile-command 'make lock' --quiet $(UPGRADE) -o requirements.lock
+
+## the wheel other projects install: dist/dst_harness-<version>-py3-none-any.whl
+wheel: $(PY_STAMP)
+	rm -rf build/lib build/bdist.*
+	$(VENV)/bin/pip wheel --quiet --no-deps --no-build-isolation -w dist .
 
 ## rebuild fixtures/artifacts from fixtures/contracts with solcjs (offline), then copy the
 ## published Uniswap builds from the pinned npm packages (fixtures/published.lock.json)
@@ -63,10 +78,10 @@ contracts: $(NODE_STAMP)
 ## regenerate scenario snapshots on the embedded chain and remove orphans; review the diff!
 snapshots: install
 	$(PY) -m harness.snapshot_prune
-	$(PY) -m pytest scenarios -p no:xdist --backend eth-tester --snapshot-update -q
+	$(PY) -m pytest scenarios -p no:xdist --dst-backend eth-tester --snapshot-update -q
 
 bench: install
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) node_modules build .pytest_cache
+	rm -rf $(VENV) node_modules build dist .pytest_cache
