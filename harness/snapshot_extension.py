@@ -1,7 +1,13 @@
-"""A syrupy extension: one readable JSON file per scenario under `snapshots/`.
+"""A syrupy extension: one readable JSON file per scenario in the snapshot directory.
 
-Both backends' test items assert against the same file, so a difference between
-eth-tester and anvil fails one of them with the diff of the two documents.
+The directory is the pytest plugin's ``dst_snapshot_dir`` ini value, relative to the
+rootdir (default ``snapshots/``): the project running pytest owns its snapshots, never the
+installed package. Both backends' test items assert against the same file, so a
+difference between eth-tester and anvil fails one of them with the diff of the two
+documents.
+
+The plugin registers this module for assertion rewriting before importing it, so the
+assertion in `assert_matches` gets syrupy's diff (``-vv`` shows all of it).
 """
 
 from __future__ import annotations
@@ -11,7 +17,17 @@ from typing import Any
 
 from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 
-SNAPSHOT_DIR = Path(__file__).resolve().parents[1] / "snapshots"
+DEFAULT_SNAPSHOT_DIR = "snapshots"
+
+
+def snapshot_dir(item: Any) -> Path:
+    """The snapshot directory of the session `item` belongs to."""
+    from harness.pytest_plugin import SETTINGS
+
+    config = item.config
+    if SETTINGS in config.stash:
+        return config.stash[SETTINGS].snapshot_dir
+    return Path(config.rootpath) / DEFAULT_SNAPSHOT_DIR
 
 
 class ScenarioSnapshotExtension(SingleFileSnapshotExtension):
@@ -20,11 +36,11 @@ class ScenarioSnapshotExtension(SingleFileSnapshotExtension):
 
     @classmethod
     def dirname(cls, *, test_location: Any) -> str:
-        return str(SNAPSHOT_DIR)
+        return str(snapshot_dir(test_location.item))
 
     @classmethod
     def discovery_dirname(cls, *, test_location: Any) -> str:
-        return str(SNAPSHOT_DIR)
+        return str(snapshot_dir(test_location.item))
 
     @classmethod
     def get_snapshot_name(cls, *, test_location: Any, index: Any = 0) -> str:
@@ -33,3 +49,8 @@ class ScenarioSnapshotExtension(SingleFileSnapshotExtension):
 
     def serialize(self, data: Any, **kwargs: Any) -> str:
         return data.decode() if isinstance(data, bytes) else str(data)
+
+
+def assert_matches(document: bytes, snapshot: Any, name: str) -> None:
+    """The scenario's snapshot document equals the stored `<name>.json` (syrupy's diff if not)."""
+    assert document == snapshot(extension_class=ScenarioSnapshotExtension, name=name)
