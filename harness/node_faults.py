@@ -9,6 +9,7 @@ it happened. An error means the node refused it. Only the runner's own requests
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -19,6 +20,7 @@ from runner.chain.methods import FAULTABLE, NodeMethod
 from runner.chain.proxy import BackendProxy
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 
 class FaultInjectingBackend(BackendProxy):
@@ -43,6 +45,7 @@ class FaultInjectingBackend(BackendProxy):
             return thunk()
         self.remaining -= 1
         self.injected.append(f"{method}: {self.mode}")
+        logger.warning("injected node fault: %s %s (%d more armed)", method, self.mode, self.remaining)
         if self.mode == NodeFaultMode.timeout:
             thunk()  # it reached the node; the answer is lost
             raise NodeTimeout(method, "no answer (injected timeout)")

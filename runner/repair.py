@@ -12,11 +12,14 @@ nothing the second time: only unfinished trades are touched, and they end finish
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from runner.models.execution import ExecutionModel
 from runner.state import State, TradeExecution, TradeStatus
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -43,6 +46,7 @@ def repair_unfinished(state: State, execution: ExecutionModel, ts: datetime,
             trade.status = TradeStatus.repaired
             trade.repaired_at = ts
             trade.failure_reason = "planned but never started before the crash"
+            logger.warning("repair: trade #%d %s was planned but never started; marked repaired", trade.trade_id, trade.pair)
             report.repaired.append(trade)
             continue
         receipt = execution.lookup(trade)
@@ -51,10 +55,12 @@ def repair_unfinished(state: State, execution: ExecutionModel, ts: datetime,
                 portfolio.start_trade(trade, ts)
             execution.settle(state, trade, receipt, ts)
             trade.notes.append("settled by repair from its receipt")
+            logger.info("repair: trade #%d %s settled from its receipt: %s", trade.trade_id, trade.pair, trade.status)
             report.settled.append(trade)
             continue
         tx = trade.blockchain_transactions[-1] if trade.blockchain_transactions else None
         if tx is not None and bytes.fromhex(tx.tx_hash[2:]) in pending:
+            logger.info("repair: trade #%d %s still in the mempool; left for the chain to answer", trade.trade_id, trade.pair)
             report.unresolved.append(trade)
             continue
         if tx is None:
@@ -64,6 +70,7 @@ def repair_unfinished(state: State, execution: ExecutionModel, ts: datetime,
         else:
             reason = f"tx {tx.tx_hash} was never broadcast or was dropped (nonce {tx.nonce} unused)"
         portfolio.repair_trade(trade, ts, reason)
+        logger.warning("repair: trade #%d %s never reached the chain (%s); counter entry booked", trade.trade_id, trade.pair, reason)
         report.repaired.append(trade)
     for t in report.fixed:
         if t.trade_id not in state.repaired_trade_ids:
