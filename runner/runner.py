@@ -346,7 +346,7 @@ class ChainStrategyRunner(StrategyRunner):
     def _after_settlement(self, state: State, trade: TradeExecution, ts: datetime) -> None:
         portfolio = state.portfolio
         pos = portfolio.position_of(trade)
-        logger.info("trade #%d %s %s %s: %s", trade.trade_id, trade.side, trade.pair, trade.status, trade.failure_reason or f"{trade.executed_quantity} at {trade.executed_price}")
+        logger.log(logging.WARNING if trade.status == TradeStatus.failed else logging.INFO, "trade #%d %s %s %s: %s", trade.trade_id, trade.side, trade.pair, trade.status, trade.failure_reason or f"{trade.executed_quantity} at {trade.executed_price}")
         if trade.status == TradeStatus.failed:
             if (trade.is_sell or pos.quantity > 0) and trade.blockchain_transactions:
                 pos.frozen_at = ts
