@@ -41,6 +41,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     """Validate as the run does (the strategy is imported, its parameters checked)."""
     from harness.scenario import load_scenario
 
+    _strategies_from_here()
     status = EXIT_OK
     for path in args.files:
         try:
@@ -118,6 +119,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from harness.logs import RUN_LOG, level_number, run_logging
     from harness.scenario import check_for_backend, load_scenario
 
+    _strategies_from_here()
     try:
         scenario = load_scenario(args.file, max_instants=args.max_instants)
         fork = _fork_problem(scenario, args.backend)
@@ -129,7 +131,6 @@ def cmd_run(args: argparse.Namespace) -> int:
     except HarnessError as exc:
         _out(sys.stderr, str(exc))
         return EXIT_FAILED
-    _strategies_from_here()
     out_dir = Path(args.out) if args.out else Path(RUNS_DIR) / scenario.name
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
