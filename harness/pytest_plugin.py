@@ -43,9 +43,10 @@ import pytest
 # registered before its first import gets pytest's assertion rewriting (the -vv diff).
 # A wheel install gets it anyway (pytest rewrites its plugins' distributions); an
 # editable one does not.
+# syrupy (the [pytest] extra) is imported only when a scenario runs: a project with the
+# harness but without syrupy keeps a working pytest.
 pytest.register_assert_rewrite("harness.snapshot_extension")
 
-from harness import snapshot_extension  # noqa: E402
 from harness.errors import HarnessError  # noqa: E402
 
 if TYPE_CHECKING:
@@ -55,7 +56,7 @@ if TYPE_CHECKING:
 BACKEND_CHOICES = ("eth-tester", "anvil", "both")
 SCENARIO_SUFFIXES = (".scenario.yaml", ".scenario.yml")
 INI_SCENARIOS = "dst_scenarios"
-INI_SNAPSHOTS = "dst_snapshot_dir"
+INI_SNAPSHOTS = "dst_snapshot_dir"  # harness.snapshot_extension reads it too
 INI_BACKEND = "dst_backend"
 INI_LOG_LEVEL = "dst_log_level"
 _GLOB = re.compile(r"[*?\[]")
@@ -201,6 +202,7 @@ def _make_test(scenario: Any, backends: list[str], path: Path, line: int) -> Cal
         from harness.journal import JOURNAL_HEADER, format_journal_row
         from harness.result import replay_command
         from harness.snapshot import render, snapshot_document
+        from harness.snapshot_extension import assert_matches
 
         __tracebackhide__ = True  # a failure shows the snapshot diff, not this plugin's code
         settings = request.config.stash[SETTINGS]
@@ -221,7 +223,7 @@ def _make_test(scenario: Any, backends: list[str], path: Path, line: int) -> Cal
         problem = _problems(result)
         if problem:
             pytest.fail(problem, pytrace=False)
-        snapshot_extension.assert_matches(render(snapshot_document(result)), snapshot, scenario.name)
+        assert_matches(render(snapshot_document(result)), snapshot, scenario.name)
 
     test_scenario.__test__ = True  # type: ignore[attr-defined]  # collected whatever its name
     test_scenario.__name__ = scenario.name
@@ -314,7 +316,10 @@ class RunScenario:
         with logger_levels(level):
             logger.info("scenario %s on %s (seed %s)", scenario.name, backend or scenario.chain.backend,
                         scenario.seed if seed is None else seed)
-            result: RunResult = ScenarioRun(scenario, backend=backend, seed=seed, pool=self.pool).run()
+            try:
+                result: RunResult = ScenarioRun(scenario, backend=backend, seed=seed, pool=self.pool).run()
+            except HarnessError as exc:  # a backend that cannot start, a runtime scenario error
+                pytest.fail(str(exc), pytrace=False)
         if check:
             problem = _problems(result)
             if problem:

@@ -12,22 +12,24 @@ assertion in `assert_matches` gets syrupy's diff (``-vv`` shows all of it).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
 
 DEFAULT_SNAPSHOT_DIR = "snapshots"
+SNAPSHOT_DIR_INI = "dst_snapshot_dir"  # registered by the plugin
 
 
 def snapshot_dir(item: Any) -> Path:
-    """The snapshot directory of the session `item` belongs to."""
-    from harness.pytest_plugin import SETTINGS
-
+    """The snapshot directory of the session `item` belongs to: the ini value, from the rootdir."""
     config = item.config
-    if SETTINGS in config.stash:
-        return config.stash[SETTINGS].snapshot_dir
-    return Path(config.rootpath) / DEFAULT_SNAPSHOT_DIR
+    try:
+        configured = config.getini(SNAPSHOT_DIR_INI) or DEFAULT_SNAPSHOT_DIR
+    except ValueError:  # the plugin is not loaded (-p no:dst_scenarios)
+        configured = DEFAULT_SNAPSHOT_DIR
+    return Path(os.path.abspath(os.path.join(config.rootpath, configured)))
 
 
 class ScenarioSnapshotExtension(SingleFileSnapshotExtension):

@@ -65,9 +65,10 @@ class TestCollection:
 
     def test_keyword_selects_a_backend(self) -> None:
         """-k on the parameter id picks one backend's items."""
-        out = _pytest("--collect-only", "-q", "scenarios/crash", "-k", "anvil", cwd=ROOT).stdout
+        out = _pytest("--collect-only", "-q", "scenarios/crash/crash-at-approve.yaml", "scenarios/crash/crash-at-confirm.yaml",
+                      "-k", "anvil", cwd=ROOT).stdout
         items = [line for line in out.splitlines() if "::" in line]
-        assert items and all(line.endswith("[anvil]") for line in items)
+        assert len(items) == 2 and all(line.endswith("[anvil]") for line in items), out
 
     def test_bad_scenario_fails_collection_with_location_not_traceback(self, tmp_path: Path) -> None:
         """A malformed scenario shows file:line, key, expected and found; no Python traceback."""
