@@ -99,25 +99,22 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
         base = base.parent  # the run's directory, shared by its workers
     root = base / "installed-harness"
     root.mkdir(exist_ok=True)
+    done, failed = root / "installed.json", root / "failed.txt"
     with open(root / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        done = root / "installed.json"
-        if done.exists():
-            info = json.loads(done.read_text())
-            yield Installed(Path(info["project"]), Path(info["venv"]), Path(info["source"]), info["seconds"])
-            return
-        failed = root / "failed.txt"
-        if failed.exists():
-            pytest.fail(failed.read_text(), pytrace=False)
-        try:
-            result = _install(root)
-        except RuntimeError as exc:
-            failed.write_text(str(exc))
-            raise
-        done.write_text(json.dumps({"project": str(result.project), "venv": str(result.venv),
-                                    "source": str(result.source), "seconds": result.seconds}))
-    print(f"installed dst-harness into a fresh venv in {result.seconds:.0f}s")
-    yield result
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released before the tests run: only the install is exclusive
+        if not done.exists() and not failed.exists():
+            try:
+                made = _install(root)
+            except RuntimeError as exc:
+                failed.write_text(str(exc))
+            else:
+                done.write_text(json.dumps({"project": str(made.project), "venv": str(made.venv),
+                                            "source": str(made.source), "seconds": made.seconds}))
+                print(f"installed dst-harness into a fresh venv in {made.seconds:.0f}s")
+    if failed.exists():
+        pytest.fail(failed.read_text(), pytrace=False)
+    info = json.loads(done.read_text())
+    yield Installed(Path(info["project"]), Path(info["venv"]), Path(info["source"]), info["seconds"])
 
 
 def _no_traceback(proc: subprocess.CompletedProcess[str]) -> str:
