@@ -13,12 +13,15 @@ CHROMIUM := /usr/bin/chromium
 STRACE := /usr/bin/strace
 DEFAULT_SCENARIO ?= scenarios/main-rebalance-30d.yaml
 
-.PHONY: install run test test-ci test-fast lint contracts snapshots bench clean chromium hostile strace fuzz
+UV_VERSION := 0.13.8
 
-$(PY_STAMP): pyproject.toml
+.PHONY: install run test test-ci test-fast lint contracts snapshots bench clean chromium lock wheel hostile strace fuzz
+
+## the exact versions of requirements.lock (hash-checked), then this project, editable
+$(PY_STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --upgrade pip
-	$(VENV)/bin/pip install --quiet -e '.[test,cluster]'
+	$(VENV)/bin/pip install --quiet --require-hashes -r requirements.lock
+	$(VENV)/bin/pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
 $(NODE_STAMP): package.json package-lock.json
@@ -52,8 +55,20 @@ test-fast: $(PY_STAMP)
 	$(PY) -m pytest tests/unit -q
 
 lint: $(PY_STAMP)
-	$(VENV)/bin/ruff check runner harness tests bench
+	$(VENV)/bin/ruff check runner harness tests bench examples
 	$(VENV)/bin/mypy runner harness
+
+## regenerate requirements.lock from pyproject.toml's ranges (uv keeps the pins it can;
+## `make lock UPGRADE=--upgrade` moves every pin to the newest release in range)
+lock: $(PY_STAMP)
+	$(VENV)/bin/pip install --quiet uv==$(UV_VERSION)
+	$(VENV)/bin/uv pip compile pyproject.toml --extra test --extra cluster --universal --python-version 3.11 \
+		--generate-hashes --custom-compile-command 'make lock' --quiet $(UPGRADE) -o requirements.lock
+
+## the wheel other projects install: dist/dst_harness-<version>-py3-none-any.whl
+wheel: $(PY_STAMP)
+	rm -rf build/lib build/bdist.*
+	$(VENV)/bin/pip wheel --quiet --no-deps --no-build-isolation -w dist .
 
 ## rebuild fixtures/artifacts from fixtures/contracts with solcjs (offline), then copy the
 ## published Uniswap builds from the pinned npm packages (fixtures/published.lock.json)
@@ -64,7 +79,7 @@ contracts: $(NODE_STAMP)
 ## regenerate scenario snapshots on the embedded chain and remove orphans; review the diff!
 snapshots: install
 	$(PY) -m harness.snapshot_prune
-	$(PY) -m pytest scenarios -p no:xdist --backend eth-tester --snapshot-update -q
+	$(PY) -m pytest scenarios -p no:xdist --dst-backend eth-tester --snapshot-update -q
 
 bench: install
 	$(PY) -m bench
@@ -87,8 +102,8 @@ $(STRACE):
 FUZZ_SEED ?= 1
 FUZZ_RUNS ?= 200
 fuzz: install
-	$(VENV)/bin/harness fuzz --seed $(FUZZ_SEED) --runs $(FUZZ_RUNS) --workers $(WORKERS) --backend anvil \
+	$(VENV)/bin/harness fuzz --seed $(FUZZ_SEED) --runs $(FUZZ_RUNS) --workers $(WORKERS) --backend revm \
 		--coverage --corpus build/fuzz/corpus --time-budget 10m --shrink-attempts 120 --json build/fuzz/summary.json
 
 clean:
-	rm -rf $(VENV) node_modules build .pytest_cache
+	rm -rf $(VENV) node_modules build dist .pytest_cache

@@ -32,8 +32,11 @@ from typing import Any
 
 from harness.errors import BackendUnavailable
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-INSTALL_HINT = "run `npm ci` in the repository (it installs @foundry-rs/anvil 1.7.1), or set ANVIL=/path/to/anvil"
+SOURCE_ROOT = Path(__file__).resolve().parents[1]  # a checkout (or an editable install's source)
+ANVIL_PACKAGE = "@foundry-rs/anvil@1.7.1"
+INSTALL_HINT = (f"set ANVIL=/path/to/anvil, put anvil on PATH, or `npm install --save-dev {ANVIL_PACKAGE}` "
+                "in your project (node_modules is searched from the current directory up; "
+                "in a checkout of dst-harness, `npm ci`)")
 CHAIN_ID = 131277322940537  # the embedded chain's id, so transaction hashes match
 _LISTENING = re.compile(rb"Listening on ([0-9.]+):(\d+)")
 _live: set[AnvilNode] = set()
@@ -105,23 +108,39 @@ class _Spawner:
 _spawner = _Spawner()
 
 
+def _node_modules_roots() -> list[Path]:
+    """Where a project's node_modules may be: the current directory and each parent, then
+    this package's source checkout (a clone of dst-harness, or an editable install)."""
+    here = Path.cwd()
+    roots = [here, *here.parents, SOURCE_ROOT]
+    return list(dict.fromkeys(roots))
+
+
+def _from_node_modules(root: Path) -> str | None:
+    # npm puts the binary in a per-platform package (anvil-linux-amd64, anvil-darwin-arm64,
+    # ...); node_modules/.bin/anvil is a node shim around it, the binary itself is preferred.
+    for candidate in sorted((root / "node_modules" / "@foundry-rs").glob("anvil-*/bin/anvil")):
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return str(candidate)
+    return None
+
+
 def find_anvil() -> str:
-    """The anvil binary: $ANVIL, then node_modules, then PATH."""
+    """The anvil binary: $ANVIL, then the project's node_modules, then PATH."""
     env = os.environ.get("ANVIL")
     if env:
         if Path(env).is_file() and os.access(env, os.X_OK):
             return env
         raise BackendUnavailable("anvil", f"ANVIL={env} is not an executable file", hint=INSTALL_HINT)
-    for candidate in (
-        REPO_ROOT / "node_modules" / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil",
-        REPO_ROOT / "node_modules" / "@foundry-rs" / "anvil-linux-arm64" / "bin" / "anvil",
-    ):
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            return str(candidate)
+    for root in _node_modules_roots():
+        found = _from_node_modules(root)
+        if found:
+            return found
     found = shutil.which("anvil")
     if found:
         return found
-    raise BackendUnavailable("anvil", "the anvil binary was not found", hint=INSTALL_HINT)
+    raise BackendUnavailable("anvil", "the anvil binary was not found (not in ANVIL, node_modules or PATH)",
+                             hint=INSTALL_HINT)
 
 
 class AnvilNode:

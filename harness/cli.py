@@ -1,6 +1,6 @@
 """`harness`: run, check, create and describe scenario files from the command line.
 
-    harness run FILE [--backend eth-tester|anvil|revm] [--seed N] [--out DIR] [--max-instants N]
+    harness run FILE [--backend eth-tester|anvil|revm] [--seed N] [--out DIR] [--log-level LEVEL] [--max-instants N]
     harness check FILE... [--max-instants N]
     harness new NAME [--dir scenarios]
     harness schema
@@ -13,14 +13,23 @@ Imports of the chain and the runner are deferred to the commands that need them,
 from __future__ import annotations
 
 import argparse
+import os
+import shlex
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from harness.errors import HarnessError
 
+if TYPE_CHECKING:
+    from harness.scenario.model import Scenario
+
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+RUNS_DIR = "runs"  # `harness run` writes to runs/<scenario name>/ unless --out says otherwise
+FORK_TAKEOVER = ("a fresh runner on a fork finds what the history left (deposits, tokens bought) as "
+                 "unexplained balances; `accounting: {on_mismatch: correct}` books them and carries on, "
+                 "abort stops at the first check, report leaves the ledger short (README: Forks)")
 
 
 def _out(stream: TextIO, text: str = "") -> None:
@@ -32,6 +41,7 @@ def _out(stream: TextIO, text: str = "") -> None:
 def cmd_check(args: argparse.Namespace) -> int:
     from harness.scenario import load_scenario
 
+    _strategies_from_here()
     status = EXIT_OK
     for path in args.files:
         try:
@@ -98,27 +108,50 @@ def _os_error(exc: OSError, fallback: object) -> str:
     return f"{where}: {exc.strerror or exc}"
 
 
+def _fork_problem(scenario: Scenario, backend: str | None) -> str | None:
+    """`--backend` other than anvil-fork on a fork scenario would run it without its fork."""
+    if scenario.chain.backend != "anvil-fork" or backend in (None, "anvil-fork"):
+        return None
+    return (f"{scenario.source.path}: chain.backend: the scenario forks {scenario.chain.fork_url} at block "
+            f"{scenario.chain.fork_block} (anvil-fork); --backend {backend} would run it without the fork: "
+            "leave --backend out (or pass --backend anvil-fork)")
+
+
+def _strategies_from_here() -> None:
+    """Strategy modules of the project you run in are importable, as with `python -m`
+    (appended: an installed module of the same name wins)."""
+    here = os.getcwd()
+    if here not in sys.path:
+        sys.path.append(here)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    """Run one scenario; with --out, hold the directory's lock for the whole run."""
+    """Run one scenario into its output directory, holding the directory's lock throughout."""
+    from harness.logs import RUN_LOG, level_number, run_logging
     from runner.state import StateError, StateLock, remove_leftovers
 
+    _strategies_from_here()
     try:
         scenario = _load_for_run(args)
     except HarnessError as exc:
         _out(sys.stderr, str(exc))
         return EXIT_FAILED
-    out_dir = Path(args.out) if args.out else None
+    out_dir = Path(args.out) if args.out else Path(RUNS_DIR) / scenario.name
     lock = None
     try:
-        if out_dir:
-            try:
-                out_dir.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                _out(sys.stderr, f"{out_dir}: cannot create the output directory: {exc.strerror or exc}")
-                return EXIT_FAILED
-            lock = StateLock(out_dir / "state.json", purpose="another harness run").acquire()
-            remove_leftovers(out_dir / "state.json")  # temp files and segments of killed runs
-        return _run(args, scenario, out_dir)
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            _out(sys.stderr, f"{out_dir}: cannot write the run's output there: {exc.strerror or exc}")
+            return EXIT_FAILED
+        lock = StateLock(out_dir / "state.json", purpose="another harness run").acquire()
+        remove_leftovers(out_dir / "state.json")  # temp files and segments of killed runs
+        backend = args.backend or scenario.chain.backend
+        if backend == "anvil-fork" and scenario.accounting.on_mismatch != "correct":
+            _out(sys.stdout, f"note: {scenario.source.path}: accounting.on_mismatch is "
+                 f"{scenario.accounting.on_mismatch}: " + FORK_TAKEOVER)
+        with run_logging(level_number(args.log_level), out_dir / RUN_LOG):
+            return _run(args, scenario, out_dir)
     except StateError as exc:  # a lock held by another run, a save that failed, a state that fails its checks
         _out(sys.stderr, str(exc))
         return EXIT_FAILED
@@ -137,15 +170,19 @@ def _load_for_run(args: argparse.Namespace) -> Any:
         scenario = load_scenario(args.file, max_instants=args.max_instants)
     except OSError as exc:
         raise HarnessError(f"{args.file}: cannot read: {exc.strerror or exc}") from None
+    fork = _fork_problem(scenario, args.backend)
+    if fork:
+        raise HarnessError(fork)
     if args.backend:
         check_for_backend(scenario, args.backend)
     return scenario
 
 
-def _run(args: argparse.Namespace, scenario: Any, out_dir: Path | None) -> int:
+def _run(args: argparse.Namespace, scenario: Scenario, out_dir: Path) -> int:
     from harness.chains import ChainPool
     from harness.engine import ScenarioRun
     from harness.journal import JOURNAL_HEADER, format_journal_row
+    from harness.logs import RUN_LOG
     from harness.result import fingerprint, replay_command
     from harness.snapshot import render, snapshot_document
     from runner.state import PositionState, atomic_write
@@ -155,6 +192,7 @@ def _run(args: argparse.Namespace, scenario: Any, out_dir: Path | None) -> int:
     run = ScenarioRun(scenario, backend=args.backend, seed=args.seed, state_dir=out_dir, pool=pool,
                       restart_after_crash=not args.no_restart, progress=progress)
     _out(sys.stdout, "fingerprint: " + fingerprint(scenario, run.seed, run.backend))
+    _out(sys.stdout, f"output: {out_dir}/ (state.json, snapshot.json, {RUN_LOG})")
     try:
         result = run.run()
     except HarnessError as exc:
@@ -186,9 +224,8 @@ def _run(args: argparse.Namespace, scenario: Any, out_dir: Path | None) -> int:
     _out(sys.stdout, f"invariants: {result.invariant_checks} checks, {len(result.violations)} violation(s)")
     if result.error:
         _out(sys.stdout, f"run stopped: {result.error}")
-    if out_dir:
-        atomic_write(out_dir / "snapshot.json", render(snapshot_document(result)))
-        _out(sys.stdout, f"wrote {out_dir / 'state.json'} and {out_dir / 'snapshot.json'}")
+    atomic_write(out_dir / "snapshot.json", render(snapshot_document(result)))
+    _out(sys.stdout, f"wrote {out_dir / 'state.json'}, {out_dir / 'snapshot.json'} and {out_dir / RUN_LOG}")
     if args.report:
         from harness.report import build_report, write_report
 
@@ -200,8 +237,12 @@ def _run(args: argparse.Namespace, scenario: Any, out_dir: Path | None) -> int:
             paths.append(write_pdf(report, paths[1]))
         _out(sys.stdout, f"report: {', '.join(str(p) for p in paths)}")
         _out(sys.stdout, f"reconciliation residual: {report.reconciliation.residual}")
+    else:
+        state_file = shlex.quote(str(out_dir / "state.json"))
+        _out(sys.stdout, f"next: harness report {state_file} --out {shlex.quote(str(out_dir / 'report'))}"
+             "   (the auditor's report of this run)")
+    _out(sys.stdout, "replay: " + replay_command(scenario, result.seed, result.backend))
     if failed or result.unexpected_error or result.unexpected_violations:
-        _out(sys.stdout, "replay: " + replay_command(scenario, result.seed, result.backend))
         return EXIT_FAILED
     return EXIT_OK
 
@@ -264,6 +305,14 @@ def cmd_repair(args: argparse.Namespace) -> int:
     return code
 
 
+def _log_level(text: str) -> str:
+    from harness.logs import LEVELS
+
+    if text.upper() not in LEVELS:
+        raise argparse.ArgumentTypeError(f"expected one of {', '.join(LEVELS)}, found {text!r}")
+    return text.upper()
+
+
 def _positive(text: str) -> int:
     try:
         value = int(text)
@@ -282,7 +331,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--backend", choices=("eth-tester", "anvil", "anvil-fork", "revm"), default=None,
                      help="override the scenario's chain backend")
     run.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
-    run.add_argument("--out", default=None, help="directory for state.json and snapshot.json")
+    run.add_argument("--out", default=None, metavar="DIR",
+                     help=f"directory for state.json, snapshot.json and run.log (default: {RUNS_DIR}/<scenario name>)")
+    run.add_argument("--log-level", default="WARNING", type=_log_level, metavar="LEVEL",
+                     help="print the runner's and harness's log records at LEVEL and above on stderr: "
+                          "DEBUG, INFO, WARNING (default) or ERROR; run.log always gets every record")
     run.add_argument("--quiet", action="store_true", help="do not print the journal")
     run.add_argument("--report", default=None, metavar="DIR",
                      help="write the auditor's report (report.md, .html, .json, ledger.csv) to DIR")

@@ -12,6 +12,7 @@ events reach the world through a narrow context (harness/context.py).
 
 from __future__ import annotations
 
+import logging
 import tempfile
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -47,6 +48,8 @@ from runner.chain.errors import Unsupported
 from runner.chain.retry import RetryingBackend
 
 MAX_ATTEMPTS = 3  # a tick whose runner keeps dying is restarted at most twice
+FAULT_EVENTS = frozenset({"fail_next_trade", "node_fault", "crash", "reorg", "mempool", "node_restart"})
+logger = logging.getLogger(__name__)
 
 
 class ScenarioRun:
@@ -215,6 +218,7 @@ class _Driver:
         """Events, then the tick or the trigger check, then expectations; one journal row.
         The last instant also runs the end-of-run invariants, before its expectations."""
         chain = self.world.chain
+        logger.debug("instant %s (%s)%s%s", format_duration(instant.offset), ts.isoformat(), " tick" if instant.tick else "", " trigger check" if instant.trigger_check else "")
         chain.set_clock(int(ts.timestamp()))
         if instant.reorg_mark:
             self.node.mark(instant.offset)
@@ -223,6 +227,7 @@ class _Driver:
         ctx = EventContext(self.world, self.faults, self.node, self.host, ts, self.seed)
         for event in instant.events:
             entry.events.append(self._event(event, ctx))
+            logger.log(logging.WARNING if event.kind in FAULT_EVENTS else logging.INFO, "%s %s: %s", entry.at, event.kind, entry.events[-1])
             self._check(Point.event, event)
         if instant.tick and not self.stopped:
             entry.kind = "tick"
@@ -312,6 +317,8 @@ class _Driver:
             return False
         if outcome.kind == OutcomeKind.crashed:
             self.result.crashes += 1
+            logger.warning("%s: the runner died at %s; %s", self._at, outcome.step,
+                           "restarting it from its state file" if self.restart_after_crash else "not restarted (--no-restart)")
             entry.events.append(f"crash at {outcome.step}")
             if not self.restart_after_crash:
                 # Leave everything as the dead process left it: for `harness repair`.
@@ -323,6 +330,7 @@ class _Driver:
             # The node failed past what the runner retries: the process exits, as a
             # live runner would, and is restarted from its state file.
             self.result.node_errors += 1
+            logger.warning("%s: node error past the runner's retries: %s; restarting the runner", self._at, outcome.error)
             entry.status = "node error" if entry.kind == "trigger" else entry.status
             entry.events.append(f"node error: {outcome.error}")
             self.faults.disarm()
@@ -330,6 +338,7 @@ class _Driver:
         return True
 
     def _stop(self, entry: JournalEntry, outcome: Outcome, status: str) -> None:
+        logger.error("%s: the run stopped (%s): %s", self._at, outcome.error_kind, outcome.error)
         entry.status = status
         self.result.error, self.result.error_kind = outcome.error, outcome.error_kind
         self.host.abandon()

@@ -9,6 +9,7 @@ it happened. An error means the node refused it. Only the runner's own requests
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -20,6 +21,7 @@ from runner.chain.proxy import BackendProxy
 from runner.chain.retry import NO_ANSWER
 
 T = TypeVar("T")
+logger = logging.getLogger(__name__)
 
 
 class FaultInjectingBackend(BackendProxy):
@@ -44,6 +46,7 @@ class FaultInjectingBackend(BackendProxy):
             return thunk()
         self.remaining -= 1
         self.injected.append(f"{method}: {self.mode}")
+        logger.warning("injected node fault: %s %s (%d more armed)", method, self.mode, self.remaining)
         if self.mode == NodeFaultMode.timeout:
             thunk()  # it reached the node; the answer is lost
             raise NodeTimeout(method, NO_ANSWER)

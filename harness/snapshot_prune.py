@@ -10,9 +10,11 @@ import sys
 from pathlib import Path
 
 from harness.scenario import load_scenario
-from harness.snapshot_extension import SNAPSHOT_DIR
+from harness.snapshot_extension import DEFAULT_SNAPSHOT_DIR
 
-SCENARIO_DIR = SNAPSHOT_DIR.parent / "scenarios"
+# Relative to the project it runs in (make snapshots runs it from the repository's root).
+SCENARIO_DIR = Path("scenarios")
+SNAPSHOT_DIR = Path(DEFAULT_SNAPSHOT_DIR)
 
 
 def scenario_names(root: Path = SCENARIO_DIR) -> dict[str, Path]:

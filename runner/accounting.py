@@ -13,6 +13,7 @@ token units. A token that cannot be priced is judged in units only.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -36,6 +37,7 @@ from runner.state import (
 from runner.universe import Universe
 
 SHARES = "vault shares"
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -157,6 +159,7 @@ def apply_corrections(state: State, universe: Universe, check: AccountingCheck, 
     for row in check.rows:
         if row.verdict != Verdict.mismatch:
             continue
+        logger.warning("correction booked for %s: ledger %s, on chain %s (check #%d, %s)", row.asset, row.ledger, row.on_chain, check.check_id, check.kind)
         if row.asset == SHARES:
             # The share supply is the vault's: the ledger's count follows it, booking the
             # shares it never saw minted or burned (no asset moves).

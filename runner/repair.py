@@ -14,11 +14,14 @@ nothing the second time: only unfinished trades are touched, and they end finish
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from runner.models.execution import ExecutionModel
 from runner.state import State, TradeExecution, TradeStatus
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -45,6 +48,7 @@ def repair_unfinished(state: State, execution: ExecutionModel, ts: datetime,
             trade.status = TradeStatus.repaired
             trade.repaired_at = ts
             trade.failure_reason = "planned but never started before the crash"
+            logger.warning("repair: trade #%d %s was planned but never started; marked repaired", trade.trade_id, trade.pair)
             report.repaired.append(trade)
             continue
         receipt = execution.lookup(trade)
@@ -53,10 +57,12 @@ def repair_unfinished(state: State, execution: ExecutionModel, ts: datetime,
                 portfolio.start_trade(trade, ts)
             execution.settle(state, trade, receipt, ts)
             trade.notes.append("settled by repair from its receipt")
+            logger.info("repair: trade #%d %s settled from its receipt: %s", trade.trade_id, trade.pair, trade.status)
             report.settled.append(trade)
             continue
         tx = trade.blockchain_transactions[-1] if trade.blockchain_transactions else None
         if tx is not None and bytes.fromhex(tx.tx_hash[2:]) in pending:
+            logger.info("repair: trade #%d %s still in the mempool; left for the chain to answer", trade.trade_id, trade.pair)
             report.unresolved.append(trade)
             continue
         if tx is None:
@@ -69,6 +75,7 @@ def repair_unfinished(state: State, execution: ExecutionModel, ts: datetime,
         pos = portfolio.position_of(trade)
         if pos.is_open and not pos.unfinished_trades():
             pos.closed_by = None  # a closing sell that never happened closes nothing
+        logger.warning("repair: trade #%d %s never reached the chain (%s); counter entry booked", trade.trade_id, trade.pair, reason)
         report.repaired.append(trade)
     for t in report.fixed:
         if t.trade_id not in state.repaired_trade_ids:

@@ -120,6 +120,7 @@ class ChainStrategyRunner(StrategyRunner):
 
     # -- the step seam ---------------------------------------------------------
     def _step(self, name: Step) -> None:
+        logger.debug("step %s reached", name)
         if self.step_hook is not None:
             self.step_hook(name)
 
@@ -175,6 +176,7 @@ class ChainStrategyRunner(StrategyRunner):
                           self._check_prices(universe))
         policy = MismatchPolicy.report if report_only else self.accounting_policy.on_mismatch
         if check.outcome == Verdict.mismatch:
+            logger.warning("accounting check #%d (%s) at block %d: %s differ from the ledger; policy %s", check.check_id, check.kind, check.block_number, ", ".join(r.asset for r in check.mismatches()), policy)
             if policy == MismatchPolicy.abort:
                 check.action = CheckAction.aborted
                 raise UnexpectedAccountingCorrectionIssue(
@@ -204,6 +206,7 @@ class ChainStrategyRunner(StrategyRunner):
         if not bad:
             return check
         policy = self.accounting_policy.on_mismatch
+        logger.warning("accounting check #%d (post execution) at block %d: %s differ from the ledger; policy %s", check.check_id, check.block_number, ", ".join(bad), self.accounting_policy.on_mismatch)
         if policy == MismatchPolicy.abort and self.execution_context.is_live:
             check.action = CheckAction.aborted
             raise BalanceCheckFailed("on-chain balances differ from the ledger after execution", bad,
@@ -250,6 +253,9 @@ class ChainStrategyRunner(StrategyRunner):
                   if t.is_unfinished and t.blockchain_transactions]
         pending = backend.pending_among(hashes) if hashes else set()
         report = repair_unfinished(state, self.execution_model, ts, confirmed, pending)
+        logger.log(logging.INFO if report.fixed or report.unresolved else logging.DEBUG,
+                   "repair at confirmed nonce %d: %d settled, %d repaired, %d still pending", confirmed,
+                   len(report.settled), len(report.repaired), len(report.unresolved))
         # Still in the mempool: the next tick waits for them instead of trading on top.
         self.pending_trade_ids = {t.trade_id for t in report.unresolved}
         on_chain = chain_balances(self.chain, self.universe)
@@ -322,6 +328,7 @@ class ChainStrategyRunner(StrategyRunner):
                 execution.broadcast(trade, ts)
             except TransactionRejected as exc:
                 refused = trade.blockchain_transactions[-1].nonce
+                logger.warning("trade #%d %s: broadcast refused by the node: %s", trade.trade_id, trade.pair, exc.message)
                 trade.blockchain_transactions[-1].revert_reason = f"refused by the node: {exc.message}"
                 if "nonce too low" in exc.message.lower() and not resigned:
                     resigned = True
@@ -345,6 +352,7 @@ class ChainStrategyRunner(StrategyRunner):
     def _after_settlement(self, state: State, trade: TradeExecution, ts: datetime) -> None:
         portfolio = state.portfolio
         pos = portfolio.position_of(trade)
+        logger.log(logging.WARNING if trade.status == TradeStatus.failed else logging.INFO, "trade #%d %s %s %s: %s", trade.trade_id, trade.side, trade.pair, trade.status, trade.failure_reason or f"{trade.executed_quantity} at {trade.executed_price}")
         if trade.status == TradeStatus.failed:
             if (trade.is_sell or pos.quantity > 0) and trade.blockchain_transactions:
                 pos.frozen_at = ts
@@ -474,6 +482,7 @@ class ChainStrategyRunner(StrategyRunner):
             self._step(Step.pretick_check)
         except PreflightCheckFailed as exc:
             self.run_state.exceptions.append(str(exc))
+            logger.warning("pre-tick check failed, no trades this cycle: %s", exc.message)
             return [], f"preflight failed: {exc.message}"
         with timed("on_clock"):
             trades = self.on_clock(ts, universe, pricing, state, debug_details)

@@ -9,13 +9,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
+from importlib import resources
+from importlib.resources.abc import Traversable
 from typing import Any
 
 from eth_abi import decode, encode
 from eth_hash.auto import keccak
 
-ARTIFACTS_DIR = Path(__file__).resolve().parents[2] / "fixtures" / "artifacts"
+ARTIFACTS_PACKAGE = "fixtures"  # the artifacts are its package data: fixtures/artifacts/<name>.json
 
 
 class ArtifactError(LookupError):
@@ -123,10 +124,22 @@ def parse_artifact(doc: dict[str, Any]) -> ContractArtifact:
     )
 
 
+def artifacts_dir() -> Traversable:
+    """`fixtures/artifacts` as installed: a source checkout, an editable install or a wheel."""
+    try:
+        root = resources.files(ARTIFACTS_PACKAGE)
+    except ModuleNotFoundError:
+        raise ArtifactError(f"the package {ARTIFACTS_PACKAGE!r} with the contract artifacts is not installed "
+                            "(reinstall dst-harness)") from None
+    return root.joinpath("artifacts")
+
+
 @cache
 def artifact(name: str) -> ContractArtifact:
-    """The compiled fixture contract `name` (fixtures/artifacts/<name>.json)."""
-    path = ARTIFACTS_DIR / f"{name}.json"
-    if not path.exists():
-        raise ArtifactError(f"no compiled artifact {path}; run `make contracts`")
-    return parse_artifact(json.loads(path.read_text()))
+    """The compiled fixture contract `name` (fixtures/artifacts/<name>.json, package data)."""
+    path = artifacts_dir().joinpath(*f"{name}.json".split("/"))
+    if not path.is_file():
+        raise ArtifactError(f"no compiled artifact fixtures/artifacts/{name}.json in {artifacts_dir()} "
+                            "(in a checkout: `make contracts`; otherwise a `fixtures` package of your "
+                            "project may shadow dst-harness's)")
+    return parse_artifact(json.loads(path.read_text(encoding="utf-8")))

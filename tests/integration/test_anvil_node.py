@@ -7,9 +7,11 @@ import signal
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
+from harness import anvil_node
 from harness.anvil_node import AnvilNode, find_anvil
 from harness.chains import GENESIS
 from harness.errors import BackendUnavailable
@@ -45,8 +47,33 @@ class TestAnvilNode:
     def test_missing_binary_says_how_to_install(self, monkeypatch: pytest.MonkeyPatch) -> None:
         """ANVIL pointing nowhere is a clear error naming the install command."""
         monkeypatch.setenv("ANVIL", "/nonexistent/anvil")
-        with pytest.raises(BackendUnavailable, match="npm ci"):
+        with pytest.raises(BackendUnavailable, match="ANVIL=/nonexistent/anvil is not an executable file"):
             find_anvil()
+
+    def test_the_projects_node_modules_is_searched_from_the_current_directory(
+            self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """A project that ran `npm install @foundry-rs/anvil` has its anvil found from a subdirectory."""
+        binary = tmp_path / "node_modules" / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil"
+        binary.parent.mkdir(parents=True)
+        binary.write_text("#!/bin/sh\n")
+        binary.chmod(0o755)
+        (tmp_path / "tests").mkdir()
+        monkeypatch.delenv("ANVIL", raising=False)
+        monkeypatch.chdir(tmp_path / "tests")
+        assert find_anvil() == str(binary)
+
+    def test_nowhere_names_every_place_looked(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        """No ANVIL, no node_modules, nothing on PATH: the message names all three."""
+        monkeypatch.delenv("ANVIL", raising=False)
+        monkeypatch.chdir(tmp_path)
+        monkeypatch.setattr(anvil_node, "SOURCE_ROOT", tmp_path)
+        monkeypatch.setenv("PATH", str(tmp_path))
+        with pytest.raises(BackendUnavailable) as info:
+            find_anvil()
+        message = str(info.value)
+        assert "the anvil binary was not found (not in ANVIL, node_modules or PATH)" in message
+        assert "set ANVIL=/path/to/anvil, put anvil on PATH, or `npm install --save-dev @foundry-rs/anvil@1.7.1`" in message
+        assert "\n" not in message
 
     def test_no_orphan_after_the_owner_is_terminated(self) -> None:
         """SIGTERM to the harness process stops the anvil it started."""

@@ -22,7 +22,7 @@ def test_new_then_run_passes(tmp_path: Path) -> None:
     made = subprocess.run([*cli, "new", "fresh", "--dir", str(tmp_path)], capture_output=True, text=True, timeout=60)
     assert made.returncode == 0, made.stderr
     ran = subprocess.run([*cli, "run", str(tmp_path / "fresh.yaml"), "--quiet"], capture_output=True, text=True,
-                         timeout=300)
+                         timeout=300, cwd=tmp_path)
     assert ran.returncode == 0, ran.stdout + ran.stderr
     results = [line for line in ran.stdout.splitlines() if " expect " in line]
     assert len(results) == sum(cls.live for cls in EXPECTATION_TYPES)
