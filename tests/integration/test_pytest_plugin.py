@@ -118,7 +118,7 @@ class TestCollection:
                     "        print('LOCATION', item.location[0], item.location[1])\n")
         project(tmp_path, files={"conftest.py": conftest, "scenarios/x.yaml": "# a comment\n" + TINY.format(name="x")})
         out = _pytest("--collect-only", "-q", "-s", cwd=tmp_path).stdout
-        assert out.count("LOCATION scenarios/x.yaml 1") == 2, out  # 0-based: line 2 of the file
+        assert out.count("LOCATION scenarios/x.yaml 1") == 3, out  # one item per backend; 0-based: line 2
 
 
 class TestGoodCitizen:

@@ -91,7 +91,7 @@ def test_a_rerun_cleans_up_what_a_killed_run_left(tmp_path: Path, capsys: pytest
     assert main(["run", SCENARIO, "--out", str(out), "--quiet"]) == 0
     capsys.readouterr()
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["snapshot.json", "state.json", "state.json.d", "state.json.lock"]
+    assert names == ["run.log", "snapshot.json", "state.json", "state.json.d", "state.json.lock"]
     assert sorted(p.name for p in (out / "state.json.d").iterdir()) == [
         "balance_updates.2.jsonl", "checks.2.jsonl", "stats.2.jsonl", "trades.2.jsonl"]
     assert (out / "snapshot.json").read_bytes() == SNAPSHOT.read_bytes()
