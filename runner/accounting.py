@@ -17,7 +17,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
+from decimal import Context, Decimal, localcontext
 from typing import Any
 
 from runner.chain.abi import Function, artifact
@@ -103,6 +103,13 @@ def verdict_for(diff: Decimal, ledger: Decimal, price: Decimal | None,
     return Verdict.mismatch, tolerance
 
 
+def _value(diff: Decimal, price: Decimal, unit: Decimal) -> Decimal:
+    """A difference's value to `unit`, exactly: the default context's 28 digits cannot
+    hold a large value to a fine unit (an 18-decimal reserve keeps 30 digits below 1)."""
+    with localcontext(Context(prec=120)):
+        return (diff * price).quantize(unit)
+
+
 def run_check(
     chain: ChainClient,
     universe: Universe,
@@ -138,7 +145,7 @@ def run_check(
             asset=asset, address=checksum(address), on_chain=a, ledger=b, difference=diff,
             relative_difference=rel.quantize(Decimal("1e-12")) if rel else rel, tolerance=tol,
             verdict=verdict, position_id=pos,
-            value_difference=(diff * price).quantize(value_unit) if price is not None else None,
+            value_difference=_value(diff, price, value_unit) if price is not None else None,
         ))
     outcome = Verdict.ok
     if any(r.verdict == Verdict.mismatch for r in rows):

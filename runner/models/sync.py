@@ -17,7 +17,7 @@ from runner.chain.abi import artifact
 from runner.chain.backend import Log
 from runner.chain.client import ChainClient
 from runner.state import BalanceUpdate, BalanceUpdateCause, State
-from runner.universe import Universe
+from runner.universe import Token, Universe
 
 REORG_WINDOW = 64
 
@@ -34,6 +34,8 @@ class VaultSyncModel:
         self._withdraw = vault.event("Withdraw")
         self._rebase = token.event("Rebase")
         self._interest = token.events.get("InterestAccrued")
+        self._shares_of = token.fn("sharesOf")
+        self._total_shares = token.fn("getTotalShares")
         self._rebasing = [t for t in universe.tokens.values() if t.rebasing]
         self._hashes: dict[int, bytes | None] = {}
 
@@ -82,6 +84,19 @@ class VaultSyncModel:
         sync.reorgs_detected += 1
         return max(1, min(head, sync.last_block) - REORG_WINDOW)
 
+    def _rebased_units(self, token: Token, block: int, old_total: int, new_total: int) -> int:
+        """How many base units the rebase moved the vault's balance, computed as the token
+        does: shares x pooled / total shares, rounded down, before and after (shares held
+        at the rebase's block; a rebase moves no shares). Scaling the ledger's quantity
+        instead rounds twice and drifts from the chain by a unit now and then."""
+        shares, total_shares = self.chain.read_many([
+            (token.address, self._shares_of, (self.universe.vault,)),
+            (token.address, self._total_shares, ()),
+        ], block)
+        if total_shares == 0:
+            return 0
+        return int(shares * new_total // total_shares - shares * old_total // total_shares)
+
     def _book(self, state: State, log: Log, key: str, ts: datetime) -> BalanceUpdate | None:
         topic = log.topics[0] if log.topics else b""
         portfolio = state.portfolio
@@ -120,11 +135,15 @@ class VaultSyncModel:
             old_total, new_total = int(ev["oldTotalPooled"]), int(ev["newTotalPooled"])
             pos = portfolio.open_position_for(self.universe.pair_for(token.symbol))
             if pos is None or pos.quantity == 0 or old_total == 0:
+                # Read, and nothing of ours moved: remembered, so that reading this block
+                # again (a reorg's re-sync) never books it against a position opened since.
+                portfolio.pass_event(key)
                 return None
-            new_qty = token.quantize(pos.quantity * Decimal(new_total) / Decimal(old_total))
-            delta = new_qty - pos.quantity
+            delta = token.from_units(self._rebased_units(token, log.block_number, old_total, new_total))
             if delta == 0:
+                portfolio.pass_event(key)
                 return None
+            new_qty = pos.quantity + delta
             update = BalanceUpdate(
                 balance_update_id=0,
                 cause=BalanceUpdateCause.interest if interest else BalanceUpdateCause.rebase,

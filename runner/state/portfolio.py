@@ -24,6 +24,9 @@ class Portfolio:
     next_trade_id: int = 1
     next_balance_update_id: int = 1
     seen_event_keys: list[str] = field(default_factory=list)
+    # chain events the sync read and deliberately did not book (a rebase of a token not
+    # held): never booked later either, whatever a re-read of their block finds held then
+    passed_event_keys: list[str] = field(default_factory=list)
     # buys whose capital has left the reserve but not settled: trade id -> position id.
     # Kept so NAV does not walk every trade ever made (quadratic over a long run).
     in_flight: dict[int, int] = field(default_factory=dict)
@@ -201,7 +204,20 @@ class Portfolio:
 
     # -- external balance changes ------------------------------------------
     def has_event(self, key: str) -> bool:
-        return key in self._seen()
+        """The event was booked, or read and passed over: either way it is done."""
+        return key in self._seen() or key in self._passed()
+
+    def pass_event(self, key: str) -> None:
+        if key not in self._passed():
+            self.passed_event_keys.append(key)
+            self._passed().add(key)
+
+    def _passed(self) -> set[str]:
+        cache = getattr(self, "_passed_cache", None)
+        if cache is None or len(cache) != len(self.passed_event_keys):
+            cache = set(self.passed_event_keys)
+            object.__setattr__(self, "_passed_cache", cache)
+        return cache
 
     def _seen(self) -> set[str]:
         cache = getattr(self, "_seen_cache", None)

@@ -105,7 +105,8 @@ def client(proxy: WireProxy, timeout: float = 2.0) -> JsonRpcClient:  # float-ok
 class TestExports:
     def test_all_is_the_public_names(self) -> None:
         """Everything public in harness.wire is exported, sorted, and nothing else."""
-        public = sorted(n for n in vars(wire) if not n.startswith("_") and n not in {
+        # isidentifier: assertion rewriting adds "@py_builtins" when harness is rewritten
+        public = sorted(n for n in vars(wire) if n.isidentifier() and not n.startswith("_") and n not in {
             "annotations", "faults", "http", "lag", "methods", "proxy"})
         assert sorted(wire.__all__) == public
 
