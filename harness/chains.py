@@ -9,6 +9,7 @@ same block numbers, same addresses, same balances, every time.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ if TYPE_CHECKING:  # py-evm costs half a second to import: only the embedded cha
 from runner.chain.anvil import AnvilBackend
 from runner.chain.client import ChainClient
 from runner.chain.errors import Unsupported
+from runner.universe import VaultKind
 
 # Every chain starts at the same genesis time, so block timestamps and numbers agree
 # across backends and across scenarios sharing a node.
@@ -42,12 +44,18 @@ class WorldSpec:
     pools: tuple[PoolDecl, ...]
     investors: tuple[str, ...]
     deploy_at: int
+    vault: VaultKind = VaultKind.legacy
+
+    @property
+    def on_protocols(self) -> bool:
+        """Deployed by harness/protocols (a real vault, and the real DEXes it trades)."""
+        return self.vault != VaultKind.legacy
 
     def key(self, *, with_time: bool = True) -> str:
         """Identity of the deployed world; without time it identifies its addresses."""
         doc = json.dumps(
             [self.reserve, [t.__dict__ for t in self.tokens], [p.__dict__ for p in self.pools],
-             list(self.investors), self.deploy_at if with_time else None],
+             list(self.investors), self.deploy_at if with_time else None, str(self.vault)],
             default=str, sort_keys=True,
         )
         return hashlib.sha256(doc.encode()).hexdigest()
@@ -57,9 +65,18 @@ def world_spec(scenario: Scenario) -> WorldSpec:
     """The world a scenario's universe section describes, deployed just before it starts."""
     u = scenario.universe
     tokens = tuple(TokenDecl(sym, t.decimals, t.rebasing, t.transfer_fee) for sym, t in u.tokens.items())
-    pools = tuple(PoolDecl(p.pair.split("/")[0], p.pair.split("/")[1], p.price, p.depth, p.fee) for p in u.pools)
+    pools = tuple(PoolDecl(p.base, p.quote, p.price, p.depth, p.fee, p.dex) for p in u.pools)
     deploy_at = int((scenario.clock.start - DEPLOY_LEAD).timestamp())
-    return WorldSpec(u.reserve, tokens, pools, tuple(scenario.investors), deploy_at)
+    return WorldSpec(u.reserve, tokens, pools, tuple(scenario.investors), deploy_at, scenario.vault.kind)
+
+
+def _deploy(chain: ChainClient, accounts: Accounts, spec: WorldSpec) -> World:
+    """The fixture world, or (with a real vault) the world on the real protocols."""
+    if spec.on_protocols:
+        from harness.protocols.scenario_world import deploy_scenario_world
+
+        return deploy_scenario_world(chain, accounts, spec.reserve, spec.tokens, spec.pools, spec.vault)
+    return deploy_world(chain, accounts, spec.reserve, list(spec.tokens), list(spec.pools))
 
 
 @dataclass
@@ -128,14 +145,15 @@ class ChainPool:
                 chain.sync_nonce(w)
             fresh = backend.snapshot()
             self._worlds[key] = _Cached(fresh, cached.world)
-            world = World(chain, accounts, cached.world.universe, cached.world.fault_switch)
+            # The same kind of world (a protocol world keeps its DEX actions), on this chain.
+            world = dataclasses.replace(cached.world, chain=chain, accounts=accounts, armed_faults={})
             return chain, world
         # Reverting to genesis invalidates every snapshot taken after it (anvil deletes
         # them; on the embedded chain the log index would no longer match).
         self._worlds = {k: v for k, v in self._worlds.items() if k[0] != backend_name}
         self._reset_to_genesis(backend_name, backend, accounts)
         chain = ChainClient(backend, clock=spec.deploy_at)
-        world = deploy_world(chain, accounts, spec.reserve, list(spec.tokens), list(spec.pools))
+        world = _deploy(chain, accounts, spec)
         self.deploys += 1
         self._worlds[key] = _Cached(backend.snapshot(), world)
         return chain, world

@@ -6,7 +6,10 @@ reads are the harness's (balances, share supply, pool reserves, fee settings, al
 given block), the route is chosen here (fewest hops to the reserve, pools in declaration
 order), and a sale is priced with the pools' own constant-product formula, hop by hop,
 with each token's transfer fee as the token charges it (`amount * bps / 10000`,
-rounded down, taken from what is sent).
+rounded down, taken from what is sent). A Uniswap v2 pair is such a pool with v2's one
+fee; a Uniswap v3 hop is priced by the chain itself: an eth_call of V3ViewQuoter (the
+contract the real vaults value v3 holdings by, which replays the pool's own swap loop)
+at the block, never by the runner's v3math.
 
 `ChainTruth` reads through the backend *below* the fault injector, so checking an
 invariant never consumes a fault a scenario armed for the runner.
@@ -15,13 +18,13 @@ invariant never consumes a fault a scenario armed for the runner.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
 
 from runner.chain.abi import artifact
 from runner.chain.backend import Backend, Call
-from runner.universe import Pool, Token, Universe
+from runner.universe import V2_FEE, Dex, Pool, Token, Universe
 
 BPS = 10_000
 
@@ -42,6 +45,7 @@ class View:
     holdings: Holdings
     reserves: dict[bytes, tuple[int, int]]  # pool address -> (reserve0, reserve1)
     transfer_fees: dict[str, int]  # token symbol -> basis points
+    sqrt_prices: dict[bytes, int] = field(default_factory=dict)  # v3 pool address -> slot0's sqrtPriceX96
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,8 @@ class ChainTruth:
         self._erc20 = artifact("TestToken")
         self._vault = artifact("Vault")
         self._pair = artifact("Pair")
+        self._v3_pool = artifact("uniswap/UniswapV3Pool")
+        self._v3_quote = artifact("V3ViewQuoter").fn("quoteExactInputSingle")
         self._views: dict[int, View] = {}
 
     # -- plain reads -------------------------------------------------------------
@@ -94,18 +100,22 @@ class ChainTruth:
         balance_of, supply = self._erc20.fn("balanceOf"), self._vault.fn("totalSupply")
         reserves_of, fee_of = self._pair.fn("getReserves"), self._erc20.fn("transferFeeBps")
         symbols = list(u.tokens)
-        pools = list(u.pools.values())
+        pools = [p for p in u.pools.values() if p.dex != Dex.uniswap_v3]
+        v3_pools = [p for p in u.pools.values() if p.dex == Dex.uniswap_v3]
+        slot0 = self._v3_pool.fn("slot0")
         plain = [t for t in u.tokens.values() if not t.rebasing]
         calls = [(u.tokens[s].address, balance_of.encode(u.vault)) for s in symbols]
         calls.append((u.vault, supply.encode()))
         calls += [(p.address, reserves_of.encode()) for p in pools]
+        calls += [(p.address, slot0.encode()) for p in v3_pools]
         calls += [(t.address, fee_of.encode()) for t in plain]
         out = iter(self._call_many(calls, block))
         units = {s: int(balance_of.decode_one(next(out))) for s in symbols}
         held = Holdings(block, units, int(supply.decode_one(next(out))))
         reserves = {p.address: tuple(reserves_of.decode(next(out))[:2]) for p in pools}
+        sqrt_prices = {p.address: int(slot0.decode(next(out))[0]) for p in v3_pools}
         fees = {t.symbol: int(fee_of.decode_one(next(out))) for t in plain}
-        view = View(held, reserves, fees)  # type: ignore[arg-type]
+        view = View(held, reserves, fees, sqrt_prices)  # type: ignore[arg-type]
         if len(self._views) >= 8:
             self._views.pop(next(iter(self._views)))
         self._views[block] = view
@@ -120,11 +130,18 @@ class ChainTruth:
 
     @cached_property
     def pool_fees(self) -> dict[bytes, int]:
-        """Each pair's fee in basis points, as the pair stores it (immutable)."""
-        pools = list(self.universe.pools.values())
-        fn = self._pair.fn("feeBps")
-        out = self._call_many([(p.address, fn.encode()) for p in pools], self.backend.block_number())
-        return {p.address: int(fn.decode_one(raw)) for p, raw in zip(pools, out, strict=True)}
+        """Each pool's fee in basis points: as a fixture pair stores it (immutable), a v3
+        pool's `fee()` (pips, every tier a whole number of basis points), Uniswap v2's one
+        fee for a UniswapV2Pair (it stores none)."""
+        pools = [p for p in self.universe.pools.values() if p.dex != Dex.uniswap_v2]
+        pair_fee, v3_fee = self._pair.fn("feeBps"), self._v3_pool.fn("fee")
+        calls = [(p.address, (v3_fee if p.dex == Dex.uniswap_v3 else pair_fee).encode()) for p in pools]
+        out = self._call_many(calls, self.backend.block_number()) if pools else []
+        fees = {p.address: int(pair_fee.decode_one(raw)) // (100 if p.dex == Dex.uniswap_v3 else 1)
+                for p, raw in zip(pools, out, strict=True)}
+        v2_bps = int(V2_FEE * BPS)
+        fees.update({p.address: v2_bps for p in self.universe.pools.values() if p.dex == Dex.uniswap_v2})
+        return fees
 
     # -- routes and sales --------------------------------------------------------
     @cached_property
@@ -173,7 +190,10 @@ class ChainTruth:
             for pool in route:
                 units -= units * fees.get(token.symbol, 0) // BPS  # what reaches the pair
                 other = _other_side(pool, token)
-                units = self._amount_out(pool, token, other, units, reserves[pool.address])
+                if pool.dex == Dex.uniswap_v3:
+                    units = self._v3_amount_out(pool, token, other, units, block)
+                else:
+                    units = self._amount_out(pool, token, other, units, reserves[pool.address])
                 token = other
             out[symbol] = units - units * fees.get(token.symbol, 0) // BPS  # what reaches the vault
         return out
@@ -187,16 +207,30 @@ class ChainTruth:
         with_fee = amount_in * (BPS - self.pool_fees[pool.address])
         return with_fee * reserve_out // (reserve_in * BPS + with_fee)
 
+    def _v3_amount_out(self, pool: Pool, token_in: Token, token_out: Token, amount_in: int, block: int) -> int:
+        """What the v3 pool pays for `amount_in` at `block`, as the chain's view quoter says."""
+        if amount_in <= 0:
+            return 0
+        data = self._v3_quote.encode(token_in.address, token_out.address, pool.fee_pips, amount_in)
+        return int(self._v3_quote.decode_one(self._call_many([(self.universe.v3_quoter, data)], block)[0]))
+
     def mid_price(self, symbol: str, block: int) -> Decimal:
         """Reserve per unit of `symbol` along its route, from reserves (no fee, no impact)."""
         route = self.routes.get(symbol)
         if route is None:
             return Decimal(0)
-        reserves = self.view(block).reserves
+        view = self.view(block)
+        reserves = view.reserves
         token = self.universe.tokens[symbol]
         price = Decimal(1)
         for pool in route:
             other = _other_side(pool, token)
+            if pool.dex == Dex.uniswap_v3:  # sqrtPriceX96**2 / 2**192: token1 units per token0 unit
+                ratio = Decimal(view.sqrt_prices[pool.address]) ** 2 / Decimal(2**192)
+                units_out_per_in = ratio if token.address.lower() < other.address.lower() else 1 / ratio
+                price *= units_out_per_in * Decimal(10) ** (token.decimals - other.decimals)
+                token = other
+                continue
             r_in, r_out = _oriented(reserves[pool.address], token, other)
             if r_in == 0:
                 return Decimal(0)

@@ -19,7 +19,7 @@ from harness.accounts import Accounts
 from runner.chain.abi import artifact
 from runner.chain.client import ChainClient
 from runner.chain.wallet import Wallet
-from runner.universe import Pool, Token, Universe
+from runner.universe import Dex, Pool, Token, Universe
 
 MAX_UINT = 2**256 - 1
 DEPLOY_GAS = 6_000_000
@@ -202,14 +202,18 @@ class World:
         amount0_out, amount1_out = (out, 0) if out_is_token0 else (0, out)
         with self.block():
             self.mint(token_in, pool.address, amount_in)
-            self._tx(self.accounts.market, pool.address, "Pair", "swap", amount0_out, amount1_out, market,
-                     action="price shock swap")
+            self._pair_swap(pool, amount0_out, amount1_out, market)
         if token_in.rebasing:
             b, q = self.reserves(pool)  # share rounding: read what the pair really holds
         else:
             new_in, new_out = reserve_in + amount_in, reserve_out - out
             b, q = (new_in, new_out) if in_is_base else (new_out, new_in)
         return pool.quote.from_units(q) / pool.base.from_units(b)
+
+    def _pair_swap(self, pool: Pool, amount0_out: int, amount1_out: int, to: bytes) -> None:
+        """The market's direct swap on a constant-product pair (the fixture Pair's ABI)."""
+        self._tx(self.accounts.market, pool.address, "Pair", "swap", amount0_out, amount1_out, to,
+                 action="price shock swap")
 
     # -- faults ----------------------------------------------------------------
     def arm_fault(self, pair: str | None, mode: str, reason: str) -> None:
@@ -239,6 +243,7 @@ class PoolDecl:
     price: Decimal
     depth: Decimal
     fee: Decimal
+    dex: Dex = Dex.fixture
 
 
 def deploy_world(chain: ChainClient, accounts: Accounts, reserve: str, tokens: list[TokenDecl],

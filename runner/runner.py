@@ -455,7 +455,7 @@ class ChainStrategyRunner(StrategyRunner):
         self._step(Step.check_balances)
 
         self._record_statistics(state, ts, cycle, approved, CycleKind.tick, status)
-        if self.post_nav:
+        if self.post_nav and self.universe.vault_kind.posts_nav:  # a real vault computes its NAV on chain
             self._post_nav(state)
         self.report_strategy_thinking(ts, cycle, universe, state, approved, debug_details)
         self.refresh_visualisations(state, universe)

@@ -8,6 +8,41 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
+from enum import StrEnum
+
+
+class Dex(StrEnum):
+    """Which exchange a pool lives on; decides how the runner prices and trades it.
+
+    The names are the scenario format's (`pools: [{dex: ...}]`): defined here, in the
+    runner, because the runner dispatches on them and may not import the harness."""
+
+    fixture = "fixture"  # the project's own AMM (fixtures/contracts/Pair.sol, Router.sol)
+    uniswap_v2 = "uniswap-v2"  # UniswapV2Pair, traded through Router02
+    uniswap_v3 = "uniswap-v3"  # UniswapV3Pool, traded through SwapRouter.exactInput
+
+
+class VaultKind(StrEnum):
+    """Which strategy vault holds the assets (`vault: {kind: ...}` in a scenario).
+
+    legacy: the fixture `Vault` (NAV posted by the runner, swaps through the fixture
+    Router only); erc4626: StrategyVault4626 (NAV computed on chain in the block of each
+    deposit and redemption); async: AsyncStrategyVault (ERC-7540 requests)."""
+
+    legacy = "legacy"
+    erc4626 = "erc4626"
+    async_ = "async"
+
+    @property
+    def posts_nav(self) -> bool:
+        """Only the legacy vault prices shares off a NAV the runner publishes."""
+        return self is VaultKind.legacy
+
+
+V3_FEE_TIERS: tuple[Decimal, ...] = (Decimal("0.0001"), Decimal("0.0005"), Decimal("0.003"), Decimal("0.01"))
+"""Uniswap v3's fee tiers (100, 500, 3000 and 10000 pips) as fractions."""
+V2_FEE = Decimal("0.003")
+"""Uniswap v2's one fee (UniswapV2Library.getAmountOut's 997/1000)."""
 
 
 @dataclass(frozen=True)
@@ -35,17 +70,24 @@ class Token:
 
 @dataclass(frozen=True)
 class Pool:
-    """A constant-product pair, named BASE/QUOTE; price is QUOTE per BASE."""
+    """A pool named BASE/QUOTE (price is QUOTE per BASE): a constant-product pair
+    (fixture, uniswap-v2) or a concentrated-liquidity pool (uniswap-v3), by `dex`."""
 
     pair: str
     base: Token
     quote: Token
     address: bytes
     fee: Decimal
+    dex: Dex = Dex.fixture
 
     @property
     def fee_bps(self) -> int:
         return int((self.fee * 10_000).to_integral_value())
+
+    @property
+    def fee_pips(self) -> int:
+        """The fee in millionths: a v3 pool's `fee()` and its path encoding."""
+        return int((self.fee * 1_000_000).to_integral_value())
 
     @property
     def base_is_token0(self) -> bool:
@@ -63,6 +105,11 @@ class Universe:
     factory: bytes
     chain_id: int = 0
     extra: dict[str, bytes] = field(default_factory=dict)
+    vault_kind: VaultKind = VaultKind.legacy
+    #: The router the vault trades each dex through (legacy: the fixture Router only).
+    routers: dict[Dex, bytes] = field(default_factory=dict)
+    #: V3ViewQuoter: exact v3 quotes from a view (what the real vaults value v3 holdings by).
+    v3_quoter: bytes = b""
 
     def token(self, symbol: str) -> Token:
         return self.tokens[symbol]

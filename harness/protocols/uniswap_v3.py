@@ -49,6 +49,9 @@ from runner.models.v3math import (
     liquidity_for_amounts,
     usable_tick,
 )
+from runner.models.v3math import (
+    encode_path as encode_path,  # the path format is the runner's (it trades v3)
+)
 from runner.universe import Token
 
 FACTORY = "uniswap/UniswapV3Factory"
@@ -154,16 +157,6 @@ def deploy_uniswap_v3(d: Deployer, weth: bytes) -> UniswapV3Deployment:
                                        f"{on_chain}, expected {spacing}")
         tiers.append((fee, spacing))
     return UniswapV3Deployment(factory, router, quoter, manager, view_quoter, weth, tuple(tiers))
-
-
-def encode_path(tokens: Sequence[bytes], fees: Sequence[int]) -> bytes:
-    """The packed path of SwapRouter.exactInput / QuoterV2.quoteExactInput."""
-    if len(tokens) != len(fees) + 1 or not fees:
-        raise ValueError(f"a path of {len(tokens)} tokens needs {len(tokens) - 1} fees, got {len(fees)}")
-    out = bytearray(tokens[0])
-    for fee, token in zip(fees, tokens[1:], strict=True):
-        out += fee.to_bytes(3, "big") + token
-    return bytes(out)
 
 
 def _scaled_sqrt(sqrt_price: int, multiple: Decimal) -> int:

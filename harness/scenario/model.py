@@ -86,6 +86,7 @@ from runner.strategy.validation import (
     expected,
     format_decimal,
 )
+from runner.universe import V2_FEE, V3_FEE_TIERS, Dex, VaultKind
 
 _IMPORTED = frozenset(globals())
 
@@ -281,15 +282,20 @@ def _pair_of_tokens(value: str, info: ValidationInfo) -> str:
 
 
 class PoolSpec(StrictModel):
-    """A constant-product pool; its price and depth are given in the quote token."""
+    """A pool; its price and depth are given in the quote token. A uniswap-v3 pool of a
+    declaration has the liquidity of the v2 pool of the same one (one full-range position,
+    see harness/protocols/uniswap_v3.py), so only its fee tier differs."""
 
     pair: Annotated[PairName, AfterValidator(_distinct_sides), AfterValidator(_pair_of_tokens)] = Field(
         description="The pool as BASE/QUOTE, both declared tokens."
     )
+    dex: Annotated[Dex, Choice.of(Dex)] = Field(
+        Dex.fixture, description="The exchange: the project's fixture AMM, or Uniswap v2 / v3 from their published builds."
+    )
     price: Annotated[Amount, Range(gt=Decimal(0))] = Field(description="Initial price in QUOTE per BASE.")
     depth: Annotated[Amount, Range(gt=Decimal(0))] = Field(description="Value of the pool's quote side, in QUOTE units.")
     fee: Annotated[Percent, Range(ge=Decimal(0), lt=Decimal("0.1"))] = Field(
-        Decimal("0.003"), description="Swap fee, like 0.30%."
+        Decimal("0.003"), description="Swap fee, like 0.30% (uniswap-v2: 0.3% only; uniswap-v3: 0.01%, 0.05%, 0.3% or 1%)."
     )
 
     @property
@@ -304,6 +310,11 @@ class PoolSpec(StrictModel):
 
     def problems(self, context: Any) -> Iterator[Problem]:
         """Both reserves, in base units, must fit the pair (uint112) with room to move."""
+        if self.dex == Dex.uniswap_v2 and self.fee != V2_FEE:
+            yield Problem(("fee",), "0.3% (Uniswap v2 has one fee)", f"{format_decimal(self.fee * 100)}%")
+        if self.dex == Dex.uniswap_v3 and self.fee not in V3_FEE_TIERS:
+            tiers = ", ".join(f"{format_decimal(t * 100)}%" for t in V3_FEE_TIERS)
+            yield Problem(("fee",), f"a Uniswap v3 fee tier ({tiers})", f"{format_decimal(self.fee * 100)}%")
         tokens = context.tokens if isinstance(context, Facts) else None
         if tokens is None or self.base not in tokens or self.quote not in tokens:
             return
@@ -371,6 +382,43 @@ class UniverseSpec(StrictModel):
             first.setdefault(pool.pair, index)
         if self.reserve in self.tokens:
             yield from _routes(self)
+
+
+def _route_dexes(universe: UniverseSpec) -> dict[str, tuple[Dex, ...]]:
+    """Each tradeable token's route (as the runner's routing finds it) as its pools' dexes."""
+    from runner.models.routing import NoRoute, RoutingModel
+    from runner.universe import Pool, Token, Universe
+
+    tokens = {
+        symbol: Token(symbol, index.to_bytes(20, "big"), spec.decimals, spec.rebasing)
+        for index, (symbol, spec) in enumerate(universe.tokens.items(), start=1)
+    }
+    pools = {
+        pool.pair: Pool(pool.pair, tokens[pool.base], tokens[pool.quote], bytes(20), pool.fee, pool.dex)
+        for pool in universe.pools
+        if pool.base in tokens and pool.quote in tokens
+    }
+    if universe.reserve not in tokens:
+        return {}
+    stub = Universe(tokens[universe.reserve], tokens, pools, b"", b"", b"", b"")
+    routing = RoutingModel(stub)
+    out = {}
+    for symbol in stub.tradeable_assets():
+        try:
+            out[symbol] = tuple(p.dex for p in routing.pools_on(routing.buy_path(symbol)))
+        except NoRoute:
+            continue
+    return out
+
+
+class VaultSpec(StrictModel):
+    """The strategy vault the runner manages and the investors deposit into."""
+
+    kind: Annotated[VaultKind, Choice.of([VaultKind.legacy, VaultKind.erc4626])] = Field(
+        VaultKind.legacy,
+        description="legacy: the fixture Vault, priced at the NAV the runner posts each cycle; erc4626: "
+                    "StrategyVault4626, priced at a NAV computed on chain in the block of each deposit and redemption.",
+    )
 
 
 class StrategySpec(StrictModel):
@@ -893,6 +941,7 @@ class Scenario(StrictModel):
     universe: UniverseSpec = Field(description="Tokens and pools.")
     strategy: StrategySpec = Field(description="Strategy under test.")
     accounting: AccountingSpec = Field(AccountingSpec(), description="Accounting check settings.")
+    vault: VaultSpec = Field(VaultSpec(), description="The strategy vault.")
     invariants: InvariantsSpec = Field(InvariantsSpec(), description="Invariant settings.")
     investors: Annotated[tuple[Name, ...], Field(min_length=1, max_length=MAX_INVESTORS), AsTuple] = Field(
         ("alice",), description="Names of the investor accounts; events' by must name one."
@@ -925,11 +974,28 @@ class Scenario(StrictModel):
         return scenario
 
     def problems(self, context: Any) -> Iterator[Problem]:
+        yield from self._vault_problems()
         seen: dict[str, int] = {}
         for index, name in enumerate(self.investors):
             if name in seen:
                 yield Problem(("investors", index), "each item at most once", f"{name!r} again (first as investors[{seen[name]}])")
             seen.setdefault(name, index)
+
+
+    def _vault_problems(self) -> Iterator[Problem]:
+        """The legacy vault trades through the fixture Router only; a real vault trades
+        one route through one router, so a route may not mix exchanges."""
+        if self.vault.kind == VaultKind.legacy:
+            for index, pool in enumerate(self.universe.pools):
+                if pool.dex != Dex.fixture:
+                    yield Problem(("vault", "kind"), f"erc4626 (pools[{index}] is on {pool.dex}, which the legacy "
+                                  "vault cannot trade)", "legacy")
+                    return
+            return
+        for symbol, dexes in _route_dexes(self.universe).items():
+            if len(set(dexes)) > 1:
+                yield Problem(("universe", "tokens", symbol), "a route to the reserve on one exchange",
+                              f"a route through {' then '.join(str(d) for d in dexes)}")
 
 
 def backend_problems(scenario: Scenario, backend: BackendName | str) -> Iterator[Problem]:

@@ -17,11 +17,21 @@ from runner.chain.client import ChainClient, SignedTransaction
 from runner.chain.wallet import Wallet, checksum
 from runner.models.pricing import PricingModel
 from runner.models.routing import RoutingModel
+from runner.models.v3math import encode_path
 from runner.state import BlockchainTransaction, State, TradeExecution
-from runner.universe import Universe
+from runner.universe import Dex, Token, Universe, VaultKind
 
 SWAP_GAS_PER_HOP = 180_000
 SWAP_GAS_BASE = 120_000
+#: The real vaults read the fault switch, the router's factory and four balances, and
+#: a v3 hop runs the pool's tick loop: more headroom than the legacy vault's swap.
+REAL_SWAP_GAS_BASE = 200_000
+REAL_SWAP_GAS_PER_HOP = 250_000
+STRATEGY_VAULT = "StrategyVault4626"  # swapV2/swapV3 are ManagedVaultBase's, shared by both real vaults
+
+
+class MixedRoute(ValueError):
+    """A route whose pools are on different exchanges: one vault swap goes through one router."""
 DEADLINE = timedelta(hours=1)
 
 
@@ -55,7 +65,9 @@ class ExecutionModel:
         self.routing = routing
         self._vault = artifact("Vault")
         self._swap = self._vault.fn("swap")
-        self._swapped = self._vault.event("Swapped")
+        self._swapped = self._vault.event("Swapped")  # the same event on the real vaults
+        real = artifact(STRATEGY_VAULT)
+        self._swap_v2, self._swap_v3 = real.fn("swapV2"), real.fn("swapV3")
         self._balance_of = artifact("TestToken").fn("balanceOf")
         self.known_balances: dict[str, int] | None = None  # this cycle's on-chain balances
         self._signed: dict[int, tuple[SignedTransaction, bytes]] = {}  # trade id -> (signed, calldata)
@@ -90,13 +102,35 @@ class ExecutionModel:
                 amount_in = held
             min_out = path[-1].to_units(trade.planned_reserve * (1 - trade.max_slippage))
         deadline = int((ts + DEADLINE).timestamp())
-        data = self._swap.encode(amount_in, min_out, [t.address for t in path], deadline)
-        gas = SWAP_GAS_BASE + SWAP_GAS_PER_HOP * (len(path) - 1)
+        data, gas, function = self._swap_call(path, amount_in, min_out, deadline)
         trade.route = [t.symbol for t in path]
-        self._sign(trade, data, gas)
+        self._sign(trade, data, gas, function)
         return None
 
-    def _sign(self, trade: TradeExecution, data: bytes, gas: int) -> None:
+    def _swap_call(self, path: tuple[Token, ...], amount_in: int, min_out: int, deadline: int) -> tuple[bytes, int, str]:
+        """The vault call that sells `amount_in` along `path`: (calldata, gas, function).
+
+        legacy: Vault.swap (the fixture Router). A real vault: swapV2 through the pools'
+        router (Router02's fee-on-transfer-safe variant, or the fixture Router), or swapV3
+        through SwapRouter.exactInput with the packed path of the pools' fee tiers."""
+        hops = len(path) - 1
+        addresses = [t.address for t in path]
+        if self.universe.vault_kind == VaultKind.legacy:
+            return (self._swap.encode(amount_in, min_out, addresses, deadline),
+                    SWAP_GAS_BASE + SWAP_GAS_PER_HOP * hops, "swap")
+        pools = self.routing.pools_on(path)
+        dexes = {p.dex for p in pools}
+        if len(dexes) != 1:
+            raise MixedRoute(f"route {'/'.join(t.symbol for t in path)} crosses {sorted(dexes)}: one swap, one router")
+        dex = dexes.pop()
+        router = self.universe.routers[dex]
+        gas = REAL_SWAP_GAS_BASE + REAL_SWAP_GAS_PER_HOP * hops
+        if dex == Dex.uniswap_v3:
+            packed = encode_path(addresses, [p.fee_pips for p in pools])
+            return self._swap_v3.encode(router, packed, amount_in, min_out, deadline), gas, "swapV3"
+        return self._swap_v2.encode(router, amount_in, min_out, addresses, deadline), gas, "swapV2"
+
+    def _sign(self, trade: TradeExecution, data: bytes, gas: int, function: str = "swap") -> None:
         signed = self.chain.sign(self.wallet, self.universe.vault, data, gas)
         self._signed[trade.trade_id] = (signed, data)
         trade.blockchain_transactions.append(
@@ -105,7 +139,7 @@ class ExecutionModel:
                 nonce=signed.nonce,
                 from_address=self.wallet.checksum_address,
                 to_address=checksum(self.universe.vault),
-                function="swap",
+                function=function,
                 gas_limit=gas,
             )
         )
@@ -114,7 +148,7 @@ class ExecutionModel:
         """Sign the trade's same swap again with the wallet's next nonce (the node refused
         the last one's nonce). The refused transaction stays in the trade's history."""
         signed, data = self._signed[trade.trade_id]
-        self._sign(trade, data, signed.gas)
+        self._sign(trade, data, signed.gas, trade.blockchain_transactions[-1].function)
 
     # -- 2. broadcast --------------------------------------------------------
     def broadcast(self, trade: TradeExecution, ts: datetime) -> None:

@@ -1,15 +1,22 @@
 """Pricing from the chain: mid prices from pool reserves, executable quotes from the
-router (fee and price impact included). One batched read per question per cycle."""
+router (fee and price impact included). One batched read per question per cycle.
+
+Constant-product pools (the fixture AMM, Uniswap v2) are priced from their reserves with
+the router's integer formula; Uniswap v3 pools from their state (slot0, liquidity, the
+initialised ticks) with the runner's exact tick math (v3math), which pays what
+SwapRouter.exactInput pays to the unit (tests/integration/test_v3_math.py)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_DOWN, Decimal
+from decimal import ROUND_DOWN, Decimal, localcontext
 
 from runner.chain.abi import artifact
 from runner.chain.client import ChainClient
+from runner.models import v3math
 from runner.models.routing import RoutingModel
-from runner.universe import Pool, Token, Universe
+from runner.models.v3state import read_pool_states
+from runner.universe import Dex, Pool, Token, Universe
 
 
 @dataclass(frozen=True)
@@ -31,24 +38,42 @@ class PricingModel:
         self.routing = routing
         self._pair = artifact("Pair")
         self._reserves: dict[bytes, tuple[int, int]] = {}
+        self._v3: dict[bytes, v3math.PoolState] = {}
 
     def _load_reserves(self, pools: list[Pool]) -> None:
-        missing = [p for p in pools if p.address not in self._reserves]
+        missing = [p for p in pools if p.address not in self._reserves and p.address not in self._v3]
         if not missing:
             return
-        fn = self._pair.fn("getReserves")
-        results = self.chain.read_many([(p.address, fn, ()) for p in missing])
-        for pool, (r0, r1, _ts) in zip(missing, results, strict=True):
-            self._reserves[pool.address] = (r0, r1)
+        pairs = [p for p in missing if p.dex != Dex.uniswap_v3]
+        if pairs:
+            fn = self._pair.fn("getReserves")  # the fixture Pair's and UniswapV2Pair's alike
+            results = self.chain.read_many([(p.address, fn, ()) for p in pairs])
+            for pool, (r0, r1, _ts) in zip(pairs, results, strict=True):
+                self._reserves[pool.address] = (r0, r1)
+        v3 = list(dict.fromkeys(p.address for p in missing if p.dex == Dex.uniswap_v3))
+        if v3:
+            self._v3.update(read_pool_states(self.chain, v3, self.universe.multicall))
 
     def pool_price(self, pool: Pool) -> Decimal:
-        """Quote per base in the pool, from reserves (no fee, no impact)."""
+        """Quote per base in the pool, from reserves or the v3 price (no fee, no impact)."""
         self._load_reserves([pool])
+        if pool.dex == Dex.uniswap_v3:
+            return self._v3_price(pool)
         r0, r1 = self._reserves[pool.address]
         base_units, quote_units = (r0, r1) if pool.base_is_token0 else (r1, r0)
         if base_units == 0:
             return Decimal(0)
         return pool.quote.from_units(quote_units) / pool.base.from_units(base_units)
+
+    def _v3_price(self, pool: Pool) -> Decimal:
+        """(sqrtPriceX96 / 2**96)**2 is token1 base units per token0 base unit."""
+        sqrt_price = self._v3[pool.address].sqrt_price_x96
+        with localcontext() as ctx:
+            ctx.prec = 80
+            ratio = Decimal(sqrt_price) ** 2 / Decimal(2**192)
+            scale = Decimal(10) ** (pool.base.decimals - pool.quote.decimals)
+            price = ratio * scale if pool.base_is_token0 else scale / ratio
+        return +price
 
     def mid_prices(self, assets: list[str]) -> dict[str, Decimal]:
         """Reserve per unit of each asset, multiplied along its route."""
@@ -100,6 +125,12 @@ class PricingModel:
         if amount_in <= 0:
             return 0
         pool = self.routing.pool_between(token_in, token_out)
+        if pool.dex == Dex.uniswap_v3:
+            zero_for_one = token_in.address < token_out.address
+            try:
+                return v3math.quote_exact_input_single(self._v3[pool.address], zero_for_one, amount_in)
+            except v3math.V3MathError:
+                return 0  # the pool cannot take this input (no liquidity that way)
         r0, r1 = self._reserves[pool.address]
         reserve_in, reserve_out = (r0, r1) if token_in.address < token_out.address else (r1, r0)
         if reserve_in == 0 or reserve_out == 0:

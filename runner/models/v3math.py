@@ -469,3 +469,16 @@ def usable_tick(tick: int, tick_spacing: int, *, round_up: bool = False) -> int:
     highest = (MAX_TICK // tick_spacing) * tick_spacing
     snapped = -((-tick) // tick_spacing) * tick_spacing if round_up else (tick // tick_spacing) * tick_spacing
     return min(max(snapped, lowest), highest)
+
+
+# -- paths (periphery Path) ---------------------------------------------------------------------------
+
+def encode_path(tokens: Sequence[bytes], fees: Sequence[int]) -> bytes:
+    """The packed path of SwapRouter.exactInput / QuoterV2.quoteExactInput:
+    token (20 bytes), then fee (3 bytes, pips) and token for every hop."""
+    if len(tokens) != len(fees) + 1 or not fees:
+        raise ValueError(f"a path of {len(tokens)} tokens needs {len(tokens) - 1} fees, got {len(fees)}")
+    out = bytearray(tokens[0])
+    for fee, token in zip(fees, tokens[1:], strict=True):
+        out += fee.to_bytes(3, "big") + token
+    return bytes(out)

@@ -173,7 +173,7 @@ class TestValueErrors:
         """An empty file says what a scenario must contain."""
         assert single("") == (
             "scenarios/x.yaml:1: expected a mapping with keys name, description, seed, clock, "
-            "chain, universe, strategy, accounting, invariants, investors, timeline, expect, "
+            "chain, universe, strategy, accounting, vault, invariants, investors, timeline, expect, "
             "found an empty document"
         )
 
