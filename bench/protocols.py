@@ -11,6 +11,13 @@
    and snapshot alone. Median of 50.
 3. Uniswap v3 quotes: runner.models.v3math on a read pool state against one QuoterV2
    eth_call on anvil, and reading that state (bitmap window of 64 words, whole bitmap).
+4. (`--cycles N`, alone: results/protocols-cycles.{json,md}) The reference workload's
+   first N cycles, whole scenario runs through the engine on revm and anvil, on: the
+   fixture AMM with the legacy vault (the reference itself), the fixture AMM with the
+   ERC-4626 vault, Uniswap v2 and Uniswap v3 (0.3% tier), both with the ERC-4626 vault.
+   stETH is a plain token in every variant (a rebasing token's share rounding is not
+   what a v3 pool's balance check accepts). Time per cycle = run time / cycles, world
+   already deployed (the first run is a warm-up).
 
 No assertion on time; timing is `time.perf_counter` (bench.clock).
 """
@@ -145,6 +152,74 @@ def v3_quotes(repeats: int = 200) -> dict[str, Any]:
         chains.close()
 
 
+CYCLE_VARIANTS: dict[str, tuple[str, str]] = {
+    # name -> (what each pool line gains, the vault section)
+    "fixture AMM, legacy vault": ("", ""),
+    "fixture AMM, erc4626 vault": ("", "vault: {kind: erc4626}\n"),
+    "uniswap-v2, erc4626 vault": ("dex: uniswap-v2, ", "vault: {kind: erc4626}\n"),
+    "uniswap-v3 0.3%, erc4626 vault": ("dex: uniswap-v3, ", "vault: {kind: erc4626}\n"),
+}
+
+
+def variant_yaml(cycles: int, pool_prefix: str, vault: str) -> str:
+    """The reference workload's text with every pool on another dex and another vault."""
+    from bench.workloads import reference_yaml
+
+    text = reference_yaml(cycles).replace("stETH: {decimals: 18, rebasing: true}", "stETH: {decimals: 18}")
+    text = text.replace("    - {pair: ", "    - {" + pool_prefix + "pair: ")
+    return text.replace("strategy: {", vault + "strategy: {", 1)
+
+
+def cycle_times(cycles: int, runs: int, backends: tuple[str, ...] = ("revm", "anvil")) -> dict[str, Any]:
+    import tempfile
+
+    from harness.chains import ChainPool
+    from harness.engine import ScenarioRun
+    from harness.scenario import load_scenario
+
+    out: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, (prefix, vault) in CYCLE_VARIANTS.items():
+            path = Path(tmp) / f"{len(out)}.yaml"
+            path.write_text(variant_yaml(cycles, prefix, vault))
+            scenario = load_scenario(path)
+            row: dict[str, Any] = {}
+            for backend in backends:
+                pool = ChainPool()
+                try:
+                    ScenarioRun(scenario, backend=backend, pool=pool).run()  # warm-up: deploys the world
+                    times = []
+                    nav = ""
+                    for _ in range(runs):
+                        t = now()
+                        result = ScenarioRun(scenario, backend=backend, pool=pool).run()
+                        times.append(now() - t)
+                        nav = str(result.state.portfolio.nav())
+                    row[backend] = {"cycle_ms": round(median(times) / cycles * 1000, 2),
+                                    "runs_s": [round(x, 3) for x in times], "final_nav": nav}
+                finally:
+                    pool.close()
+            out[name] = row
+    base = out["fixture AMM, legacy vault"]
+    for row in out.values():
+        for backend, cell in row.items():
+            cell["vs_fixture_legacy"] = round(cell["cycle_ms"] / base[backend]["cycle_ms"], 2)
+    return {"cycles": cycles, "runs": runs, "variants": out}
+
+
+def render_cycles(results: dict[str, Any]) -> str:
+    c = results["cycles"]
+    backends = list(next(iter(c["variants"].values())))
+    lines = ["# bench.protocols --cycles", "", f"load average {results['load']}", "",
+             f"## Reference workload, first {c['cycles']} cycles (median of {c['runs']} runs after a warm-up)", "",
+             "| variant | " + " | ".join(f"{b} ms/cycle | {b} x fixture" for b in backends) + " |",
+             "|---|" + "---|---|" * len(backends)]
+    for name, row in c["variants"].items():
+        lines.append(f"| {name} | " + " | ".join(f"{row[b]['cycle_ms']} | {row[b]['vs_fixture_legacy']}"
+                                                  for b in backends) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def render(results: dict[str, Any]) -> str:
     lines = ["# bench.protocols", "", f"load average {results['load']}", "", "## World set-up (median)", "",
              "| world | eth-tester s | anvil s | blocks |", "|---|---|---|---|"]
@@ -169,7 +244,16 @@ def render(results: dict[str, Any]) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.protocols")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--cycles", type=int, default=0, help="only the cycle times of the reference workload's "
+                        "first N cycles on each dex and vault")
     args = parser.parse_args()
+    if args.cycles:
+        cycles = {"load": " ".join(f"{x:.2f}" for x in os.getloadavg()), "cycles": cycle_times(args.cycles, args.repeats)}
+        RESULTS.mkdir(exist_ok=True)
+        (RESULTS / "protocols-cycles.json").write_text(json.dumps(cycles, indent=2, sort_keys=True) + "\n")
+        (RESULTS / "protocols-cycles.md").write_text(render_cycles(cycles))
+        print(render_cycles(cycles))
+        return
     results = {"load": " ".join(f"{x:.2f}" for x in os.getloadavg()),
                "setup": setup_times(args.repeats), "revert": revert_times(), "v3": v3_quotes()}
     RESULTS.mkdir(exist_ok=True)

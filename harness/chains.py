@@ -70,7 +70,7 @@ def world_spec(scenario: Scenario) -> WorldSpec:
     return WorldSpec(u.reserve, tokens, pools, tuple(scenario.investors), deploy_at, scenario.vault.kind)
 
 
-def _deploy(chain: ChainClient, accounts: Accounts, spec: WorldSpec) -> World:
+def deploy_spec(chain: ChainClient, accounts: Accounts, spec: WorldSpec) -> World:
     """The fixture world, or (with a real vault) the world on the real protocols."""
     if spec.on_protocols:
         from harness.protocols.scenario_world import deploy_scenario_world
@@ -153,7 +153,7 @@ class ChainPool:
         self._worlds = {k: v for k, v in self._worlds.items() if k[0] != backend_name}
         self._reset_to_genesis(backend_name, backend, accounts)
         chain = ChainClient(backend, clock=spec.deploy_at)
-        world = _deploy(chain, accounts, spec)
+        world = deploy_spec(chain, accounts, spec)
         self.deploys += 1
         self._worlds[key] = _Cached(backend.snapshot(), world)
         return chain, world

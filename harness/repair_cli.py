@@ -20,10 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.accounts import Accounts
-from harness.chains import ETH_PER_ACCOUNT, GENESIS, world_spec
+from harness.chains import ETH_PER_ACCOUNT, GENESIS, deploy_spec, world_spec
 from harness.errors import HarnessError
 from harness.scenario.model import Scenario
-from harness.world import deploy_world
 from runner.chain.client import ChainClient
 from runner.chain.ethtester import EthTesterBackend
 from runner.chain.node import RpcBackend
@@ -51,7 +50,7 @@ def derive_universe(scenario: Scenario) -> Universe:
     accounts = Accounts.for_investors(spec.investors)
     scratch = EthTesterBackend(GENESIS, [accounts.admin.address], ETH_PER_ACCOUNT * 100)
     chain = ChainClient(scratch, clock=spec.deploy_at)
-    return deploy_world(chain, accounts, spec.reserve, list(spec.tokens), list(spec.pools)).universe
+    return deploy_spec(chain, accounts, spec).universe  # the fixtures, or the real protocols
 
 
 def check_universe(state: State, universe: Universe, state_path: Path, scenario: Scenario) -> list[str]:

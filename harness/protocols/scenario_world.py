@@ -20,7 +20,7 @@ from decimal import Decimal, localcontext
 from harness.accounts import Accounts
 from harness.protocols.uniswap_v2 import PAIR as V2_PAIR
 from harness.protocols.uniswap_v3 import POOL as V3_POOL
-from harness.protocols.uniswap_v3 import SWAP_ROUTER, read_pool_state
+from harness.protocols.uniswap_v3 import SWAP_ROUTER
 from harness.protocols.world import (
     ProtocolPoolDecl,
     ProtocolWorld,
@@ -32,6 +32,7 @@ from harness.world import PoolDecl, TokenDecl, World
 from runner.chain.abi import artifact
 from runner.chain.client import ChainClient
 from runner.models import v3math
+from runner.models.v3state import read_pool_states
 from runner.universe import Dex, Pool, Universe, VaultKind
 
 #: The protocol world's name for each dex of the scenario format.
@@ -110,7 +111,8 @@ class ProtocolScenarioWorld(World):
         stops exactly there whatever the rounding."""
         assert self.protocol is not None and self.protocol.v3 is not None
         base_is_token0 = pool.base_is_token0
-        state = read_pool_state(self.chain, pool.address, self.universe.multicall)
+        # The runner's reader (hand-encoded aggregate3), never its cache: the harness reads for itself.
+        state = read_pool_states(self.chain, [pool.address], self.universe.multicall, cached=False)[pool.address]
         current = _price_of(state.sqrt_price_x96, pool)
         target = price if price is not None else current * (1 + (move or Decimal(0)))
         if target <= 0:
