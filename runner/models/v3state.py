@@ -48,23 +48,23 @@ def read_pool_states(chain: ChainClient, pools: Sequence[bytes], multicall: byte
     if not cached:
         return _read(chain, pools, multicall, head)
     block_hash = chain.backend.block_hash(head)
-    _cache = _caches.setdefault(chain, OrderedDict())
+    cache = _caches.setdefault(chain, OrderedDict())
     out: dict[bytes, PoolState] = {}
-    missing = []
+    missing: list[bytes] = []
     for pool in pools:
-        cached = _cache.get((pool, block_hash)) if block_hash else None
-        if cached is None:
+        known = cache.get((pool, block_hash)) if block_hash else None
+        if known is None:
             missing.append(pool)
         else:
-            out[pool] = cached
+            out[pool] = known
     if missing:
         fresh = _read(chain, missing, multicall, head)
         out.update(fresh)
         if block_hash:
             for pool, state in fresh.items():
-                _cache[(pool, block_hash)] = state
-            while len(_cache) > CACHE_SIZE:
-                _cache.popitem(last=False)
+                cache[(pool, block_hash)] = state
+            while len(cache) > CACHE_SIZE:
+                cache.popitem(last=False)
     return {pool: out[pool] for pool in pools}
 
 
