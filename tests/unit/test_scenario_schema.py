@@ -19,9 +19,9 @@ from harness.scenario import (
     Scenario,
     SkippedInvariant,
     StrategySpec,
-    VaultSpec,
     TokenSpec,
     UniverseSpec,
+    VaultSpec,
     render_template,
     scenario_json_schema,
 )
