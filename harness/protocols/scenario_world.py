@@ -32,7 +32,7 @@ from harness.world import PoolDecl, TokenDecl, World
 from runner.chain.abi import artifact
 from runner.chain.client import ChainClient
 from runner.models import v3math
-from runner.models.v3state import read_pool_states
+from runner.models.v3state import full_pool_state, read_pool_states
 from runner.universe import Dex, Pool, Universe, VaultKind
 
 #: The protocol world's name for each dex of the scenario format.
@@ -126,7 +126,11 @@ class ProtocolScenarioWorld(World):
         if limit == state.sqrt_price_x96:
             return current
         zero_for_one = limit < state.sqrt_price_x96
-        result = v3math.swap(state, zero_for_one, 2**200, limit)
+        try:
+            result = v3math.swap(state, zero_for_one, 2**200, limit)
+        except v3math.TickDataMissing:  # a move beyond the window read: the whole bitmap
+            state = full_pool_state(self.chain, pool.address, self.universe.multicall, cached=False)
+            result = v3math.swap(state, zero_for_one, 2**200, limit)
         amount_in = result.amount_in(zero_for_one)
         if amount_in <= 0:
             return current

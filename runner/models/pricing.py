@@ -15,7 +15,7 @@ from runner.chain.abi import artifact
 from runner.chain.client import ChainClient
 from runner.models import v3math
 from runner.models.routing import RoutingModel
-from runner.models.v3state import read_pool_states
+from runner.models.v3state import full_pool_state, read_pool_states
 from runner.universe import Dex, Pool, Token, Universe
 
 
@@ -128,7 +128,11 @@ class PricingModel:
         if pool.dex == Dex.uniswap_v3:
             zero_for_one = token_in.address < token_out.address
             try:
-                return v3math.quote_exact_input_single(self._v3[pool.address], zero_for_one, amount_in)
+                try:
+                    return v3math.quote_exact_input_single(self._v3[pool.address], zero_for_one, amount_in)
+                except v3math.TickDataMissing:  # the swap leaves the bitmap window read: read it all
+                    self._v3[pool.address] = full_pool_state(self.chain, pool.address, self.universe.multicall)
+                    return v3math.quote_exact_input_single(self._v3[pool.address], zero_for_one, amount_in)
             except v3math.V3MathError:
                 return 0  # the pool cannot take this input (no liquidity that way)
         r0, r1 = self._reserves[pool.address]

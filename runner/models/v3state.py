@@ -7,7 +7,11 @@ data (v3math raises TickDataMissing rather than guess). Three batched reads for 
 pools of a cycle: the headers, the bitmap words (through the Multicall's aggregate3,
 a few thousand words per eth_call), the ticks found.
 
-Two things keep this cheap enough to do every cycle:
+Three things keep this cheap enough to do every cycle:
+- Only the bitmap words within WINDOW_WORDS of the current tick's are read at first (a
+  word spans 256 tick spacings: x1.29 in price at the 0.05% tier, x4.6 at 0.3%); the
+  state knows its window, a quote that would step outside raises TickDataMissing, and
+  the pricing then reads that pool's whole bitmap (`full_pool_state`) and quotes again.
 - States are cached by block hash: a block's state never changes, and the cycle's
   several pricing questions (pre-trade check, strategy, revaluation) ask at the same
   block. A reorg gives another hash, so nothing stale is ever served. The cache belongs
@@ -32,6 +36,8 @@ from runner.models.v3math import MAX_TICK, MIN_TICK, PoolState
 POOL = "uniswap/UniswapV3Pool"
 #: Calls per aggregate3 eth_call: about 6M gas of cold reads, well under any node's call cap.
 CALLS_PER_READ = 1500
+#: Bitmap words read on each side of the current tick's word at first.
+WINDOW_WORDS = 2
 #: Pool states kept (by pool and block hash): a few cycles of a large universe.
 CACHE_SIZE = 256
 
@@ -46,7 +52,7 @@ def read_pool_states(chain: ChainClient, pools: Sequence[bytes], multicall: byte
         return {}
     head = chain.block_number()
     if not cached:
-        return _read(chain, pools, multicall, head)
+        return _read(chain, pools, multicall, head, WINDOW_WORDS)
     block_hash = chain.backend.block_hash(head)
     cache = _caches.setdefault(chain, OrderedDict())
     out: dict[bytes, PoolState] = {}
@@ -58,7 +64,7 @@ def read_pool_states(chain: ChainClient, pools: Sequence[bytes], multicall: byte
         else:
             out[pool] = known
     if missing:
-        fresh = _read(chain, missing, multicall, head)
+        fresh = _read(chain, missing, multicall, head, WINDOW_WORDS)
         out.update(fresh)
         if block_hash:
             for pool, state in fresh.items():
@@ -68,7 +74,18 @@ def read_pool_states(chain: ChainClient, pools: Sequence[bytes], multicall: byte
     return {pool: out[pool] for pool in pools}
 
 
-def _read(chain: ChainClient, pools: Sequence[bytes], multicall: bytes, block: int) -> dict[bytes, PoolState]:
+def full_pool_state(chain: ChainClient, pool: bytes, multicall: bytes, *, cached: bool = True) -> PoolState:
+    """The pool's state at the head with its whole tick bitmap (a quote left the window)."""
+    head = chain.block_number()
+    state = _read(chain, [pool], multicall, head, None)[pool]
+    block_hash = chain.backend.block_hash(head) if cached else None
+    if block_hash:
+        _caches.setdefault(chain, OrderedDict())[(pool, block_hash)] = state
+    return state
+
+
+def _read(chain: ChainClient, pools: Sequence[bytes], multicall: bytes, block: int,
+          radius: int | None) -> dict[bytes, PoolState]:
     p = artifact(POOL)
     heads = chain.read_many([(pool, fn, ()) for pool in pools
                              for fn in (p.fn("slot0"), p.fn("liquidity"), p.fn("fee"), p.fn("tickSpacing"))], block)
@@ -78,13 +95,19 @@ def _read(chain: ChainClient, pools: Sequence[bytes], multicall: bytes, block: i
     for i, pool in enumerate(pools):
         slot0, liquidity, fee, spacing = heads[4 * i:4 * i + 4]
         spacing = int(spacing)
-        words = list(range((MIN_TICK // spacing) >> 8, ((MAX_TICK // spacing) >> 8) + 1))
-        headers.append((pool, slot0, int(liquidity), int(fee), spacing, words))
+        first, last = (MIN_TICK // spacing) >> 8, (MAX_TICK // spacing) >> 8
+        window: tuple[int, int] | None = None
+        if radius is not None:
+            here = (int(slot0[1]) // spacing) >> 8
+            first, last = max(first, here - radius), min(last, here + radius)
+            window = (first, last)
+        words = list(range(first, last + 1))
+        headers.append((pool, slot0, int(liquidity), int(fee), spacing, words, window))
         word_calls += [(pool, bitmap_sel + _int_word(w)) for w in words]
     bitmaps = iter(_aggregate(chain, multicall, word_calls, block))
     tick_calls: list[tuple[bytes, bytes]] = []
     found: list[list[int]] = []
-    for pool, _slot0, _liq, _fee, spacing, words in headers:
+    for pool, _slot0, _liq, _fee, spacing, words, _window in headers:
         ticks = []
         for word in words:
             bits = int.from_bytes(next(bitmaps), "big")
@@ -96,10 +119,10 @@ def _read(chain: ChainClient, pools: Sequence[bytes], multicall: bytes, block: i
         tick_calls += [(pool, tick_fn.selector + _int_word(t)) for t in ticks]
     nets = iter(_aggregate(chain, multicall, tick_calls, block))
     out = {}
-    for (pool, slot0, liquidity, fee, spacing, _words), ticks in zip(headers, found, strict=True):
+    for (pool, slot0, liquidity, fee, spacing, _words, window), ticks in zip(headers, found, strict=True):
         # ticks(int24) returns (uint128 liquidityGross, int128 liquidityNet, ...): the second word
         liquidity_net = {t: int.from_bytes(next(nets)[32:64], "big", signed=True) for t in ticks}
-        out[pool] = PoolState(int(slot0[0]), int(slot0[1]), liquidity, fee, spacing, liquidity_net)
+        out[pool] = PoolState(int(slot0[0]), int(slot0[1]), liquidity, fee, spacing, liquidity_net, window)
     return out
 
 
