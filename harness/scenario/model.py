@@ -318,6 +318,14 @@ class PoolSpec(StrictModel):
         tokens = context.tokens if isinstance(context, Facts) else None
         if tokens is None or self.base not in tokens or self.quote not in tokens:
             return
+        if self.dex == Dex.uniswap_v3:
+            for side in (self.base, self.quote):
+                spec = tokens[side]
+                if spec.transfer_fee or spec.rebasing:
+                    what = "a fee-on-transfer" if spec.transfer_fee else "a rebasing"
+                    yield Problem(("dex",), f"fixture or uniswap-v2 for {what} token like {side} (a v3 pool refuses a "
+                                  "payment short of the amount swapped)", "uniswap-v3")
+                    return
         quote_scale = Decimal(10) ** tokens[self.quote].decimals
         base_scale = Decimal(10) ** tokens[self.base].decimals
         low = max(MIN_POOL_UNITS / quote_scale, MIN_POOL_UNITS * self.price / base_scale)

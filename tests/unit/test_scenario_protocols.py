@@ -86,3 +86,12 @@ def test_a_route_stays_on_one_exchange() -> None:
     assert single(text) == (
         f"{FILE}:6: universe.tokens.WBTC: expected a route to the reserve on one exchange, found a route "
         "through uniswap-v3 then uniswap-v2")
+
+
+def test_v3_pools_refuse_tokens_that_arrive_short() -> None:
+    """A v3 pool checks its balance after the swap callback: a fee-on-transfer (or a
+    rebasing token's share rounding) pays less than the amount, and the swap reverts."""
+    text = BASE.replace("WETH: {}", "WETH: {transfer_fee: 1%}")
+    assert single(text) == (
+        f"{FILE}:8: universe.pools[0].dex: expected fixture or uniswap-v2 for a fee-on-transfer token like WETH "
+        "(a v3 pool refuses a payment short of the amount swapped), found uniswap-v3")
