@@ -22,10 +22,10 @@ from harness.protocols.uniswap_v2 import PAIR as V2_PAIR
 from harness.protocols.uniswap_v3 import POOL as V3_POOL
 from harness.protocols.uniswap_v3 import SWAP_ROUTER
 from harness.protocols.world import (
+    VENUE_OF,
     ProtocolPoolDecl,
     ProtocolWorld,
     ProtocolWorldSpec,
-    Venue,
     deploy_protocol_world,
 )
 from harness.world import PoolDecl, TokenDecl, World
@@ -35,8 +35,6 @@ from runner.models import v3math
 from runner.models.v3state import full_pool_state, read_pool_states
 from runner.universe import Dex, Pool, Universe, VaultKind
 
-#: The protocol world's name for each dex of the scenario format.
-VENUES: dict[Dex, Venue] = {Dex.fixture: "fixture", Dex.uniswap_v2: "v2", Dex.uniswap_v3: "v3"}
 #: A v3 price shock's swap: the pool's own loop, a few ticks at most (one full-range position).
 V3_SHOCK_GAS = 600_000
 NO_DEADLINE = 2**256 - 1
@@ -45,9 +43,9 @@ NO_DEADLINE = 2**256 - 1
 def protocol_spec(reserve: str, tokens: Sequence[TokenDecl], pools: Sequence[PoolDecl],
                   vault: VaultKind) -> ProtocolWorldSpec:
     """The protocol world a scenario's universe and vault sections describe."""
-    decls = tuple(ProtocolPoolDecl(p.base, p.quote, p.price, p.depth, VENUES[p.dex],
+    decls = tuple(ProtocolPoolDecl(p.base, p.quote, p.price, p.depth, VENUE_OF[p.dex],
                                    int((p.fee * 1_000_000).to_integral_value())) for p in pools)
-    return ProtocolWorldSpec(reserve, tuple(tokens), decls, vaults=(str(vault),))  # type: ignore[arg-type]
+    return ProtocolWorldSpec(reserve, tuple(tokens), decls, vaults=(vault,))
 
 
 def scenario_universe(world: ProtocolWorld, spec: ProtocolWorldSpec, pools: Sequence[PoolDecl], vault: VaultKind,
@@ -70,7 +68,7 @@ def scenario_universe(world: ProtocolWorld, spec: ProtocolWorldSpec, pools: Sequ
                          pdecl.dex)
     first = pools[0].dex if pools else Dex.fixture
     return Universe(
-        world.reserve, dict(world.tokens), out, routers.get(first, b""), world.vaults[str(vault)].address,
+        world.reserve, dict(world.tokens), out, routers.get(first, b""), world.vaults[vault].address,
         world.multicall, factories.get(first, b""), chain_id, vault_kind=vault, routers=routers,
         v3_quoter=world.v3.view_quoter if world.v3 is not None else b"",
     )
@@ -168,4 +166,4 @@ def deploy_scenario_world(chain: ChainClient, accounts: Accounts, reserve: str, 
     return ProtocolScenarioWorld(chain, accounts, universe, world.fault_switch, protocol=world)
 
 
-__all__ = ["VENUES", "ProtocolScenarioWorld", "deploy_scenario_world", "protocol_spec", "scenario_universe"]
+__all__ = ["ProtocolScenarioWorld", "deploy_scenario_world", "protocol_spec", "scenario_universe"]

@@ -16,15 +16,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Literal
 
 from harness.protocols.deploy import Deployer
 from harness.protocols.errors import UnexpectedChainState
 from harness.protocols.uniswap_v3 import encode_path
-from runner.universe import Token
+from runner.universe import Token, VaultKind
 
-VaultKind = Literal["erc4626", "async"]
-CONTRACTS: dict[str, str] = {"erc4626": "StrategyVault4626", "async": "AsyncStrategyVault"}
+#: The artifact of each real vault kind (the vocabulary is the runner's: runner.universe.VaultKind).
+CONTRACTS: dict[VaultKind, str] = {VaultKind.erc4626: "StrategyVault4626", VaultKind.async_: "AsyncStrategyVault"}
 
 VAULT_DEPLOY_GAS = 5_000_000
 SET_ROUTER_GAS = 60_000
@@ -95,7 +94,7 @@ def deploy_vault(d: Deployer, kind: VaultKind, *, asset: Token, asset_manager: b
     `tracked` assets (in that order, in one block)."""
     contract = CONTRACTS.get(kind)
     if contract is None:
-        raise ValueError(f"unknown vault kind {kind!r}; expected one of {sorted(CONTRACTS)}")
+        raise ValueError(f"unknown vault kind {kind!r}; expected one of {sorted(str(k) for k in CONTRACTS)}")
     switch = fault_switch or b"\x00" * 20
     address = d.deploy(contract, asset.address, name, symbol, d.admin.address, asset_manager, switch,
                        gas=VAULT_DEPLOY_GAS)

@@ -46,9 +46,12 @@ from harness.world import TokenDecl
 from runner.chain.client import ChainClient
 from runner.chain.wallet import Wallet
 from runner.models.v3math import FEE_TICK_SPACING
-from runner.universe import Token
+from runner.universe import Dex, Token
 
 Venue = Literal["v2", "v3", "fixture"]
+"""This layer's short names of the exchanges (pool keys like WETH/USDC@v3-500)."""
+VENUE_OF: dict[Dex, Venue] = {Dex.fixture: "fixture", Dex.uniswap_v2: "v2", Dex.uniswap_v3: "v3"}
+"""The venue of each dex of the scenario format (runner.universe.Dex)."""
 MULTICALL_DEPLOY_GAS = 400_000
 FIXTURE_FACTORY_GAS = 1_500_000
 FIXTURE_ROUTER_GAS = 1_500_000
@@ -83,7 +86,7 @@ class ProtocolWorldSpec:
     reserve: str
     tokens: tuple[TokenDecl, ...]
     pools: tuple[ProtocolPoolDecl, ...]
-    vaults: tuple[VaultKind, ...] = ("erc4626", "async")
+    vaults: tuple[VaultKind, ...] = (VaultKind.erc4626, VaultKind.async_)
     #: token symbol -> pool key whose route values it in the vaults; by default the first
     #: declared pool between the token and the reserve.
     valuation: tuple[tuple[str, str], ...] = ()
