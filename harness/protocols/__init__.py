@@ -10,4 +10,7 @@ our V3ViewQuoter, and the two strategy vaults of fixtures/contracts:
 - `vaults`: `deploy_vault` (StrategyVault4626 / AsyncStrategyVault), routes and router kinds.
 - `faults`: the fault modes on the real DEXes (vault- and token-level switches).
 - `world`: `deploy_protocol_world`, everything above from one declaration.
+- `scenario_world`: a scenario's world on them (`vault: {kind: erc4626}`): the deployment,
+  the runner's universe (each pool's dex, the routers) and the timeline's events on the
+  real DEXes' ABIs (a v3 price shock is a SwapRouter swap up to the target price).
 """
