@@ -38,6 +38,7 @@ from runner.models.approval import ApprovalModel
 from runner.models.context import ExecutionContext
 from runner.models.execution import ExecutionModel
 from runner.models.pricing import PricingModel
+from runner.models.redemptions import RedemptionQueueModel
 from runner.models.routing import RoutingModel, RoutingState
 from runner.models.sync import VaultSyncModel
 from runner.models.valuation import ValuationModel
@@ -111,6 +112,7 @@ class ChainStrategyRunner(StrategyRunner):
         self.accounting_policy = accounting_policy or AccountingPolicy()
         self.step_hook = step_hook
         self.post_nav = post_nav
+        self.redemptions = RedemptionQueueModel(chain, universe, asset_manager)
         self.needs_repair = True  # the first tick after a (re)start repairs first
         self.pending_trade_ids: set[int] = set()  # broadcast, no receipt yet (this process)
         self._posted_nav: int | None = None
@@ -410,10 +412,15 @@ class ChainStrategyRunner(StrategyRunner):
         self._step(Step.revalue_state)
         self.report_after_sync_and_revaluation(ts, universe, state, debug_details)
 
+        owed = self.redemptions.owed() if self.redemptions.active else Decimal(0)
         if waiting:
             # Deciding now could buy what an unconfirmed trade already bought: wait.
             trades: list[TradeExecution] = []
             status = f"waiting for {len(waiting)} unconfirmed trade(s)"
+        elif owed > state.portfolio.cash():
+            # Redemptions queued beyond the cash come first: pro-rata sells, no strategy.
+            trades = self.redemptions.liquidity_sells(ts, state, pricing, owed)
+            status = f"raising cash for queued redemptions ({owed} owed)"
         else:
             trades, status = self._decide(ts, universe, pricing, state, debug_details)
 
@@ -454,6 +461,11 @@ class ChainStrategyRunner(StrategyRunner):
                 self.check_balances_post_execution(universe, state, cycle, ts)
         self._step(Step.check_balances)
 
+        if owed > 0 and not unconfirmed:
+            # Pay the queue now and book its Withdraw events in this cycle (see models/redemptions.py).
+            self.redemptions.fulfil()
+            self.sync_portfolio(ts, universe, state, debug_details)
+            self.revalue_state(ts, state, self.setup_routing(universe)[2])
         self._record_statistics(state, ts, cycle, approved, CycleKind.tick, status)
         if self.post_nav and self.universe.vault_kind.posts_nav:  # a real vault computes its NAV on chain
             self._post_nav(state)

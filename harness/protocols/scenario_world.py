@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal, localcontext
+from decimal import ROUND_DOWN, Decimal, localcontext
 
 from harness.accounts import Accounts
 from harness.protocols.uniswap_v2 import PAIR as V2_PAIR
@@ -37,6 +37,7 @@ from runner.universe import Dex, Pool, Universe, VaultKind
 
 #: A v3 price shock's swap: the pool's own loop, a few ticks at most (one full-range position).
 V3_SHOCK_GAS = 600_000
+STRATEGY_VAULT = "StrategyVault4626"
 NO_DEADLINE = 2**256 - 1
 
 
@@ -79,6 +80,24 @@ class ProtocolScenarioWorld(World):
     """`World` on a protocol world: the same events, on the real DEXes' ABIs."""
 
     protocol: ProtocolWorld | None = None
+
+    def withdraw(self, investor: str, fraction: Decimal | None, shares: Decimal | None) -> int:
+        """A redemption the vault's cash can pay is redeemed now; a larger one joins the
+        ERC-4626 vault's FIFO queue (`requestRedeem`), as its owner would do after the
+        vault refused it (ERC4626ExceededMaxRedeem), to be paid at a later NAV."""
+        wallet = self.accounts.investor(investor)
+        if fraction is not None:
+            units = int((Decimal(self.investor_shares(investor)) * fraction).to_integral_value(ROUND_DOWN))
+        else:
+            assert shares is not None
+            units = self.universe.reserve.to_units(shares)
+        vault = self.universe.vault
+        payable = int(self.chain.read(vault, artifact(STRATEGY_VAULT).fn("maxRedeem"), wallet.address))
+        if units <= payable:
+            return super().withdraw(investor, fraction, shares)
+        self._tx(wallet, vault, STRATEGY_VAULT, "requestRedeem", units, wallet.address, wallet.address,
+                 action=f"queued withdrawal by {investor}")
+        return units
 
     def _sync_pools(self, token: object) -> None:
         # A rebase: constant-product pairs re-read their balances; a v3 pool has no reserves.
