@@ -417,10 +417,12 @@ class ChainStrategyRunner(StrategyRunner):
             # Deciding now could buy what an unconfirmed trade already bought: wait.
             trades: list[TradeExecution] = []
             status = f"waiting for {len(waiting)} unconfirmed trade(s)"
-        elif owed > state.portfolio.cash():
-            # Redemptions queued beyond the cash come first: pro-rata sells, no strategy.
+        elif owed > 0:
+            # Queued redemptions come first: pro-rata sells for what the cash lacks (none
+            # when it covers them), and no strategy, which could spend the cash they are owed.
             trades = self.redemptions.liquidity_sells(ts, state, pricing, owed)
-            status = f"raising cash for queued redemptions ({owed} owed)"
+            status = f"raising cash for queued redemptions ({owed} owed)" if trades else \
+                f"paying queued redemptions ({owed} owed)"
         else:
             trades, status = self._decide(ts, universe, pricing, state, debug_details)
 
