@@ -153,6 +153,7 @@ class ScenarioRun:
         retrying = RetryingBackend(faults)
         world.chain.backend = retrying
         in_process = InProcessHost(s, world, self.state_path, retries=retrying.retries)
+        faults.runner_working = lambda: in_process.kill.active
         self._cleanups.insert(0, in_process.close)
         return in_process, faults
 
@@ -334,8 +335,7 @@ class _Driver:
             entry.status = "node error" if entry.kind == "trigger" else entry.status
             entry.events.append(f"node error: {outcome.error}")
             self.faults.disarm()
-        self._restart(ts)
-        return True
+        return self._restart(ts, entry)
 
     def _stop(self, entry: JournalEntry, outcome: Outcome, status: str) -> None:
         logger.error("%s: the run stopped (%s): %s", self._at, outcome.error_kind, outcome.error)
@@ -344,8 +344,9 @@ class _Driver:
         self.host.abandon()
         self.stopped = True
 
-    def _restart(self, ts: datetime) -> None:
-        """The process died: the chain goes on, a new runner resumes from the state file."""
+    def _restart(self, ts: datetime, entry: JournalEntry) -> bool:
+        """The process died: the chain goes on, a new runner resumes from the state file.
+        Returns whether it is running again (a resume can stop on an error of its own)."""
         restarted = self.host.restart(ts)
         for step in restarted.deaths:
             self.result.crashes += 1
@@ -354,7 +355,12 @@ class _Driver:
         for t in restarted.fixed:
             self.result.repaired.append({"trade_id": t.trade_id, "status": t.status.value,
                                          "reason": t.failure_reason or "settled from its receipt", "at": ts})
+        if restarted.stopped is not None:
+            self._stop(entry, restarted.stopped, "error")
+            entry.events.append(f"stopped while resuming: {restarted.stopped.error_kind}")
+            return False
         self._check(Point.restart)
+        return True
 
 
 def run_scenario(scenario: Scenario, **kwargs: Any) -> RunResult:

@@ -68,6 +68,9 @@ class Restarted:
 
     fixed: list[TradeExecution] = field(default_factory=list)
     deaths: list[str] = field(default_factory=list)
+    # the new process resumed into an error it stops on (an accounting abort, a state it
+    # refuses): the run stops there, as production's process would exit again
+    stopped: Outcome | None = None
 
 
 class Host(Protocol):
@@ -210,6 +213,13 @@ class InProcessHost:
             except SimulatedCrash as crash:
                 done.deaths.append(crash.step)
                 continue
+            except ChainError as exc:  # the node failed the resume: the process exits, again
+                done.deaths.append(f"resume ({type(exc).__name__})")
+                continue
+            except RunnerError as exc:
+                self.state = state
+                done.stopped = _outcome_of(exc)
+                return done
             finally:
                 self.kill.active = False
             self.state = state

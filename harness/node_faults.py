@@ -31,6 +31,9 @@ class FaultInjectingBackend(BackendProxy):
         self.mode = NodeFaultMode.error
         self.injected: list[str] = []
         self.method: NodeMethod | None = None
+        # whether the runner is the one asking: the harness shares this chain client
+        # (world reads, the truth oracle), and its reads must not use up the runner's faults
+        self.runner_working: Callable[[], bool] = lambda: True
 
     def arm(self, mode: NodeFaultMode, calls: int, method: NodeMethod | None = None) -> None:
         self.mode = NodeFaultMode(mode)
@@ -42,7 +45,8 @@ class FaultInjectingBackend(BackendProxy):
         return left
 
     def _request(self, method: NodeMethod, thunk: Callable[[], T]) -> T:
-        if self.remaining <= 0 or method not in FAULTABLE or (self.method is not None and self.method != method):
+        if (self.remaining <= 0 or method not in FAULTABLE or (self.method is not None and self.method != method)
+                or not self.runner_working()):
             return thunk()
         self.remaining -= 1
         self.injected.append(f"{method}: {self.mode}")

@@ -213,6 +213,11 @@ class ProcessHost:
             if reply is None:
                 done.deaths.append(outcome.step or "resume")
                 continue
+            if outcome.kind == OutcomeKind.node_error:  # as in process: exit, restart again
+                done.deaths.append(f"resume ({outcome.error_kind})")
+                continue
+            if outcome.kind == OutcomeKind.stopped:
+                done.stopped = outcome
             done.fixed = self._trades(reply.get("trades", []))
             return done
         raise HarnessError(f"{self.scenario.source.path}: the runner died {MAX_RESUMES} times in a row while resuming")

@@ -264,6 +264,13 @@ class TokenSpec(StrictModel):
     )
     address: Address | None = Field(None, description="Address of the real token when forking (0x + 40 hex digits).")
 
+    def problems(self, context: Any) -> Iterator[Problem]:
+        """The rebasing token (a stETH-like share token) takes no fee on transfer: a
+        scenario asking for both would run a token unlike the one it declares."""
+        if self.rebasing and self.transfer_fee:
+            yield Problem(("transfer_fee",), "0 for a rebasing token (the rebasing token takes no fee)",
+                          format_decimal(self.transfer_fee))
+
 
 def _distinct_sides(value: str) -> str:
     """A pool of a token against itself has no price."""

@@ -79,3 +79,24 @@ class TestCrashRecovery:
         once = encode_state(state)
         assert fresh.repair_state(state, b.at(0)) == []
         assert encode_state(state) == once
+
+
+class TestResumeThatStops:
+    """Fuzz found it: a restarted runner whose resume raised a RunnerError (an accounting
+    abort, a balance check) escaped the engine as a traceback in process, and was ignored
+    (the run went on) in the process host. It must stop the run, recorded, like a tick's."""
+
+    def test_the_run_stops_with_the_resume_error(self, chain_pool: ChainPool, monkeypatch: pytest.MonkeyPatch) -> None:
+        from runner.errors import PreflightCheckFailed
+        from runner.runner import ChainStrategyRunner
+
+        def refuse(self: ChainStrategyRunner, state: object, ts: object) -> list[object]:
+            raise PreflightCheckFailed("planted: the state refuses to resume")
+
+        monkeypatch.setattr(ChainStrategyRunner, "resume", refuse)
+        scenario = load_scenario((ROOT / "scenarios" / "crash" / "crash-at-approve.yaml").relative_to(ROOT))
+        result = ScenarioRun(scenario, backend="eth-tester", pool=chain_pool).run()
+        assert result.crashes == 1
+        assert result.error_kind == "PreflightCheckFailed"
+        assert "planted" in (result.error or "")
+        assert any("stopped while resuming: PreflightCheckFailed" in e for entry in result.journal for e in entry.events)

@@ -278,6 +278,13 @@ class TestWorld:
             "WBTC/USDC (or WBTC/X with a route to USDC in at most 3 hops), found no such pool for 'WBTC'"
         )
 
+    def test_rebasing_token_with_a_transfer_fee(self) -> None:
+        """Fuzz drew it: accepted, then run on a rebasing token that takes no fee."""
+        assert single(BASE.replace("WETH: {}", "WETH: {rebasing: true, transfer_fee: 1%}")) == (
+            "scenarios/x.yaml:6: universe.tokens.WETH.transfer_fee: expected 0 for a rebasing token "
+            "(the rebasing token takes no fee), found 0.01"
+        )
+
     def test_token_routed_through_another(self) -> None:
         """A pool against a token that has a pool to the reserve is a route."""
         text = BASE.replace("WETH: {}", "WETH: {}, WBTC: {decimals: 8}").replace(
