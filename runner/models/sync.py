@@ -11,7 +11,6 @@ twice books nothing the second time.
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 
 from runner.chain.abi import artifact
 from runner.chain.backend import Log
