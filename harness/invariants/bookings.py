@@ -90,6 +90,6 @@ def _resync_books_nothing(m: Moment) -> list[Violation]:
     added = list(again.portfolio.balance_updates.values())[before:]
     if not added:
         return []
-    return [m.violation("booked-once", "nothing new", f"{len(added)} new update(s)",
+    return [m.violation("booked-once", f"0 new updates from block {earlier}", f"{len(added)} new update(s)",
                         f"syncing again from block {earlier} booked " +
                         ", ".join(f"{bu.cause.value} {bu.asset} {bu.quantity} ({bu.event_key})" for bu in added[:3]))]
