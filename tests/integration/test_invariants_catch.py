@@ -184,6 +184,23 @@ def test_invariant_catches_its_planted_bug(case: Case, chain_pool: ChainPool, tm
     case.check(found, base)
 
 
+def test_a_crashing_runner_carries_the_invariants_findings(chain_pool: ChainPool, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """A correction booked with its sign flipped drives the ledger's NAV negative until
+    postNav cannot encode it: the run dies of an ABI error, and the error's notes say
+    what the invariants had seen before (the ledger leaving the chain) and at the death."""
+    apply_in_process(BY_ID["accounting-correction-sign"], monkeypatch.setattr)
+    with pytest.raises(Exception) as info:  # noqa: PT011 - the symptom is the ABI encoder's own error
+        run("scenarios/correction-mode-airdrop.yaml", chain_pool, tmp_path)
+    notes = getattr(info.value, "__notes__", [])
+    assert type(info.value).__name__ == "ValueOutOfBounds"
+    before = [n for n in notes if n.startswith("before the crash: invariant ledger-equals-chain violated at 2d ")]
+    after = [n for n in notes if n.startswith("post-mortem: invariant ledger-equals-chain violated at ")]
+    assert before and after
+    ledger = number(after[0].partition("; ledger: ")[2])
+    assert ledger < 0 < number(after[0].partition("; chain/rule: ")[2])  # WETH: the ledger went below zero
+
+
 @pytest.mark.parametrize("scenario", sorted({c.scenario for c in CASES}))
 def test_unpatched_runner_passes(scenario: str, baseline: Callable[[str], RunResult]) -> None:
     result = baseline(scenario)

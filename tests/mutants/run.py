@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -73,7 +74,9 @@ class MutantOutcome:
     def caught_by(self) -> str:
         """What caught the bug: invariants, else expectations, else the runner's own stop."""
         if self.invariants:
-            return ", ".join(self.invariants)
+            crashed = sorted({s.crash.partition(":")[0] for s in self.scenarios if s.crash and s.violations})
+            after = f" (then the runner crashed: {', '.join(crashed)})" if crashed else ""
+            return ", ".join(self.invariants) + after
         what = []
         if any(s.failed_expectations for s in self.scenarios):
             what.append("expectation")
@@ -93,7 +96,8 @@ class MutantOutcome:
         for s in self.scenarios:
             if s.violations:
                 v = s.violations[0]
-                return f"{Path(s.scenario).stem} at {v['at']}, block {v['block']} ({v['invariant']})"
+                how = ", post-mortem" if v.get("post_mortem") else ""
+                return f"{Path(s.scenario).stem} at {v['at']}, block {v['block']} ({v['invariant']}{how})"
         for s in self.scenarios:
             if s.failed_expectations:
                 return f"{Path(s.scenario).stem}: {s.failed_expectations[0]}"
@@ -101,6 +105,23 @@ class MutantOutcome:
 
 
 # -- the child: runs scenarios in the scratch copy -------------------------------------------
+
+POST_MORTEM = re.compile(r"^(?P<when>post-mortem|before the crash): invariant (?P<invariant>\S+) violated at (?P<at>\S+) .*?, block (?P<block>\d+): "
+                         r"(?P<detail>.*?); chain/rule: (?P<expected>.*?); ledger: (?P<found>.*)$")
+
+
+def post_mortem(exc: BaseException) -> list[dict[str, str]]:
+    """The violations the engine attached to a runner's unhandled error: the first of each
+    invariant before the crash, then what the post-mortem found in the state it died with."""
+    out = []
+    for note in getattr(exc, "__notes__", []):
+        match = POST_MORTEM.match(note.splitlines()[0])
+        if match:
+            fields = match.groupdict()
+            when = fields.pop("when")
+            out.append({**fields, **({"post_mortem": "yes"} if when == "post-mortem" else {})})
+    return out
+
 
 
 def child(scenarios: list[str], out: Path) -> None:
@@ -122,7 +143,8 @@ def child(scenarios: list[str], out: Path) -> None:
         except HarnessError as exc:
             outcome.crash = f"{type(exc).__name__}: {str(exc).splitlines()[0]}"
         except Exception as exc:  # noqa: BLE001 - a buggy runner may raise anything; that is a finding
-            outcome.crash = f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}"
+            outcome.crash = f"{type(exc).__name__}: {(str(exc).splitlines() or [''])[0]}"[:200]
+            outcome.violations = post_mortem(exc)
         else:
             outcome.violations = [{"invariant": v.invariant, "at": v.at, "block": str(v.block),
                                    "expected": v.expected, "found": v.found, "detail": v.detail}
