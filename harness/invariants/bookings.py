@@ -16,6 +16,13 @@ from runner.state import BalanceUpdateCause, TradeStatus, decode_state, encode_s
 
 _VAULT = artifact("Vault")
 _DEPOSIT, _WITHDRAW = _VAULT.event("Deposit"), _VAULT.event("Withdraw")
+_TOKEN = artifact("RebasingToken")
+# The log each cause must be booked from: a right amount under the wrong cause (interest
+# booked as a rebase) misreports where the money came from.
+_CAUSE_TOPIC = {BalanceUpdateCause.deposit: _DEPOSIT.topic, BalanceUpdateCause.redemption: _WITHDRAW.topic,
+                BalanceUpdateCause.rebase: _TOKEN.event("Rebase").topic,
+                **({BalanceUpdateCause.interest: _TOKEN.events["InterestAccrued"].topic}
+                   if "InterestAccrued" in _TOKEN.events else {})}
 _LOG_CAUSES = (BalanceUpdateCause.deposit, BalanceUpdateCause.redemption, BalanceUpdateCause.rebase,
                BalanceUpdateCause.interest)
 
@@ -26,7 +33,8 @@ def _key(tx_hash: bytes, index: int) -> str:
 
 @invariant("booked-once", Point.tick, Point.restart, Point.end)
 def booked_once(m: Moment) -> list[Violation]:
-    """Each chain event (tx hash, log index) is booked at most once and exists on chain;
+    """Each chain event (tx hash, log index) is booked at most once, exists on chain and is
+    booked under its own cause (a Deposit log as a deposit, InterestAccrued as interest);
     every vault deposit and redemption up to the synced block is booked; each transaction
     settles at most one trade; and (at restarts and at the end) syncing again from a
     seeded earlier block books nothing."""
@@ -51,6 +59,12 @@ def booked_once(m: Moment) -> list[Violation]:
                 out.append(m.violation("booked-once", "no such log on chain", f"{bu.cause.value} {bu.asset} {bu.quantity}",
                                        f"balance update #{bu.balance_update_id} is booked from {key}, which the chain "
                                        "does not have"))
+            elif bu.cause in _CAUSE_TOPIC and (not log.topics or log.topics[0] != _CAUSE_TOPIC[bu.cause]):
+                actual = next((c.value for c, t in _CAUSE_TOPIC.items() if log.topics and log.topics[0] == t), "other")
+                out.append(m.violation("booked-once", f"{actual} {bu.asset} at block {log.block_number}",
+                                       f"{bu.cause.value} {bu.asset} {bu.quantity}",
+                                       f"balance update #{bu.balance_update_id} is booked as {bu.cause.value} from "
+                                       f"{key}, a {actual} event"))
             elif bu.cause in (BalanceUpdateCause.deposit, BalanceUpdateCause.redemption):
                 ev = (_DEPOSIT if bu.cause == BalanceUpdateCause.deposit else _WITHDRAW).decode(log.topics, log.data)
                 assets = u.reserve.from_units(int(ev["assets"]))

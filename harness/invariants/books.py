@@ -14,7 +14,7 @@ import msgspec
 
 from harness.invariants.core import Moment, NavPoint, Point, Violation, invariant
 from runner.accounting import SHARES
-from runner.state import State, Verdict, decode_state, encode_state, open_store
+from runner.state import CycleKind, State, Verdict, decode_state, encode_state, open_store
 
 
 def flagged(state: State, moment: Moment) -> dict[str, Decimal]:
@@ -71,8 +71,9 @@ def ledger_shares(state: State) -> Decimal:
 def chain_truth_nav(m: Moment) -> list[Violation]:
     """After a tick the ledger's NAV (just revalued) equals the NAV the harness computes
     from chain reads alone: the vault's balances of every universe token, each sold along
-    the shortest route with the pools' own formula and fees. Slack: each token's value
-    tolerance plus two reserve units per position for the chain's own rounding."""
+    the shortest route with the pools' own formula and fees; and so does the NAV the
+    tick's statistics report. Slack: each token's value tolerance plus two reserve units
+    per position for the chain's own rounding."""
     truth = m.truth.valuation(m.block)
     u = m.universe
     ledger_nav = m.state.portfolio.nav()
@@ -86,12 +87,20 @@ def chain_truth_nav(m: Moment) -> list[Violation]:
         booked = m.truth.sale_proceeds_many({a: ledger.get(a, 0) for a in gaps}, truth.block)
         explained += sum((u.reserve.from_units(on_chain[a] - booked[a]) for a in gaps), Decimal(0))
     slack = allowed(m) + 2 * u.reserve.unit * (1 + len(m.state.portfolio.open_positions))
+    out = []
     gap = truth.nav - ledger_nav - explained
-    if abs(gap) <= slack:
-        return []
-    return [m.violation("chain-truth-nav", f"NAV {truth.nav}", f"NAV {ledger_nav}",
-                        f"NAV differs by {truth.nav - ledger_nav} ({gap} not explained by a flagged check; "
-                        f"slack {slack}); chain holdings valued {_plain(truth.by_asset)}")]
+    if abs(gap) > slack:
+        out.append(m.violation("chain-truth-nav", f"NAV {truth.nav}", f"NAV {ledger_nav}",
+                               f"NAV differs by {truth.nav - ledger_nav} ({gap} not explained by a flagged check; "
+                               f"slack {slack}); chain holdings valued {_plain(truth.by_asset)}"))
+    # What the cycle reports (its statistics: reports, dashboards) is held to the same truth.
+    stat = m.state.stats[-1] if m.state.stats else None
+    if stat is not None and stat.timestamp == m.time and stat.kind == CycleKind.tick \
+            and abs(truth.nav - stat.nav - explained) > slack:
+        out.append(m.violation("chain-truth-nav", f"NAV {truth.nav}", f"reported NAV {stat.nav}",
+                               f"cycle {stat.cycle}'s statistics report a NAV {truth.nav - stat.nav} away from "
+                               f"the chain's (slack {slack})"))
+    return out
 
 
 @invariant("ledger-equals-chain", Point.tick, Point.restart)

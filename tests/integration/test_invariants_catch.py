@@ -134,6 +134,22 @@ def _stop_sold_above_its_level(found: list[Violation], base: RunResult) -> None:
     assert v.found.startswith("stop_loss trade #")
 
 
+def _interest_booked_under_its_cause(found: list[Violation], base: RunResult) -> None:
+    interest = {bu.event_key: bu.quantity for bu in base.state.portfolio.balance_updates.values()
+                if bu.cause == "interest"}
+    assert interest and len(found) == len(interest)
+    for v in found:
+        assert v.expected.startswith("interest aUSDT at block ") and v.found.startswith("rebase aUSDT ")
+        assert number(v.found) in interest.values()  # the right amount, under the wrong cause
+
+
+def _reported_nav_is_the_cash(found: list[Violation], base: RunResult) -> None:
+    v = found[0]
+    assert v.at == "0s" and v.found.startswith("reported NAV ")
+    first = base.state.stats[0]  # the first cycle trades the same with and without the bug
+    assert number(v.found) == first.cash and abs(number(v.expected) - first.nav) <= Decimal("0.00001")
+
+
 @dataclass(frozen=True)
 class Case:
     invariant: InvariantName
@@ -156,6 +172,10 @@ CASES = (
     Case(InvariantName.trades_match_chain, "repair-mined-as-failed", REPAIR, _mined_trades_lost,
          frozenset({"costs-as-charged", "ledger-equals-chain", "chain-truth-nav"})),  # a lost swap shows everywhere
     Case(InvariantName.triggers_fire, "trigger-stop-direction", STOP_LOSS, _stop_sold_above_its_level),
+    # The two gaps `make mutants` found in the oracle, closed: each must stay closed.
+    Case(InvariantName.booked_once, "sync-interest-as-rebase", "scenarios/interest-accrual.yaml",
+         _interest_booked_under_its_cause),
+    Case(InvariantName.chain_truth_nav, "stats-nav-is-cash", BOOKS, _reported_nav_is_the_cash),
 )
 
 
@@ -165,7 +185,7 @@ def test_every_invariant_has_a_planted_bug() -> None:
         assert c.scenario in BY_ID[c.mutant].scenarios
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.invariant.value for c in CASES])
+@pytest.mark.parametrize("case", CASES, ids=[f"{c.invariant}:{c.mutant}" for c in CASES])
 def test_invariant_catches_its_planted_bug(case: Case, chain_pool: ChainPool, tmp_path: Path,
                                            baseline: Callable[[str], RunResult],
                                            monkeypatch: pytest.MonkeyPatch) -> None:

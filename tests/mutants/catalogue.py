@@ -100,6 +100,14 @@ CATALOGUE: tuple[Mutant, ...] = (
         (BOOKS,),
     ),
     Mutant(
+        "sync-interest-as-rebase", "sync",
+        "interest accrued on a yield-bearing token is booked as a rebase (right amount, wrong cause)",
+        "runner/models/sync.py",
+        "cause=BalanceUpdateCause.interest if interest else BalanceUpdateCause.rebase,",
+        "cause=BalanceUpdateCause.rebase,",
+        ("scenarios/interest-accrual.yaml",),
+    ),
+    Mutant(
         "valuation-buy-side", "valuation",
         "positions are valued at the price it would cost to buy them (the ask), not what they would sell for",
         "runner/models/valuation.py",
@@ -121,6 +129,14 @@ CATALOGUE: tuple[Mutant, ...] = (
         "runner/runner.py",
         "nav_units = self.universe.reserve.to_units(state.portfolio.nav())",
         "nav_units = self.universe.reserve.to_units(state.portfolio.cash())",
+        (BOOKS,),
+    ),
+    Mutant(
+        "stats-nav-is-cash", "valuation",
+        "the cycle's statistics (what reports and dashboards show) record the cash as the NAV",
+        "runner/runner.py",
+        "cycle=cycle, timestamp=ts, nav=portfolio.nav(), cash=portfolio.cash(),",
+        "cycle=cycle, timestamp=ts, nav=portfolio.cash(), cash=portfolio.cash(),",
         (BOOKS,),
     ),
     Mutant(
