@@ -37,7 +37,8 @@ def booked_once(m: Moment) -> list[Violation]:
     booked under its own cause (a Deposit log as a deposit, InterestAccrued as interest);
     every vault deposit and redemption up to the synced block is booked; each transaction
     settles at most one trade; and (at restarts and at the end) syncing again from a
-    seeded earlier block books nothing."""
+    seeded earlier block books nothing. After a reorg the whole run's logs are read again:
+    an event landing at a block number already synced on the old chain must be booked."""
     out: list[Violation] = []
     state, u = m.state, m.universe
     keys = state.portfolio.seen_event_keys
@@ -45,8 +46,12 @@ def booked_once(m: Moment) -> list[Violation]:
     if twice:
         out.append(m.violation("booked-once", "each event booked once", f"booked twice: {twice[:3]}",
                                f"{len(twice)} chain event(s) booked more than once"))
-    # Logs since the last check, up to what the runner says it synced.
+    # Logs since the last check, up to what the runner says it synced; all of the run's
+    # again when a reorg replaced the block read last (its range now holds other events).
     start = m.memory.get("block", 0) + 1
+    reorged = "hash" in m.memory and m.truth.backend.block_hash(m.memory["block"]) != m.memory["hash"]
+    if reorged:
+        start = m.first_block
     end = state.sync.last_block
     if end >= start:
         sources = [u.vault, *(t.address for t in u.tokens.values() if t.rebasing)]
@@ -56,6 +61,8 @@ def booked_once(m: Moment) -> list[Violation]:
         for key, bu in sorted(booked.items()):
             log = logs.get(key)
             if log is None:
+                if reorged:
+                    continue  # what a reorg removed stays booked: the runner's check flags it (ledger-equals-chain)
                 out.append(m.violation("booked-once", "no such log on chain", f"{bu.cause.value} {bu.asset} {bu.quantity}",
                                        f"balance update #{bu.balance_update_id} is booked from {key}, which the chain "
                                        "does not have"))
@@ -76,9 +83,11 @@ def booked_once(m: Moment) -> list[Violation]:
             if log.address == u.vault and log.topics and log.topics[0] in (_DEPOSIT.topic, _WITHDRAW.topic) \
                     and key not in seen:
                 kind = "deposit" if log.topics[0] == _DEPOSIT.topic else "redemption"
-                out.append(m.violation("booked-once", f"{kind} at block {log.block_number}", "not booked",
+                out.append(m.violation("booked-once", f"{kind} at block {log.block_number}",
+                                       f"not booked (synced to block {end})",
                                        f"the vault's {kind} {key} was never booked"))
         m.memory["block"] = end
+        m.memory["hash"] = m.truth.backend.block_hash(end)
     hashes = Counter(t.blockchain_transactions[-1].tx_hash for t in state.portfolio.all_trades()
                      if t.status in (TradeStatus.success, TradeStatus.failed) and t.blockchain_transactions)
     shared = sorted(h for h, n in hashes.items() if n > 1)

@@ -57,6 +57,7 @@ def _s(name: str) -> str:
 
 
 BOOKS, ROUTE, REPAIR, TRIGGERS = _s("mutant-books"), _s("mutant-route"), _s("mutant-repair"), _s("mutant-triggers")
+REORG = _s("mutant-reorg")
 
 CATALOGUE: tuple[Mutant, ...] = (
     Mutant(
@@ -106,6 +107,14 @@ CATALOGUE: tuple[Mutant, ...] = (
         "cause=BalanceUpdateCause.interest if interest else BalanceUpdateCause.rebase,",
         "cause=BalanceUpdateCause.rebase,",
         ("scenarios/interest-accrual.yaml",),
+    ),
+    Mutant(
+        "sync-ignores-reorgs", "sync",
+        "the sync never compares the last synced block's hash: after a reorg it reads on from where it was",
+        "runner/models/sync.py",
+        'if current is not None and "0x" + current.hex() == sync.last_block_hash:',
+        "if sync.last_block <= head:",
+        (REORG,),
     ),
     Mutant(
         "valuation-buy-side", "valuation",
@@ -161,6 +170,14 @@ CATALOGUE: tuple[Mutant, ...] = (
         "runner/models/execution.py",
         "hashes = [bytes.fromhex(t.blockchain_transactions[-1].tx_hash[2:]) for t in trades]",
         "hashes = [bytes.fromhex(trades[0].blockchain_transactions[-1].tx_hash[2:]) for t in trades]",
+        (BOOKS,),
+    ),
+    Mutant(
+        "accounting-pnl-sign", "accounting",
+        "a sell's realised profit adds its cost basis instead of subtracting it",
+        "runner/state/portfolio.py",
+        "pos.realised_pnl += executed_reserve - cost",
+        "pos.realised_pnl += executed_reserve + cost",
         (BOOKS,),
     ),
     Mutant(
