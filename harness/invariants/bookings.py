@@ -52,6 +52,10 @@ def booked_once(m: Moment) -> list[Violation]:
     reorged = "hash" in m.memory and m.truth.backend.block_hash(m.memory["block"]) != m.memory["hash"]
     if reorged:
         start = m.first_block
+        # What was booked from the old chain may have vanished with it: it stays booked for
+        # the runner's check to flag (ledger-equals-chain judges that), never "invented".
+        m.memory.setdefault("old_chain", set()).update(bu.event_key for bu in state.portfolio.balance_updates.values())
+    old_chain: set[str] = m.memory.get("old_chain", set())
     end = state.sync.last_block
     if end >= start:
         sources = [u.vault, *(t.address for t in u.tokens.values() if t.rebasing)]
@@ -61,8 +65,8 @@ def booked_once(m: Moment) -> list[Violation]:
         for key, bu in sorted(booked.items()):
             log = logs.get(key)
             if log is None:
-                if reorged:
-                    continue  # what a reorg removed stays booked: the runner's check flags it (ledger-equals-chain)
+                if key in old_chain:
+                    continue
                 out.append(m.violation("booked-once", "no such log on chain", f"{bu.cause.value} {bu.asset} {bu.quantity}",
                                        f"balance update #{bu.balance_update_id} is booked from {key}, which the chain "
                                        "does not have"))
