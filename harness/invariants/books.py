@@ -71,10 +71,10 @@ def ledger_shares(state: State) -> Decimal:
 def chain_truth_nav(m: Moment) -> list[Violation]:
     """After a tick the ledger's NAV (just revalued) equals the NAV the harness computes
     from chain reads alone: the vault's balances of every universe token, each sold along
-    the shortest route with the pools' own formula and fees; so do the NAV the tick's
-    statistics report and the books' P&L (paid in + realised + unrealised). Slack: each
-    token's value tolerance plus two reserve units per position for the chain's own
-    rounding."""
+    the shortest route with the pools' own formula and fees (slack: each token's value
+    tolerance plus two reserve units per position for the chain's own rounding); and the
+    books' P&L (paid in + realised + unrealised) and the NAV the tick's statistics
+    report add up to that NAV."""
     truth = m.truth.valuation(m.block)
     u = m.universe
     ledger_nav = m.state.portfolio.nav()
@@ -94,26 +94,27 @@ def chain_truth_nav(m: Moment) -> list[Violation]:
         out.append(m.violation("chain-truth-nav", f"NAV {truth.nav}", f"NAV {ledger_nav}",
                                f"NAV differs by {truth.nav - ledger_nav} ({gap} not explained by a flagged check; "
                                f"slack {slack}); chain holdings valued {_plain(truth.by_asset)}"))
-    # The books' profit adds up to the chain's: what was paid in (every reserve-side
-    # balance update) plus realised and unrealised P&L is the NAV. Exact in the ledger
-    # (to Decimal rounding), so a P&L booked wrong shows even when holdings are right.
+    # The ledger's NAV is held to the chain above; what the books say about it must add
+    # up to it, so a P&L or a report booked wrong shows even when holdings are right:
+    # what was paid in (every reserve-side balance update) plus realised and unrealised
+    # P&L (exact in the ledger, to a unit per position's rounding), and the NAV the tick's
+    # statistics report (what reports and dashboards show).
     p = m.state.portfolio
+    rounding = u.reserve.unit * (1 + len(p.open_positions))
     paid_in = sum((bu.quantity for bu in p.balance_updates.values() if bu.asset == u.reserve.symbol), Decimal(0))
     realised = sum((pos.realised_pnl for pos in p.all_positions()), Decimal(0))
     unrealised = sum((p.position_value(pos) - pos.cost_basis for pos in p.open_positions.values()), Decimal(0))
-    profit = truth.nav - paid_in - explained
-    if abs(profit - realised - unrealised) > slack + u.reserve.unit:
-        out.append(m.violation("chain-truth-nav", f"profit {profit} (NAV {truth.nav} less {paid_in} paid in)",
+    profit = ledger_nav - paid_in
+    if abs(profit - realised - unrealised) > rounding:
+        out.append(m.violation("chain-truth-nav", f"profit {profit} (NAV {ledger_nav} less {paid_in} paid in)",
                                f"P&L {realised + unrealised} (realised {realised}, unrealised {unrealised})",
-                               f"the books' P&L is {profit - realised - unrealised} away from the chain's profit "
-                               f"(slack {slack + u.reserve.unit})"))
-    # What the cycle reports (its statistics: reports, dashboards) is held to the same truth.
+                               f"the books' P&L is {profit - realised - unrealised} away from their NAV's profit"))
     stat = m.state.stats[-1] if m.state.stats else None
     if stat is not None and stat.timestamp == m.time and stat.kind == CycleKind.tick \
-            and abs(truth.nav - stat.nav - explained) > slack:
-        out.append(m.violation("chain-truth-nav", f"NAV {truth.nav}", f"reported NAV {stat.nav}",
-                               f"cycle {stat.cycle}'s statistics report a NAV {truth.nav - stat.nav} away from "
-                               f"the chain's (slack {slack})"))
+            and abs(stat.nav - ledger_nav) > rounding:
+        out.append(m.violation("chain-truth-nav", f"NAV {ledger_nav}", f"reported NAV {stat.nav}",
+                               f"cycle {stat.cycle}'s statistics report a NAV {stat.nav - ledger_nav} away from "
+                               f"the books' (chain: {truth.nav})"))
     return out
 
 
