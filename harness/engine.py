@@ -340,6 +340,7 @@ class _Driver:
         """The runner stopped, crashed or lost its node: record it and restart it if a
         deployment would. Returns whether the runner is running again."""
         if outcome.kind == OutcomeKind.stopped:
+            self._check(Point.stop)  # the books it stopped with, before the host abandons them
             self._stop(entry, outcome, "error")
             entry.events.append(f"stopped: {outcome.error_kind}")
             return False

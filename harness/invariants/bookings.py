@@ -57,7 +57,13 @@ def booked_once(m: Moment) -> list[Violation]:
         m.memory.setdefault("old_chain", set()).update(bu.event_key for bu in state.portfolio.balance_updates.values())
     old_chain: set[str] = m.memory.get("old_chain", set())
     end = state.sync.last_block
-    if end >= start:
+    # Judged against the chain the runner synced: a state not synced at this instant (the
+    # last save of a runner that stopped) whose last block a reorg has since replaced
+    # claims a range of the old chain; it is read once the runner syncs again.
+    synced = m.truth.backend.block_hash(end) if end >= start else None
+    current = state.sync.last_synced_at == m.time or state.sync.last_block_hash is None or (
+        synced is not None and "0x" + synced.hex() == state.sync.last_block_hash)
+    if end >= start and current:
         sources = [u.vault, *(t.address for t in u.tokens.values() if t.rebasing)]
         logs = {(_key(lg.tx_hash, lg.log_index)): lg for lg in m.truth.backend.get_logs(sources, [], start, end)}
         booked = {bu.event_key: bu for bu in state.portfolio.balance_updates.values()
@@ -91,7 +97,7 @@ def booked_once(m: Moment) -> list[Violation]:
                                        f"not booked (synced to block {end})",
                                        f"the vault's {kind} {key} was never booked"))
         m.memory["block"] = end
-        m.memory["hash"] = m.truth.backend.block_hash(end)
+        m.memory["hash"] = synced
     hashes = Counter(t.blockchain_transactions[-1].tx_hash for t in state.portfolio.all_trades()
                      if t.status in (TradeStatus.success, TradeStatus.failed) and t.blockchain_transactions)
     shared = sorted(h for h, n in hashes.items() if n > 1)

@@ -118,14 +118,24 @@ def chain_truth_nav(m: Moment) -> list[Violation]:
     return out
 
 
-@invariant("ledger-equals-chain", Point.tick, Point.restart)
+@invariant("ledger-equals-chain", Point.tick, Point.restart, Point.stop)
 def ledger_equals_chain(m: Moment) -> list[Violation]:
     """After every successful sync (a completed tick, a restart's resume), each token's
-    vault balance and the share supply equal the ledger's, unless a check flagged it."""
+    vault balance and the share supply equal the ledger's, unless a check flagged it.
+    When the runner stops itself (an aborting check) its books are judged too: the last
+    saved state synced again by the runner's own sync, and only what the harness moved
+    behind its back excused (the stop is the runner saying so). Otherwise a runner bug
+    that trips the runner's own abort would pass as "the runner stopped"."""
     u = m.universe
+    state = m.state
+    if m.point == Point.stop:
+        state = decode_state(encode_state(m.state))
+        m.spare_runner().sync_model.sync(state, m.time)
+        seen = {a: Decimal(0) for a in m.external}
+    else:
+        seen = flagged(state, m)
     held = m.truth.holdings(m.block)
-    ledger = ledger_units(m.state, m)
-    seen = flagged(m.state, m)
+    ledger = ledger_units(state, m)
     out = []
     for symbol, token in u.tokens.items():
         diff = held.units.get(symbol, 0) - ledger.get(symbol, 0)
@@ -138,7 +148,7 @@ def ledger_equals_chain(m: Moment) -> list[Violation]:
                                    f"{symbol} {token.from_units(ledger.get(symbol, 0))}",
                                    f"{symbol} differs by {token.from_units(diff)} (worth {value}) and no check flagged it"))
     shares_chain = u.reserve.from_units(held.share_supply)
-    shares_ledger = ledger_shares(m.state)
+    shares_ledger = ledger_shares(state)
     if shares_chain != shares_ledger and SHARES not in seen:
         out.append(m.violation("ledger-equals-chain", f"share supply {shares_chain}", f"shares {shares_ledger}",
                                "the vault's share supply differs from the shares the ledger booked"))

@@ -165,6 +165,15 @@ def _deposit_after_reorg_booked(found: list[Violation], base: RunResult) -> None
     assert bob.block_number <= number(v.found), "at a block number the runner says it synced"
 
 
+def _books_judged_when_the_runner_stops(found: list[Violation], base: RunResult) -> None:
+    [v] = found
+    assert v.at == "2d" and v.found.startswith("stETH ") and v.expected.startswith("stETH ")
+    assert number(v.found) < number(v.expected), "a positive rebase booked as a negative one"
+    [rebase] = [bu for bu in base.state.portfolio.balance_updates.values() if bu.cause == "rebase"
+                and bu.timestamp == v.time]
+    assert number(v.expected) - number(v.found) == 2 * rebase.quantity  # the true rebase, booked with its sign flipped
+
+
 @dataclass(frozen=True)
 class Case:
     invariant: InvariantName
@@ -193,6 +202,8 @@ CASES = (
     Case(InvariantName.chain_truth_nav, "stats-nav-is-cash", BOOKS, _reported_nav_is_the_cash),
     Case(InvariantName.chain_truth_nav, "accounting-pnl-sign", BOOKS, _pnl_above_the_chains_profit),
     Case(InvariantName.booked_once, "sync-ignores-reorgs", REORG, _deposit_after_reorg_booked),
+    Case(InvariantName.ledger_equals_chain, "sync-rebase-sign", "scenarios/positive-rebase.yaml",
+         _books_judged_when_the_runner_stops),  # the runner aborts on its own check: once a "stop", not a failure
 )
 
 
