@@ -16,7 +16,6 @@ eth-tester[py-evm]): eth_hash's default pycryptodome backend costs 5x more a dig
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
 from functools import lru_cache
 
 import rlp
