@@ -15,7 +15,7 @@ DEFAULT_SCENARIO ?= scenarios/main-rebalance-30d.yaml
 
 UV_VERSION := 0.13.8
 
-.PHONY: install run test test-ci test-fast lint contracts snapshots bench clean chromium lock wheel hostile strace fuzz
+.PHONY: install run test test-ci test-fast lint contracts snapshots bench clean chromium lock wheel hostile strace fuzz mutants
 
 ## the exact versions of requirements.lock (hash-checked), then this project, editable
 $(PY_STAMP): pyproject.toml requirements.lock
@@ -104,6 +104,11 @@ FUZZ_RUNS ?= 200
 fuzz: install
 	$(VENV)/bin/harness fuzz --seed $(FUZZ_SEED) --runs $(FUZZ_RUNS) --workers $(WORKERS) --backend revm \
 		--coverage --corpus build/fuzz/corpus --time-budget 10m --shrink-attempts 120 --json build/fuzz/summary.json
+
+## the planted-bug catalogue (tests/mutants/): each bug on a scratch copy, its scenarios on revm;
+## the table goes to stdout and build/mutants.md (+ .json). MUTANTS="--only ID" runs one.
+mutants: install
+	$(PY) -m tests.mutants.run $(MUTANTS)
 
 clean:
 	rm -rf $(VENV) node_modules build dist .pytest_cache

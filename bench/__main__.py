@@ -3,7 +3,7 @@
     python -m bench                 everything, N=3 runs of the reference workload
     python -m bench --quick         the same with N=1
     python -m bench --only reference,imports     a subset (sections: imports, anvil,
-                                    reference, memory, revm, suite, wire); subsets and shortened
+                                    reference, memory, revm, suite, wire, fuzz, invariants); subsets and shortened
                                     workloads write results/partial.{json,md} instead
     python -m bench --profile       the reference workload under pyinstrument, per backend:
                                     bench/results/profile-<backend>.{html,txt}
@@ -30,7 +30,7 @@ from bench import workloads
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results"
-SECTIONS = ("imports", "anvil", "reference", "memory", "revm", "suite", "wire", "fuzz")
+SECTIONS = ("imports", "anvil", "reference", "memory", "revm", "suite", "wire", "fuzz", "invariants")
 BACKENDS = ("eth-tester", "anvil", "revm")
 
 
@@ -136,6 +136,10 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
 
         doc["fuzz"] = section(doc, "fuzz campaigns: runs/s, scaling, planted bug to reproduction",
                               lambda: fuzz_main([]))
+    if "invariants" in selected:  # also bench/results/invariants.{json,md}
+        from bench.invariants import main as invariants_main
+
+        doc["invariants"] = section(doc, "invariants' cost per cycle on anvil", lambda: invariants_main([]))
     if "memory" in selected:
         mem_path, mem_sha = workloads.memory_path(args.memory_cycles)
         doc["workloads"]["memory"] = {"path": str(mem_path.relative_to(REPO)), "sha256": mem_sha}

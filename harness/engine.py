@@ -281,7 +281,11 @@ class _Driver:
 
     def _trigger_check(self, ts: datetime, entry: JournalEntry) -> None:
         self._check(Point.before_trigger)
-        outcome = self.host.trigger_check(ts)
+        try:
+            outcome = self.host.trigger_check(ts)
+        except Exception as exc:
+            self._post_mortem(exc)
+            raise
         if outcome.kind != OutcomeKind.ok:
             entry.kind = "trigger"
             self._died(ts, entry, outcome)
@@ -297,7 +301,11 @@ class _Driver:
         cycle = self.host.state.cycle + 1
         for _attempt in range(MAX_ATTEMPTS):
             self._check(Point.before_tick)
-            outcome = self.host.tick(ts, cycle)
+            try:
+                outcome = self.host.tick(ts, cycle)
+            except Exception as exc:
+                self._post_mortem(exc)
+                raise
             if outcome.kind == OutcomeKind.ok:
                 entry.trades = [describe_trade(t) for t in outcome.trades]
                 entry.status = outcome.status
@@ -309,10 +317,31 @@ class _Driver:
             if self.host.state.cycle >= cycle:
                 return  # the crashed cycle had already been saved as complete
 
+    def _post_mortem(self, exc: Exception) -> None:
+        """The runner raised what nobody handles (a bug of its own): before that propagates,
+        the first violation of each invariant the run had found (lost with the result
+        otherwise) and what the invariants find in the state it died with become notes on
+        the exception. The exception is often only the symptom (a negative NAV refused by
+        the ABI encoder); the notes name the cause (a correction booked the wrong way)."""
+        assert self._time is not None
+        first: dict[str, Any] = {}
+        for earlier in self.result.violations:  # what the run had found before: lost with the result otherwise
+            first.setdefault(earlier.invariant, earlier)
+        for v in first.values():
+            exc.add_note(f"before the crash: {v}")
+        try:
+            found = self.invariants.post_mortem(self._at, self._time, self.host.state)
+        except Exception as inner:  # noqa: BLE001 - a state too broken to judge: say so, keep the original error
+            exc.add_note(f"post-mortem: the invariants could not judge the state: {type(inner).__name__}: {inner}")
+            return
+        for v in found:
+            exc.add_note(f"post-mortem: {v}")
+
     def _died(self, ts: datetime, entry: JournalEntry, outcome: Outcome) -> bool:
         """The runner stopped, crashed or lost its node: record it and restart it if a
         deployment would. Returns whether the runner is running again."""
         if outcome.kind == OutcomeKind.stopped:
+            self._check(Point.stop)  # the books it stopped with, before the host abandons them
             self._stop(entry, outcome, "error")
             entry.events.append(f"stopped: {outcome.error_kind}")
             return False

@@ -16,6 +16,13 @@ from runner.state import BalanceUpdateCause, TradeStatus, decode_state, encode_s
 
 _VAULT = artifact("Vault")
 _DEPOSIT, _WITHDRAW = _VAULT.event("Deposit"), _VAULT.event("Withdraw")
+_TOKEN = artifact("RebasingToken")
+# The log each cause must be booked from: a right amount under the wrong cause (interest
+# booked as a rebase) misreports where the money came from.
+_CAUSE_TOPIC = {BalanceUpdateCause.deposit: _DEPOSIT.topic, BalanceUpdateCause.redemption: _WITHDRAW.topic,
+                BalanceUpdateCause.rebase: _TOKEN.event("Rebase").topic,
+                **({BalanceUpdateCause.interest: _TOKEN.events["InterestAccrued"].topic}
+                   if "InterestAccrued" in _TOKEN.events else {})}
 _LOG_CAUSES = (BalanceUpdateCause.deposit, BalanceUpdateCause.redemption, BalanceUpdateCause.rebase,
                BalanceUpdateCause.interest)
 
@@ -26,10 +33,12 @@ def _key(tx_hash: bytes, index: int) -> str:
 
 @invariant("booked-once", Point.tick, Point.restart, Point.end)
 def booked_once(m: Moment) -> list[Violation]:
-    """Each chain event (tx hash, log index) is booked at most once and exists on chain;
+    """Each chain event (tx hash, log index) is booked at most once, exists on chain and is
+    booked under its own cause (a Deposit log as a deposit, InterestAccrued as interest);
     every vault deposit and redemption up to the synced block is booked; each transaction
     settles at most one trade; and (at restarts and at the end) syncing again from a
-    seeded earlier block books nothing."""
+    seeded earlier block books nothing. After a reorg the whole run's logs are read again:
+    an event landing at a block number already synced on the old chain must be booked."""
     out: list[Violation] = []
     state, u = m.state, m.universe
     keys = state.portfolio.seen_event_keys
@@ -37,10 +46,24 @@ def booked_once(m: Moment) -> list[Violation]:
     if twice:
         out.append(m.violation("booked-once", "each event booked once", f"booked twice: {twice[:3]}",
                                f"{len(twice)} chain event(s) booked more than once"))
-    # Logs since the last check, up to what the runner says it synced.
+    # Logs since the last check, up to what the runner says it synced; all of the run's
+    # again when a reorg replaced the block read last (its range now holds other events).
     start = m.memory.get("block", 0) + 1
+    reorged = "hash" in m.memory and m.truth.backend.block_hash(m.memory["block"]) != m.memory["hash"]
+    if reorged:
+        start = m.first_block
+        # What was booked from the old chain may have vanished with it: it stays booked for
+        # the runner's check to flag (ledger-equals-chain judges that), never "invented".
+        m.memory.setdefault("old_chain", set()).update(bu.event_key for bu in state.portfolio.balance_updates.values())
+    old_chain: set[str] = m.memory.get("old_chain", set())
     end = state.sync.last_block
-    if end >= start:
+    # Judged against the chain the runner synced: a state not synced at this instant (the
+    # last save of a runner that stopped) whose last block a reorg has since replaced
+    # claims a range of the old chain; it is read once the runner syncs again.
+    synced = m.truth.backend.block_hash(end) if end >= start else None
+    current = state.sync.last_synced_at == m.time or state.sync.last_block_hash is None or (
+        synced is not None and "0x" + synced.hex() == state.sync.last_block_hash)
+    if end >= start and current:
         sources = [u.vault, *(t.address for t in u.tokens.values() if t.rebasing)]
         logs = {(_key(lg.tx_hash, lg.log_index)): lg for lg in m.truth.backend.get_logs(sources, [], start, end)}
         booked = {bu.event_key: bu for bu in state.portfolio.balance_updates.values()
@@ -48,9 +71,17 @@ def booked_once(m: Moment) -> list[Violation]:
         for key, bu in sorted(booked.items()):
             log = logs.get(key)
             if log is None:
+                if key in old_chain:
+                    continue
                 out.append(m.violation("booked-once", "no such log on chain", f"{bu.cause.value} {bu.asset} {bu.quantity}",
                                        f"balance update #{bu.balance_update_id} is booked from {key}, which the chain "
                                        "does not have"))
+            elif bu.cause in _CAUSE_TOPIC and (not log.topics or log.topics[0] != _CAUSE_TOPIC[bu.cause]):
+                actual = next((c.value for c, t in _CAUSE_TOPIC.items() if log.topics and log.topics[0] == t), "other")
+                out.append(m.violation("booked-once", f"{actual} {bu.asset} at block {log.block_number}",
+                                       f"{bu.cause.value} {bu.asset} {bu.quantity}",
+                                       f"balance update #{bu.balance_update_id} is booked as {bu.cause.value} from "
+                                       f"{key}, a {actual} event"))
             elif bu.cause in (BalanceUpdateCause.deposit, BalanceUpdateCause.redemption):
                 ev = (_DEPOSIT if bu.cause == BalanceUpdateCause.deposit else _WITHDRAW).decode(log.topics, log.data)
                 assets = u.reserve.from_units(int(ev["assets"]))
@@ -62,9 +93,11 @@ def booked_once(m: Moment) -> list[Violation]:
             if log.address == u.vault and log.topics and log.topics[0] in (_DEPOSIT.topic, _WITHDRAW.topic) \
                     and key not in seen:
                 kind = "deposit" if log.topics[0] == _DEPOSIT.topic else "redemption"
-                out.append(m.violation("booked-once", f"{kind} at block {log.block_number}", "not booked",
+                out.append(m.violation("booked-once", f"{kind} at block {log.block_number}",
+                                       f"not booked (synced to block {end})",
                                        f"the vault's {kind} {key} was never booked"))
         m.memory["block"] = end
+        m.memory["hash"] = synced
     hashes = Counter(t.blockchain_transactions[-1].tx_hash for t in state.portfolio.all_trades()
                      if t.status in (TradeStatus.success, TradeStatus.failed) and t.blockchain_transactions)
     shared = sorted(h for h, n in hashes.items() if n > 1)
@@ -90,6 +123,6 @@ def _resync_books_nothing(m: Moment) -> list[Violation]:
     added = list(again.portfolio.balance_updates.values())[before:]
     if not added:
         return []
-    return [m.violation("booked-once", "nothing new", f"{len(added)} new update(s)",
+    return [m.violation("booked-once", f"0 new updates from block {earlier}", f"{len(added)} new update(s)",
                         f"syncing again from block {earlier} booked " +
                         ", ".join(f"{bu.cause.value} {bu.asset} {bu.quantity} ({bu.event_key})" for bu in added[:3]))]

@@ -14,7 +14,7 @@ import msgspec
 
 from harness.invariants.core import Moment, NavPoint, Point, Violation, invariant
 from runner.accounting import SHARES
-from runner.state import State, Verdict, decode_state, encode_state, open_store
+from runner.state import CycleKind, State, Verdict, decode_state, encode_state, open_store
 
 
 def flagged(state: State, moment: Moment) -> dict[str, Decimal]:
@@ -71,8 +71,10 @@ def ledger_shares(state: State) -> Decimal:
 def chain_truth_nav(m: Moment) -> list[Violation]:
     """After a tick the ledger's NAV (just revalued) equals the NAV the harness computes
     from chain reads alone: the vault's balances of every universe token, each sold along
-    the shortest route with the pools' own formula and fees. Slack: each token's value
-    tolerance plus two reserve units per position for the chain's own rounding."""
+    the shortest route with the pools' own formula and fees (slack: each token's value
+    tolerance plus two reserve units per position for the chain's own rounding); and the
+    books' P&L (paid in + realised + unrealised) and the NAV the tick's statistics
+    report add up to that NAV."""
     truth = m.truth.valuation(m.block)
     u = m.universe
     ledger_nav = m.state.portfolio.nav()
@@ -86,22 +88,54 @@ def chain_truth_nav(m: Moment) -> list[Violation]:
         booked = m.truth.sale_proceeds_many({a: ledger.get(a, 0) for a in gaps}, truth.block)
         explained += sum((u.reserve.from_units(on_chain[a] - booked[a]) for a in gaps), Decimal(0))
     slack = allowed(m) + 2 * u.reserve.unit * (1 + len(m.state.portfolio.open_positions))
+    out = []
     gap = truth.nav - ledger_nav - explained
-    if abs(gap) <= slack:
-        return []
-    return [m.violation("chain-truth-nav", f"NAV {truth.nav}", f"NAV {ledger_nav}",
-                        f"NAV differs by {truth.nav - ledger_nav} ({gap} not explained by a flagged check; "
-                        f"slack {slack}); chain holdings valued {_plain(truth.by_asset)}")]
+    if abs(gap) > slack:
+        out.append(m.violation("chain-truth-nav", f"NAV {truth.nav}", f"NAV {ledger_nav}",
+                               f"NAV differs by {truth.nav - ledger_nav} ({gap} not explained by a flagged check; "
+                               f"slack {slack}); chain holdings valued {_plain(truth.by_asset)}"))
+    # The ledger's NAV is held to the chain above; what the books say about it must add
+    # up to it, so a P&L or a report booked wrong shows even when holdings are right:
+    # what was paid in (every reserve-side balance update) plus realised and unrealised
+    # P&L (exact in the ledger, to a unit per position's rounding), and the NAV the tick's
+    # statistics report (what reports and dashboards show).
+    p = m.state.portfolio
+    rounding = u.reserve.unit * (1 + len(p.open_positions))
+    paid_in = sum((bu.quantity for bu in p.balance_updates.values() if bu.asset == u.reserve.symbol), Decimal(0))
+    realised = sum((pos.realised_pnl for pos in p.all_positions()), Decimal(0))
+    unrealised = sum((p.position_value(pos) - pos.cost_basis for pos in p.open_positions.values()), Decimal(0))
+    profit = ledger_nav - paid_in
+    if abs(profit - realised - unrealised) > rounding:
+        out.append(m.violation("chain-truth-nav", f"profit {profit} (NAV {ledger_nav} less {paid_in} paid in)",
+                               f"P&L {realised + unrealised} (realised {realised}, unrealised {unrealised})",
+                               f"the books' P&L is {profit - realised - unrealised} away from their NAV's profit"))
+    stat = m.state.stats[-1] if m.state.stats else None
+    if stat is not None and stat.timestamp == m.time and stat.kind == CycleKind.tick \
+            and abs(stat.nav - ledger_nav) > rounding:
+        out.append(m.violation("chain-truth-nav", f"NAV {ledger_nav}", f"reported NAV {stat.nav}",
+                               f"cycle {stat.cycle}'s statistics report a NAV {stat.nav - ledger_nav} away from "
+                               f"the books' (chain: {truth.nav})"))
+    return out
 
 
-@invariant("ledger-equals-chain", Point.tick, Point.restart)
+@invariant("ledger-equals-chain", Point.tick, Point.restart, Point.stop)
 def ledger_equals_chain(m: Moment) -> list[Violation]:
     """After every successful sync (a completed tick, a restart's resume), each token's
-    vault balance and the share supply equal the ledger's, unless a check flagged it."""
+    vault balance and the share supply equal the ledger's, unless a check flagged it.
+    When the runner stops itself (an aborting check) its books are judged too: the last
+    saved state synced again by the runner's own sync, and only what the harness moved
+    behind its back excused (the stop is the runner saying so). Otherwise a runner bug
+    that trips the runner's own abort would pass as "the runner stopped"."""
     u = m.universe
+    state = m.state
+    if m.point == Point.stop:
+        state = decode_state(encode_state(m.state))
+        m.spare_runner().sync_model.sync(state, m.time)
+        seen = {a: Decimal(0) for a in m.external}
+    else:
+        seen = flagged(state, m)
     held = m.truth.holdings(m.block)
-    ledger = ledger_units(m.state, m)
-    seen = flagged(m.state, m)
+    ledger = ledger_units(state, m)
     out = []
     for symbol, token in u.tokens.items():
         diff = held.units.get(symbol, 0) - ledger.get(symbol, 0)
@@ -114,7 +148,7 @@ def ledger_equals_chain(m: Moment) -> list[Violation]:
                                    f"{symbol} {token.from_units(ledger.get(symbol, 0))}",
                                    f"{symbol} differs by {token.from_units(diff)} (worth {value}) and no check flagged it"))
     shares_chain = u.reserve.from_units(held.share_supply)
-    shares_ledger = ledger_shares(m.state)
+    shares_ledger = ledger_shares(state)
     if shares_chain != shares_ledger and SHARES not in seen:
         out.append(m.violation("ledger-equals-chain", f"share supply {shares_chain}", f"shares {shares_ledger}",
                                "the vault's share supply differs from the shares the ledger booked"))

@@ -2,7 +2,8 @@
 
 An invariant is a plain function `Moment -> list[Violation]` registered with the points
 of a run at which it has something to say (after an event, after a tick, after a
-trigger check, after a restart, at the end, or just before a tick or trigger check to
+trigger check, after a restart, when the runner stops itself, at the end, or just
+before a tick or trigger check to
 observe what the runner is about to see). A `Moment` carries the world, the runner's
 state and `ChainTruth` (chain reads below the fault injector, priced by the harness
 alone), plus a per-invariant memory for the few checks that compare across moments.
@@ -34,6 +35,7 @@ class Point(StrEnum):
     tick = "tick"
     trigger = "trigger"
     restart = "restart"
+    stop = "stop"  # the runner stopped itself (an aborting check, a strategy error): the run goes no further
     end = "end"
 
 

@@ -122,7 +122,8 @@ def nothing_unfinished(m: Moment) -> list[Violation]:
         h = _hash(t)
         if h is not None and h in m.pending:
             continue
-        out.append(m.violation("nothing-unfinished", "finished (or pending on the node)", t.status.value,
+        out.append(m.violation("nothing-unfinished", f"trade #{t.trade_id} finished (or pending on the node)",
+                               f"trade #{t.trade_id} {t.status.value}",
                                f"trade #{t.trade_id} {t.pair} is still {t.status.value}"))
     return out
 
@@ -135,5 +136,5 @@ def repair_idempotent(m: Moment) -> list[Violation]:
     fixed = m.spare_runner().repair_state(again, m.time)
     if not fixed and encode_state(again) == encode_state(m.state):
         return []
-    return [m.violation("repair-idempotent", "no change", f"{len(fixed)} trade(s) changed",
+    return [m.violation("repair-idempotent", "0 trades changed", f"{len(fixed)} trade(s) changed",
                         "a second repair changed the state: " + ", ".join(f"#{t.trade_id} {t.status.value}" for t in fixed))]

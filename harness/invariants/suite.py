@@ -80,5 +80,21 @@ class InvariantSuite:
         self.violations.extend(found)
         return found
 
+    def post_mortem(self, at: str, time: datetime, state: State) -> list[Violation]:
+        """The tick's invariants on the state of a runner that died of an unhandled error
+        mid-cycle, except the state file's round trip (a cycle cut short need not have
+        saved). Kept apart from `violations`: the run is failing already, these only say
+        why, and a check of a half-done cycle may see a symptom rather than the cause."""
+        found: list[Violation] = []
+        self.truth.forget()
+        for inv in at_point(Point.tick, {*self.skip, "state-round-trip"}):
+            moment = Moment(Point.tick, at, time, state, self.world, self.truth, self.tolerance,
+                            dict(self.memory.get(inv.name, {})), self.spare_runner, self.state_path, None,
+                            frozenset(), self.first_block, frozenset(self.external))
+            self.checks += 1
+            found.extend(Violation(v.invariant, v.at, v.time, v.block, v.expected, v.found, v.detail, self.replay)
+                         for v in inv.check(moment))
+        return found
+
 
 __all__ = ["InvariantSuite", "UnknownInvariant"]

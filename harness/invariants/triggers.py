@@ -26,6 +26,7 @@ def triggers_fire(m: Moment) -> list[Violation]:
     highs: dict[int, Decimal] = m.memory.setdefault("highs", {})
     if m.point == Point.before_trigger:
         crossed: dict[int, str] = {}
+        watched: dict[int, str] = {}  # every armed position's price and rules, for the report
         for pos in m.state.portfolio.open_positions.values():
             if not pos.has_triggers() or pos.is_frozen or pos.quantity <= 0:
                 continue
@@ -41,18 +42,22 @@ def triggers_fire(m: Moment) -> list[Violation]:
                     rule = f"trailing stop {pos.trailing_stop_pct} below high {high} at price {price}"
             if rule is not None:
                 crossed[pos.position_id] = rule
+            watched[pos.position_id] = f"price {price} (stop loss {pos.stop_loss}, take profit {pos.take_profit})"
         m.memory["crossed"] = crossed
+        m.memory["watched"] = watched
         return []
     crossed = m.memory.pop("crossed", {})
+    watched = m.memory.pop("watched", {})
     fired = {t.position_id: t for t in m.state.portfolio.all_trades()
              if t.trade_type in TRIGGERS and t.opened_at == m.time}
     out = []
     for pid, rule in sorted(crossed.items()):
         if pid not in fired:
-            out.append(m.violation("triggers-fire", f"position #{pid} closed ({rule})", "no trigger trade",
+            out.append(m.violation("triggers-fire", f"position #{pid} closed ({rule})", f"no trigger trade for position #{pid}",
                                    f"position #{pid}'s {rule.split(' at ')[0]} was crossed and the check did nothing"))
     for pid, t in sorted(fired.items()):
         if pid not in crossed:
-            out.append(m.violation("triggers-fire", "no rule crossed", f"{t.trade_type.value} trade #{t.trade_id}",
+            seen = watched.get(pid, "no armed rule")
+            out.append(m.violation("triggers-fire", f"no rule crossed at {seen}", f"{t.trade_type.value} trade #{t.trade_id}",
                                    f"position #{pid} was closed by a trigger the harness's prices did not cross"))
     return out

@@ -262,7 +262,8 @@ class SegmentedStateStore(StateStore):
         try:
             state.stats, state.accounting_checks, p.balance_updates, p.closed_positions = [], [], {}, {}
             for pos in p.open_positions.values():
-                pos.trades = {tid: t for tid, t in pos.trades.items() if t.is_unfinished and tid not in settled}
+                # the set test first: most trades are settled, and skipping them skips the property
+                pos.trades = {tid: t for tid, t in pos.trades.items() if tid not in settled and t.is_unfinished}
             return _enc.encode(state)
         finally:
             state.stats, state.accounting_checks, p.balance_updates, p.closed_positions = stash

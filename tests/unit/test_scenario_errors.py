@@ -285,6 +285,59 @@ class TestCrossFieldErrors:
         )
 
 
+INVARIANT_NAMES = ("'booked-once', 'chain-truth-nav', 'costs-as-charged', 'fair-shares', 'ledger-equals-chain', "
+                   "'nothing-unfinished', 'repair-idempotent', 'state-round-trip', 'trades-match-chain', 'triggers-fire'")
+
+
+class TestInvariantsBlockErrors:
+    """The `invariants:` block and `violation` expectations name invariants exactly, with reasons."""
+
+    def test_unknown_invariant_name_suggests(self) -> None:
+        """A misspelt invariant lists every name and suggests the closest, at its own line."""
+        text = BASE + "invariants:\n  skip:\n    - {name: booked-twice, reason: not here}\n"
+        assert single(text) == (
+            f"scenarios/x.yaml:12: invariants.skip[0].name: expected one of {INVARIANT_NAMES}, "
+            "found 'booked-twice' (did you mean 'booked-once'?)"
+        )
+
+    def test_skip_without_reason(self) -> None:
+        """Skipping an invariant needs a reason: a missing one is a missing key."""
+        text = BASE + "invariants:\n  skip:\n    - {name: fair-shares}\n"
+        assert single(text) == (
+            "scenarios/x.yaml:12: invariants.skip[0].reason: expected a string, found nothing (key missing)"
+        )
+
+    def test_empty_reason(self) -> None:
+        """An empty reason is no reason."""
+        text = BASE + "invariants: {skip: [{name: fair-shares, reason: ''}]}\n"
+        assert single(text) == (
+            "scenarios/x.yaml:10: invariants.skip[0].reason: expected a non-empty string, found ''"
+        )
+
+    def test_invariant_skipped_twice(self) -> None:
+        """Each invariant is skipped at most once; the second names the first."""
+        text = BASE + "invariants:\n  skip:\n    - {name: fair-shares, reason: a}\n    - {name: fair-shares, reason: b}\n"
+        assert single(text) == (
+            "scenarios/x.yaml:13: invariants.skip[1].name: expected each invariant at most once, "
+            "found 'fair-shares' again (first as skip[0])"
+        )
+
+    def test_misspelt_block_key(self) -> None:
+        """The block's only key is skip."""
+        assert single(BASE + "invariants: {skp: []}\n") == (
+            "scenarios/x.yaml:10: invariants.skp: expected one of the keys skip, found unknown key 'skp' "
+            "(did you mean 'skip'?)"
+        )
+
+    def test_violation_expectation_names_an_invariant(self) -> None:
+        """`expect: {violation: NAME}` is checked against the same names."""
+        text = BASE + "expect:\n  - {at: 1d, violation: ledger-equals-chian}\n"
+        assert single(text) == (
+            f"scenarios/x.yaml:11: expect[0].violation: expected one of {INVARIANT_NAMES}, "
+            "found 'ledger-equals-chian' (did you mean 'ledger-equals-chain'?)"
+        )
+
+
 class TestSyntaxErrors:
     """YAML that does not parse becomes a located ScenarioSyntaxError, never a traceback."""
 
