@@ -46,6 +46,7 @@ from harness.world import World, WorldActionFailed
 from runner.chain.client import ChainClient
 from runner.chain.errors import Unsupported
 from runner.chain.retry import RetryingBackend
+from runner.state.errors import StateError
 
 MAX_ATTEMPTS = 3  # a tick whose runner keeps dying is restarted at most twice
 FAULT_EVENTS = frozenset({"fail_next_trade", "node_fault", "crash", "reorg", "mempool", "node_restart"})
@@ -370,7 +371,13 @@ class _Driver:
         logger.error("%s: the run stopped (%s): %s", self._at, outcome.error_kind, outcome.error)
         entry.status = status
         self.result.error, self.result.error_kind = outcome.error, outcome.error_kind
-        self.host.abandon()
+        try:
+            self.host.abandon()
+        except StateError as exc:
+            # The books the runner died with fail the store's own checks (a negative
+            # holding, say): the stop's cause stays the verdict, the refusal is its sequel.
+            logger.error("%s: its last saved state fails the store's checks: %s", self._at, exc)
+            self.result.error = f"{outcome.error}; its last saved state fails the store's checks: {exc}"
         self.stopped = True
 
     def _restart(self, ts: datetime, entry: JournalEntry) -> bool:

@@ -49,6 +49,12 @@ class TradeExecutionError(RunnerError):
     pass
 
 
+class NegativeNav(RunnerError):
+    """The books say the vault is worth less than nothing: no chain state can give that
+    (holdings are never negative), so the books are broken. The runner stops rather than
+    posting it (the vault's NAV is unsigned: the encoder would fail with a bare error)."""
+
+
 class StrategyError(RunnerError):
     pass
 

@@ -30,6 +30,7 @@ from runner.chain.errors import TransactionRejected
 from runner.chain.wallet import Wallet
 from runner.errors import (
     BalanceCheckFailed,
+    NegativeNav,
     PreflightCheckFailed,
     StrategyError,
     UnexpectedAccountingCorrectionIssue,
@@ -518,7 +519,11 @@ class ChainStrategyRunner(StrategyRunner):
         """Publish NAV to the vault so deposits and redemptions are priced fairly."""
         from runner.chain.abi import artifact
 
-        nav_units = self.universe.reserve.to_units(state.portfolio.nav())
+        nav = state.portfolio.nav()
+        if nav < 0:
+            raise NegativeNav(f"the books' NAV is negative ({nav} {self.universe.reserve.symbol}): "
+                              "not posted; the ledger needs an audit", cycle=state.cycle)
+        nav_units = self.universe.reserve.to_units(nav)
         if nav_units == self._posted_nav:
             return  # unchanged: a transaction per idle cycle buys nothing
         self._check_nav_post()

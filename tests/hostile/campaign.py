@@ -30,6 +30,7 @@ import argparse
 import contextlib
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -97,8 +98,14 @@ def _text(data: bytes | str | None) -> str:
     return data if isinstance(data, str) else data.decode(errors="replace")
 
 
+LOG_RECORD = re.compile(r"^(DEBUG|INFO|WARNING|ERROR|CRITICAL)\s+[\w.]+: ")
+
+
 def one_line(err: str) -> bool:
-    return err.count("\n") == 1 and "Traceback" not in err
+    """One error line, besides the log records the run printed on its way (stderr gets
+    WARNING and above, as `--log-level` says): the user reads the last line as the verdict."""
+    lines = [line for line in err.splitlines() if line.strip() and not LOG_RECORD.match(line)]
+    return len(lines) == 1 and "Traceback" not in err
 
 
 def check_command(row: Row, done: Done, case: str) -> bool:

@@ -255,3 +255,16 @@ def test_unpatched_runner_passes(scenario: str, baseline: Callable[[str], RunRes
     assert result.invariant_checks > 0
     assert result.unexpected_violations == []  # mutant-reorg expects the known trades-match-chain one
     assert result.failed_expectations == [] and result.error is None
+
+
+def test_broken_books_stop_the_runner_with_its_own_error(chain_pool: ChainPool, tmp_path: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A correction booked with its sign flipped drives the books' NAV below zero; the
+    runner died of the ABI encoder's ValueOutOfBounds posting it (a traceback to the
+    user). It must stop with NegativeNav, a RunnerError the run records, and the
+    invariants must still have named the bug first."""
+    apply_in_process(BY_ID["accounting-correction-sign"], monkeypatch.setattr)
+    result = run("scenarios/correction-mode-airdrop.yaml", chain_pool, tmp_path)
+    assert result.error_kind == "NegativeNav", (result.error_kind, result.error)
+    assert "NAV is negative" in (result.error or "")
+    assert InvariantName.chain_truth_nav in {v.invariant for v in result.violations}
