@@ -136,7 +136,7 @@ CATALOGUE: tuple[Mutant, ...] = (
         "nav-post-cash-only", "valuation",
         "the NAV posted to the vault for share pricing leaves the open positions out",
         "runner/runner.py",
-        "nav_units = self.universe.reserve.to_units(state.portfolio.nav())",
+        "nav_units = self.universe.reserve.to_units(nav)",
         "nav_units = self.universe.reserve.to_units(state.portfolio.cash())",
         (BOOKS,),
     ),
