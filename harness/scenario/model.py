@@ -217,8 +217,9 @@ class ChainSpec(StrictModel):
     """Which chain backend runs the scenario."""
 
     backend: Annotated[BackendName, Choice.of(BackendName)] = Field(
-        BackendName.eth_tester,
-        description="Chain backend: in-process eth-tester, a local anvil, or anvil forking a chain.",
+        BackendName.revm,
+        description="Chain backend: in-process revm (the default: anvil's EVM, the fastest), in-process "
+        "eth-tester (py-evm), a local anvil, or anvil forking a chain.",
     )
     fork_url: Annotated[str, Text("a URL without spaces", pattern=r"\S+", max_length=2_000)] | None = Field(
         None,

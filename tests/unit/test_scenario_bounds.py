@@ -305,7 +305,7 @@ class TestWorld:
         )
 
     def test_node_event_on_eth_tester(self) -> None:
-        assert single(BASE + "  - {at: 1d, mempool: stall}\n") == (
+        assert single(BASE + "  - {at: 1d, mempool: stall}\nchain: {backend: eth-tester}\n") == (
             "scenarios/x.yaml:12: timeline[1].mempool: expected backend anvil/anvil-fork/revm (set chain: "
             "{backend: anvil} or run with --backend anvil), found backend eth-tester"
         )
