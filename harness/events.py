@@ -17,6 +17,7 @@ from harness.scenario.model import (
     DepositEvent,
     Event,
     ExternalTransferEvent,
+    ExternalTxEvent,
     FailNextTradeEvent,
     InterestEvent,
     MempoolEvent,
@@ -29,8 +30,11 @@ from harness.scenario.model import (
     SetParameterEvent,
     WithdrawEvent,
 )
-from harness.vocabulary import MempoolAction, NodeFaultMode
+from harness.vocabulary import SELF_TRANSFER, KeyHolder, MempoolAction, NodeFaultMode
+from harness.world import WorldActionFailed
+from runner.chain.abi import artifact
 from runner.chain.methods import NodeMethod
+from runner.chain.wallet import Wallet
 from runner.steps import Step
 
 
@@ -94,6 +98,38 @@ def _external_transfer(event: ExternalTransferEvent, ctx: EventContext) -> str:
     ctx.world.external_transfer(ctx.world.universe.token(event.token), event.amount)
     direction = "arrives at" if event.amount > 0 else "leaves"
     return f"{abs(event.amount)} {event.token} {direction} the vault behind the runner's back"
+
+
+SELF_TRANSFER_GAS = 21_000
+APPROVE_GAS = 100_000
+
+
+@apply.register
+def _external_tx(event: ExternalTxEvent, ctx: EventContext) -> str:
+    """Real transactions signed with the runner's own key by another wallet (the operator's
+    tool), which takes its nonce from the node as such a tool does; the runner's copy of
+    the key is not told. All in one block, every receipt checked."""
+    world, chain = ctx.world, ctx.world.chain
+    sender = KeyHolder(event.sender)
+    what = f"external_tx from {sender}"
+    if not chain.automine:
+        raise WorldActionFailed(what, "blocks are stalled (mempool stall)")
+    held: Wallet = getattr(world.accounts, sender.value)
+    wallet = Wallet(f"{held.label} (outside the runner)", held.private_key)
+    wallet.nonce = chain.backend.get_nonce(wallet.address)
+    first = wallet.nonce
+    if event.to == SELF_TRANSFER:
+        to, data, gas, call = wallet.address, b"", SELF_TRANSFER_GAS, "a zero-value transfer to itself"
+    else:
+        token = world.universe.token(event.to)
+        to, gas, call = token.address, APPROVE_GAS, f"{event.to}.approve(vault, 0)"
+        data = artifact(world.token_contract(token)).fn("approve").encode(world.universe.vault, 0)
+    hashes = [chain.send(wallet, to, data, gas) for _ in range(event.count)]
+    for receipt in chain.wait_many(hashes):
+        if receipt is None or not receipt.success:
+            raise WorldActionFailed(what, receipt.revert_reason if receipt is not None else "not mined")
+    nonces = f"nonce {first}" if event.count == 1 else f"nonces {first}..{wallet.nonce - 1}"
+    return f"{event.count} transaction(s) signed with the {sender} key outside the runner: {call} ({nonces})"
 
 
 @apply.register

@@ -59,8 +59,10 @@ from harness.scenario.types import (
     listing,
 )
 from harness.vocabulary import (
+    SELF_TRANSFER,
     BackendName,
     InvariantName,
+    KeyHolder,
     MempoolAction,
     NodeFaultMode,
     TradeFaultMode,
@@ -606,6 +608,45 @@ class ExternalTransferEvent(Event):
 
     def problems(self, context: Any) -> Iterator[Problem]:
         yield from _reserve_units(self.amount, context, "amount", "an amount of", self.token)
+
+
+MAX_EXTERNAL_TXS = 100
+"""`external_tx.count`: transactions an operator sends at once with the runner's key."""
+
+
+class ExternalTxEvent(Event):
+    """Someone signs transactions with a key the runner holds, outside the runner (an
+    operator using the asset manager's key): every nonce the runner cached is stale after
+    it, so the runner must take its nonce from the node before signing, every time.
+
+    ``to: self`` is a zero-value transfer to the sender (it only uses a nonce); a token
+    symbol is that token's ``approve(vault, 0)`` (an operator revoking an allowance).
+    """
+
+    kind: ClassVar[str] = "external_tx"
+    example: ClassVar[str] = "{from: asset_manager, to: self}"
+    example_at: ClassVar[str] = "5d"
+    live: ClassVar[bool] = True
+    renamed: ClassVar[Any] = {"sender": "from"}
+
+    sender: Annotated[KeyHolder, Choice.of(KeyHolder)] = Field(
+        KeyHolder.asset_manager, alias="from", description="Whose key signs the transactions."
+    )
+    to: Annotated[str, Text(f"{SELF_TRANSFER} or a token symbol", max_length=200)] = Field(
+        SELF_TRANSFER, description=f"{SELF_TRANSFER}: a zero-value transfer to the sender; a token symbol: that "
+        "token's approve(vault, 0)."
+    )
+    count: Annotated[Int, Range(ge=1, le=MAX_EXTERNAL_TXS)] = Field(
+        1, description="How many transactions are sent (consecutive nonces, one block)."
+    )
+
+    def problems(self, context: Any) -> Iterator[Problem]:
+        """``to`` is the sender itself or a token of the universe."""
+        tokens = context.tokens if isinstance(context, Facts) else None
+        if self.to != SELF_TRANSFER and tokens is not None and self.to not in tokens:
+            names = [SELF_TRANSFER, *tokens]
+            yield Problem(("to",), f"{SELF_TRANSFER} or a token of the universe ({listing(list(tokens))})",
+                          suggestion=closest(self.to, names))
 
 
 MAX_KILL_POINT = 1_000
