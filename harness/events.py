@@ -28,11 +28,20 @@ from harness.scenario.model import (
     RebaseEvent,
     ReorgEvent,
     SetParameterEvent,
+    WireFaultEvent,
     WithdrawEvent,
 )
-from harness.vocabulary import SELF_TRANSFER, KeyHolder, MempoolAction, NodeFaultMode
+from harness.vocabulary import (
+    SELF_TRANSFER,
+    HostKind,
+    KeyHolder,
+    MempoolAction,
+    NodeFaultMode,
+    WireFault,
+)
 from harness.world import WorldActionFailed
 from runner.chain.abi import artifact
+from runner.chain.errors import Unsupported
 from runner.chain.methods import NodeMethod
 from runner.chain.wallet import Wallet
 from runner.steps import Step
@@ -159,6 +168,23 @@ def _node_fault(event: NodeFaultEvent, ctx: EventContext) -> str:
     what = f"{event.method} request(s)" if event.method else "request(s)"
     verb = "time out" if event.mode == NodeFaultMode.timeout else "fail"
     return f"node fault: the next {event.calls} {what} {verb}"
+
+
+@apply.register
+def _wire_fault(event: WireFaultEvent, ctx: EventContext) -> str:
+    if ctx.wire is None:
+        raise Unsupported(f"a runner hosted {HostKind.in_process}", "meet a fault of the wire (it has none)",
+                          f"run on backend anvil with host {HostKind.process}, behind the wire proxy")
+    method = NodeMethod(event.method) if event.method else None
+    what = f"{event.method} request(s)" if event.method else "request(s)"
+    if event.lag is not None:
+        ctx.wire.lag(event.lag, method, event.calls)
+        count = f"the next {event.calls}" if event.calls is not None else "this instant's"
+        return f"wire: {count} {what} answered by a replica {event.lag} block(s) behind"
+    assert event.mode is not None
+    calls = event.calls if event.calls is not None else 1
+    ctx.wire.arm(WireFault(event.mode), calls, method)
+    return f"wire fault: the next {calls} {what} meet {event.mode}"
 
 
 @apply.register

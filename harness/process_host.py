@@ -58,15 +58,22 @@ class RunnerProcessError(HarnessError):
 
 
 class WireFaults:
-    """Node faults on the wire: `node_fault` events arm the proxy in front of the child."""
+    """Node faults on the wire: `node_fault` and `wire_fault` events arm the proxy in
+    front of the child; both last until the end of the instant (`disarm`)."""
 
     def __init__(self, proxy: WireProxy) -> None:
         self.proxy = proxy
 
-    def arm(self, mode: NodeFaultMode, calls: int, method: NodeMethod | None = None) -> None:
-        self.proxy.arm(WIRE_FAULTS[NodeFaultMode(mode)], calls=calls, method=method)
+    def arm(self, mode: NodeFaultMode | WireFault, calls: int, method: NodeMethod | None = None) -> None:
+        fault = mode if isinstance(mode, WireFault) else WIRE_FAULTS[NodeFaultMode(mode)]
+        self.proxy.arm(fault, calls=calls, method=method)
+
+    def lag(self, blocks: int, method: NodeMethod | None = None, calls: int | None = None) -> None:
+        self.proxy.lag(blocks, method, calls)
 
     def disarm(self) -> int:
+        """Lift every fault and the lag; how many armed faults were not used."""
+        self.proxy.unlag()
         return self.proxy.disarm()
 
 

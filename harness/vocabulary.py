@@ -58,6 +58,21 @@ SELF_TRANSFER = "self"
 """`external_tx.to: self`: a zero-value transfer to the sender itself; it only uses a nonce."""
 
 
+class WireFault(StrEnum):
+    """A fault the wire proxy injects (harness/wire/faults.py says what each does); the
+    scenario's `wire_fault.mode` words."""
+
+    reset = "reset"
+    reset_after = "reset_after"
+    timeout = "timeout"
+    slow = "slow"
+    rpc_error = "rpc_error"
+    http_5xx = "http_5xx"
+    http_429 = "http_429"
+    truncated = "truncated"
+    duplicate_send = "duplicate_send"
+
+
 class MempoolAction(StrEnum):
     """What the node does with block production and its pending transactions."""
 
@@ -83,4 +98,4 @@ class InvariantName(StrEnum):
 
 
 __all__ = ["PROCESS_BACKENDS", "SELF_TRANSFER", "BackendName", "HostKind", "InvariantName", "KeyHolder",
-           "MempoolAction", "NodeFaultMode", "TradeFaultMode"]
+           "MempoolAction", "NodeFaultMode", "TradeFaultMode", "WireFault"]

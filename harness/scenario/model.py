@@ -59,6 +59,7 @@ from harness.scenario.types import (
     listing,
 )
 from harness.vocabulary import (
+    PROCESS_BACKENDS,
     SELF_TRANSFER,
     BackendName,
     InvariantName,
@@ -66,7 +67,9 @@ from harness.vocabulary import (
     MempoolAction,
     NodeFaultMode,
     TradeFaultMode,
+    WireFault,
 )
+from harness.wire.methods import LAGGABLE
 from runner.chain.methods import FAULTABLE, NodeMethod
 from runner.state import BalanceUpdateCause, TradeStatus, Verdict
 from runner.state.vocabulary import ClosedBy, MismatchPolicy, PositionState
@@ -754,6 +757,50 @@ class NodeFaultEvent(Event):
     method: Annotated[NodeMethod, Choice.of(FAULTABLE)] | None = Field(
         None, description="Only requests of this kind fail; any kind when omitted."
     )
+
+
+MAX_LAG_BLOCKS = 256
+"""A lagging replica is at most this many blocks behind (what a node keeps state for)."""
+
+
+class WireFaultEvent(Event):
+    """The real transport between the runner's process and its node breaks, for the
+    runner's requests until the end of the instant (the wire proxy of harness/wire).
+
+    ``mode`` breaks the next ``calls`` requests (default 1) as networks and load balancers
+    do: resets before or after forwarding, timeouts, slow answers, JSON-RPC errors, HTTP
+    5xx and 429, truncated bodies, a broadcast delivered twice. ``lag: N`` sends them to a
+    replica N blocks behind the head (stale block number, nonces, balances, receipts):
+    the next ``calls`` requests, or all of the instant's when omitted. Either aimed at one
+    kind of request with ``method``. Needs the runner in its own process (anvil).
+    """
+
+    kind: ClassVar[str] = "wire_fault"
+    example: ClassVar[str] = "{lag: 1, method: get_nonce, calls: 1}"
+    example_at: ClassVar[str] = "8d"
+    backends: ClassVar[frozenset[BackendName] | None] = frozenset(PROCESS_BACKENDS)
+    json_rule: ClassVar[Any] = {"oneOf": [{"required": ["mode"]}, {"required": ["lag"]}]}
+
+    mode: Annotated[WireFault, Choice.of(WireFault)] | None = Field(
+        None, description="How the transport fails the requests; exactly one of mode or lag."
+    )
+    lag: Annotated[Int, Range(ge=1, le=MAX_LAG_BLOCKS)] | None = Field(
+        None, description="Blocks the replica answering the requests is behind the head; exactly one of mode or lag."
+    )
+    calls: Annotated[Int, Range(ge=1, le=MAX_NODE_CALLS)] | None = Field(
+        None, description="How many of the runner's requests are hit: 1 for a mode, every one of the instant for a lag."
+    )
+    method: Annotated[NodeMethod, Choice.of(FAULTABLE)] | None = Field(
+        None, description="Only requests of this kind are hit; any kind when omitted."
+    )
+
+    def problems(self, context: Any) -> Iterator[Problem]:
+        if (self.mode is None) == (self.lag is None):
+            yield Problem((), "exactly one of mode or lag", "both" if self.mode is not None else "neither")
+        elif self.lag is not None and self.method is not None and self.method not in LAGGABLE:
+            yield Problem(("method",), f"a request a replica answers from its view ({listing(list(LAGGABLE))})")
+        elif self.mode == WireFault.duplicate_send and self.method not in (None, NodeMethod.send_raw_transaction):
+            yield Problem(("method",), f"{NodeMethod.send_raw_transaction} (only a broadcast is delivered twice)")
 
 
 class NodeRestartEvent(Event):

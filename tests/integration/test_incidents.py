@@ -3,10 +3,15 @@ the fixed runner and fails when the bug is planted back (so the scenario really 
 
 - asset-manager-key-used-outside: an operator uses the runner's key; a runner signing
   with its cached nonce has every later transaction refused as "nonce too low".
+- lagging-replica: behind a load balancer one node lags a transaction behind; a strict
+  nonce check against a single stale read crashed the live loop. The runner is a real
+  process there, so the bug is planted in that process (a `sitecustomize` on its path).
 """
 
 from __future__ import annotations
 
+import os
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -21,6 +26,24 @@ from runner.runner import ChainStrategyRunner
 ROOT = Path(__file__).resolve().parents[2]
 INCIDENTS = ROOT / "scenarios" / "incidents"
 KEY_USED_OUTSIDE = INCIDENTS / "asset-manager-key-used-outside.yaml"
+LAGGING_REPLICA = INCIDENTS / "lagging-replica.yaml"
+
+STRICT_NONCE_CHECK = textwrap.dedent("""
+    # The bug of the lagging-replica incident, planted in the runner process at start-up:
+    # the nonce read from the node must not be below what this process has used.
+    from runner.errors import TradeExecutionError
+    from runner.runner import ChainStrategyRunner
+
+    _resync = ChainStrategyRunner._resync_nonce
+
+    def _strict(self, wallet):
+        used = wallet.nonce
+        _resync(self, wallet)
+        if wallet.nonce < used:
+            raise TradeExecutionError(f"nonce check failed: the node says {wallet.nonce}, we used {used}")
+
+    ChainStrategyRunner._resync_nonce = _strict
+""")
 
 
 def _run(path: Path, backend: str, pool: ChainPool) -> RunResult:
@@ -38,7 +61,7 @@ class TestAssetManagerKeyUsedOutside:
         result = _run(KEY_USED_OUTSIDE, backend, chain_pool)
         assert _failed(result) == []
         assert result.unexpected_violations == []
-        trades = result.state.portfolio.all_trades()
+        trades = list(result.state.portfolio.all_trades())
         assert [t.status.value for t in trades] == ["success"] * 3
         assert not any("refused" in note for t in trades for note in t.notes)  # no refusal to recover from
 
@@ -55,3 +78,51 @@ class TestAssetManagerKeyUsedOutside:
         failed = _failed(result)
         assert failed, "the scenario no longer catches a runner that signs with a cached nonce"
         assert any("nonce too low" in (t.failure_reason or "") for t in result.state.portfolio.all_trades())
+
+
+@pytest.mark.anvil
+class TestLaggingReplica:
+    def test_the_runner_neither_crashes_nor_double_sends(self, chain_pool: ChainPool) -> None:
+        """Stale nonce reads on two cycles: one refused signature each, re-signed once at the
+        next unused nonce; every mined transaction of the runner at its own nonce."""
+        result = _run(LAGGING_REPLICA, "anvil", chain_pool)
+        assert _failed(result) == [] and result.unexpected_violations == []
+        assert result.error is None and result.crashes == 0 and result.node_errors == 0
+        trades = list(result.state.portfolio.all_trades())
+        assert [t.status.value for t in trades] == ["success"] * 3
+        mined = [tx.nonce for t in trades for tx in t.blockchain_transactions if tx.block_number is not None]
+        refused = [tx.nonce for t in trades for tx in t.blockchain_transactions if tx.block_number is None]
+        assert mined == [0, 2, 4] and refused == [1, 3]  # 1 and 3: the postNavs the replica had not seen
+
+    def test_a_strict_nonce_check_fails_it(self, chain_pool: ChainPool, tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+        """The bug planted back in the runner process: its loop stops at the first stale read."""
+        (tmp_path / "sitecustomize.py").write_text(STRICT_NONCE_CHECK)
+        monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")])))
+        result = _run(LAGGING_REPLICA, "anvil", chain_pool)
+        assert result.error is not None and "nonce check failed" in result.error
+        assert _failed(result), "the scenario no longer catches a runner that dies of one stale nonce read"
+
+    @pytest.mark.parametrize("backend", ["eth-tester", "revm"])
+    def test_in_process_backends_are_refused_at_check(self, backend: str) -> None:
+        """The wire needs a runner process: `harness check` names the backend, at the event's line."""
+        from harness.errors import HarnessError
+        from harness.scenario import check_for_backend
+
+        scenario = load_scenario(LAGGING_REPLICA.relative_to(ROOT))
+        with pytest.raises(HarnessError) as caught:
+            check_for_backend(scenario, backend)
+        lines = str(caught.value).splitlines()
+        assert lines[0] == (f"scenarios/incidents/lagging-replica.yaml:25: timeline[2].wire_fault: expected backend "
+                            f"anvil/anvil-fork (set chain: {{backend: anvil}} or run with --backend anvil), "
+                            f"found backend {backend}")
+
+    def test_an_in_process_runner_on_anvil_is_refused_at_the_event(self, chain_pool: ChainPool) -> None:
+        """On anvil with the runner hosted in-process there is no wire: one line at the event."""
+        from harness.errors import HarnessError
+
+        scenario = load_scenario(LAGGING_REPLICA.relative_to(ROOT))
+        with pytest.raises(HarnessError) as caught:
+            ScenarioRun(scenario, backend="anvil", pool=chain_pool, host="in-process").run()
+        assert str(caught.value).startswith("scenarios/incidents/lagging-replica.yaml:25: timeline: wire_fault: ")
+        assert "a runner hosted in-process cannot meet a fault of the wire" in str(caught.value)
