@@ -43,6 +43,7 @@ from harness.world import World
 from runner.chain.client import ChainClient
 from runner.chain.methods import NodeMethod
 from runner.chain.wallet import Wallet
+from runner.killpoints import KILLED_AT
 from runner.runner import ChainStrategyRunner
 from runner.service import ServiceConfig, config_bytes
 from runner.state import SegmentedStateStore, State
@@ -170,7 +171,13 @@ class ProcessHost:
         code = proc.returncode
         if code != -9:  # not our SIGKILL: a real death is a bug to show, with its words
             raise RunnerProcessError(f"the runner process exited with code {code}: {self._log_tail()}")
-        return Outcome(OutcomeKind.crashed, step=self._armed_at, error="killed by SIGKILL", error_kind="SIGKILL")
+        return Outcome(OutcomeKind.crashed, step=self._killed_at() or self._armed_at, error="killed by SIGKILL",
+                       error_kind="SIGKILL")
+
+    def _killed_at(self) -> str | None:
+        """The kill point the child named on its way out (its log's last such line)."""
+        lines = [line for line in self._log_tail(4000).splitlines() if line.startswith(KILLED_AT)]
+        return lines[-1].removeprefix(KILLED_AT).strip() if lines else None
 
     # -- what the engine asks ------------------------------------------------------------
     def _command(self, cmd: dict[str, Any], ts: datetime) -> tuple[Outcome, dict[str, Any] | None]:
