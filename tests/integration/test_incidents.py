@@ -54,6 +54,24 @@ def _failed(result: RunResult) -> list[str]:
     return [f"{r.line}: {r.message}" for r in result.failed_expectations]
 
 
+@pytest.mark.parametrize("backend", ["eth-tester", "revm"])
+def test_a_used_nonce_is_refused_in_the_nodes_words(backend: str, chain_pool: ChainPool) -> None:
+    """eth-tester said py-evm's 'Invalid transaction nonce: Expected 5, but got 2', which
+    neither the runner's stale-nonce recovery nor the retry policy recognised; every
+    in-process backend now refuses as anvil does."""
+    from runner.chain.errors import TransactionRejected
+    from tests.integration.worlds import make_bench
+
+    b = make_bench(chain_pool, backend)
+    admin = b.world.accounts.admin
+    b.chain.sync_nonce(admin)
+    b.chain.transact(admin, admin.address, b"", 21_000)
+    admin.nonce -= 1  # a stale cache, as after the key was used elsewhere
+    with pytest.raises(TransactionRejected) as refused:
+        b.chain.send(admin, b.world.universe.vault, b"", 21_000)  # another transaction at the used nonce
+    assert refused.value.message == "nonce too low"
+
+
 class TestAssetManagerKeyUsedOutside:
     @pytest.mark.parametrize("backend", ["eth-tester", "revm"])
     def test_the_fixed_runner_passes(self, backend: str, chain_pool: ChainPool) -> None:
