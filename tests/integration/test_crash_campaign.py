@@ -31,6 +31,9 @@ def test_the_plan_is_the_seeds() -> None:
     assert a == b and a != c
     assert all(k.at < scenario.clock.until and k.at % scenario.clock.cycle == timedelta(0) for k in a)
     assert len({(k.at, k.within) for k in a}) > 40
+    busy = plan(scenario, 10, 1, trading=(timedelta(days=3),))
+    assert [k.at for k in busy[1::2]] == [timedelta(days=3)] * 5  # every other kill where trades happen
+    assert all(1 <= k.within <= 120 for k in busy[1::2])
 
 
 def test_random_kills_end_like_the_run_without_them(chain_pool: ChainPool) -> None:

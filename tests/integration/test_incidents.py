@@ -144,3 +144,26 @@ class TestLaggingReplica:
             ScenarioRun(scenario, backend="anvil", pool=chain_pool, host="in-process").run()
         assert str(caught.value).startswith("scenarios/incidents/lagging-replica.yaml:25: timeline: wire_fault: ")
         assert "a runner hosted in-process cannot meet a fault of the wire" in str(caught.value)
+
+
+@pytest.mark.anvil
+def test_wire_fault_modes_in_a_scenario_break_the_real_transport(chain_pool: ChainPool) -> None:
+    """`wire_fault: {mode: ...}` arms the proxy in front of the runner process: a broadcast
+    answered by a 429 (day 0), by a reset after the node got it (day 1), delivered twice (day 2): each cycle
+    still trades once (one mined transaction per trade), and the journal says what was armed."""
+    from harness.scenario import parse_scenario_text
+
+    text = LAGGING_REPLICA.read_text()
+    text = text.replace("wire_fault: {lag: 1, method: get_nonce, calls: 1}",
+                        "wire_fault: {mode: reset_after, method: send_raw_transaction}")
+    text = text.replace("wire_fault: {lag: 1, method: get_nonce}", "wire_fault: {mode: duplicate_send, calls: 2}")
+    text = text.replace("  - {at: 1d, price_shock", "  - {at: 0s, wire_fault: {mode: http_429, calls: 2}}\n  - {at: 1d, price_shock")
+    scenario = parse_scenario_text(text, "<wire modes>")
+    result = ScenarioRun(scenario, backend="anvil", pool=chain_pool).run()
+    assert _failed(result) == [] and result.unexpected_violations == [] and result.error is None
+    trades = list(result.state.portfolio.all_trades())
+    assert [t.status.value for t in trades] == ["success"] * 3
+    assert all(sum(tx.block_number is not None for tx in t.blockchain_transactions) == 1 for t in trades)
+    events = [e for entry in result.journal for e in entry.events]
+    assert "wire fault: the next 1 send_raw_transaction request(s) meet reset_after" in events
+    assert "wire fault: the next 2 request(s) meet duplicate_send" in events
