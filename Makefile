@@ -15,7 +15,7 @@ DEFAULT_SCENARIO ?= scenarios/main-rebalance-30d.yaml
 
 UV_VERSION := 0.13.8
 
-.PHONY: install run test test-ci test-fast lint contracts snapshots bench clean chromium lock wheel hostile strace fuzz mutants
+.PHONY: install run test test-ci test-fast lint contracts snapshots bench clean chromium lock wheel hostile strace fuzz mutants crash-campaign
 
 ## the exact versions of requirements.lock (hash-checked), then this project, editable
 $(PY_STAMP): pyproject.toml requirements.lock
@@ -80,6 +80,11 @@ contracts: $(NODE_STAMP)
 snapshots: install
 	$(PY) -m harness.snapshot_prune
 	$(PY) -m pytest scenarios -p no:xdist --dst-backend eth-tester --snapshot-update -q
+
+## 50 seeded SIGKILLs of the runner process across the 30-day scenario (anvil, minutes; not
+## in `make test`): every restart ends in the uninterrupted run's portfolio and trades
+crash-campaign: install
+	$(PY) -m harness.crash_campaign --kills 50 --backend anvil
 
 bench: install
 	$(PY) -m bench

@@ -3,7 +3,7 @@
     python -m bench                 everything, N=3 runs of the reference workload
     python -m bench --quick         the same with N=1
     python -m bench --only reference,imports     a subset (sections: imports, anvil,
-                                    reference, memory, revm, suite, wire, fuzz, invariants); subsets and shortened
+                                    reference, memory, revm, suite, wire, kill, fuzz, invariants); subsets and shortened
                                     workloads write results/partial.{json,md} instead
     python -m bench --profile       the reference workload under pyinstrument, per backend:
                                     bench/results/profile-<backend>.{html,txt}
@@ -30,7 +30,7 @@ from bench import workloads
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = Path(__file__).resolve().parent / "results"
-SECTIONS = ("imports", "anvil", "reference", "memory", "revm", "suite", "wire", "fuzz", "invariants")
+SECTIONS = ("imports", "anvil", "reference", "memory", "revm", "suite", "wire", "kill", "fuzz", "invariants")
 BACKENDS = ("eth-tester", "anvil", "revm")
 
 
@@ -131,6 +131,11 @@ def run_all(args: argparse.Namespace) -> dict[str, Any]:
 
         doc["wire"] = section(doc, "wire proxy overhead: reference workload on anvil, direct vs proxied",
                               lambda: run_wire(ref_path, args.runs, log=log))
+    if "kill" in selected:
+        from bench.kill import run_kill
+
+        doc["kill"] = section(doc, "a real kill and restart of the runner process (anvil)",
+                              lambda: run_kill(args.runs, log=log))
     if "fuzz" in selected:  # also bench/results/fuzz.{json,md}
         from bench.fuzz import main as fuzz_main
 

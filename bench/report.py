@@ -237,6 +237,9 @@ def render(doc: dict[str, Any]) -> str:
     from bench.wire import render as render_wire
 
     lines += render_wire(doc.get("wire"))
+    from bench.kill import render as render_kill
+
+    lines += render_kill(doc.get("kill"))
     errs = doc.get("errors")
     if errs:
         lines += ["", "## Sections that failed", ""] + [f"- {k}: {v}" for k, v in errs.items()]

@@ -1,7 +1,7 @@
 """What an event handler may touch, and nothing more.
 
 A handler gets an `EventContext`: the world (its contracts and harness accounts), the
-node-fault switch, node control, the live run (to change a strategy parameter or arm
+node-fault switch, node control, the wire in front of a runner process (if any), the live run (to change a strategy parameter or arm
 its death), and the run's seed. It never sees the engine, so the data flow stays one way:
 scenario -> harness -> runner -> chain.
 """
@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from harness.node_control import NodeControl
-from harness.vocabulary import NodeFaultMode
+from harness.vocabulary import NodeFaultMode, WireFault
 from harness.world import World
 from runner.chain.methods import NodeMethod
 from runner.steps import Step
@@ -28,6 +28,15 @@ class FaultControl(Protocol):
     def disarm(self) -> int:
         """Stop; returns how many armed faults were not used."""
         ...
+
+
+class WireControl(Protocol):
+    """The wire proxy in front of a runner process: transport faults and a lagging replica,
+    for the runner's requests only (the harness talks to the node directly)."""
+
+    def arm(self, fault: WireFault, calls: int, method: NodeMethod | None = None) -> None: ...
+
+    def lag(self, blocks: int, method: NodeMethod | None = None, calls: int | None = None) -> None: ...
 
 
 class LiveRun(Protocol):
@@ -50,6 +59,7 @@ class EventContext:
     run: LiveRun
     now: datetime
     seed: int  # the run's seed: what an event draws at random comes from it
+    wire: WireControl | None = None  # None: no wire (the runner lives in the harness's process)
 
 
-__all__ = ["EventContext", "FaultControl", "LiveRun"]
+__all__ = ["EventContext", "FaultControl", "LiveRun", "WireControl"]

@@ -49,7 +49,7 @@ from runner.chain.retry import RetryingBackend
 from runner.state.errors import StateError
 
 MAX_ATTEMPTS = 3  # a tick whose runner keeps dying is restarted at most twice
-FAULT_EVENTS = frozenset({"fail_next_trade", "node_fault", "crash", "reorg", "mempool", "node_restart"})
+FAULT_EVENTS = frozenset({"fail_next_trade", "node_fault", "wire_fault", "crash", "reorg", "mempool", "node_restart"})
 logger = logging.getLogger(__name__)
 
 
@@ -226,7 +226,8 @@ class _Driver:
             self.node.mark(instant.offset)
         entry = JournalEntry(at=format_duration(instant.offset), time=ts, kind="events")
         self._entry, self._at, self._time = entry, entry.at, ts
-        ctx = EventContext(self.world, self.faults, self.node, self.host, ts, self.seed)
+        wire = self.faults if isinstance(self.faults, WireFaults) else None
+        ctx = EventContext(self.world, self.faults, self.node, self.host, ts, self.seed, wire)
         for event in instant.events:
             entry.events.append(self._event(event, ctx))
             logger.log(logging.WARNING if event.kind in FAULT_EVENTS else logging.INFO, "%s %s: %s", entry.at, event.kind, entry.events[-1])

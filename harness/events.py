@@ -17,6 +17,7 @@ from harness.scenario.model import (
     DepositEvent,
     Event,
     ExternalTransferEvent,
+    ExternalTxEvent,
     FailNextTradeEvent,
     InterestEvent,
     MempoolEvent,
@@ -27,10 +28,22 @@ from harness.scenario.model import (
     RebaseEvent,
     ReorgEvent,
     SetParameterEvent,
+    WireFaultEvent,
     WithdrawEvent,
 )
-from harness.vocabulary import MempoolAction, NodeFaultMode
+from harness.vocabulary import (
+    SELF_TRANSFER,
+    HostKind,
+    KeyHolder,
+    MempoolAction,
+    NodeFaultMode,
+    WireFault,
+)
+from harness.world import WorldActionFailed
+from runner.chain.abi import artifact
+from runner.chain.errors import Unsupported
 from runner.chain.methods import NodeMethod
+from runner.chain.wallet import Wallet
 from runner.steps import Step
 
 
@@ -96,6 +109,38 @@ def _external_transfer(event: ExternalTransferEvent, ctx: EventContext) -> str:
     return f"{abs(event.amount)} {event.token} {direction} the vault behind the runner's back"
 
 
+SELF_TRANSFER_GAS = 21_000
+APPROVE_GAS = 100_000
+
+
+@apply.register
+def _external_tx(event: ExternalTxEvent, ctx: EventContext) -> str:
+    """Real transactions signed with the runner's own key by another wallet (the operator's
+    tool), which takes its nonce from the node as such a tool does; the runner's copy of
+    the key is not told. All in one block, every receipt checked."""
+    world, chain = ctx.world, ctx.world.chain
+    sender = KeyHolder(event.sender)
+    what = f"external_tx from {sender}"
+    if not chain.automine:
+        raise WorldActionFailed(what, "blocks are stalled (mempool stall)")
+    held: Wallet = getattr(world.accounts, sender.value)
+    wallet = Wallet(f"{held.label} (outside the runner)", held.private_key)
+    wallet.nonce = chain.backend.get_nonce(wallet.address)
+    first = wallet.nonce
+    if event.to == SELF_TRANSFER:
+        to, data, gas, call = wallet.address, b"", SELF_TRANSFER_GAS, "a zero-value transfer to itself"
+    else:
+        token = world.universe.token(event.to)
+        to, gas, call = token.address, APPROVE_GAS, f"{event.to}.approve(vault, 0)"
+        data = artifact(world.token_contract(token)).fn("approve").encode(world.universe.vault, 0)
+    hashes = [chain.send(wallet, to, data, gas) for _ in range(event.count)]
+    for receipt in chain.wait_many(hashes):
+        if receipt is None or not receipt.success:
+            raise WorldActionFailed(what, receipt.revert_reason if receipt is not None else "not mined")
+    nonces = f"nonce {first}" if event.count == 1 else f"nonces {first}..{wallet.nonce - 1}"
+    return f"{event.count} transaction(s) signed with the {sender} key outside the runner: {call} ({nonces})"
+
+
 @apply.register
 def _crash(event: CrashEvent, ctx: EventContext) -> str:
     if event.step is not None:
@@ -123,6 +168,23 @@ def _node_fault(event: NodeFaultEvent, ctx: EventContext) -> str:
     what = f"{event.method} request(s)" if event.method else "request(s)"
     verb = "time out" if event.mode == NodeFaultMode.timeout else "fail"
     return f"node fault: the next {event.calls} {what} {verb}"
+
+
+@apply.register
+def _wire_fault(event: WireFaultEvent, ctx: EventContext) -> str:
+    if ctx.wire is None:
+        raise Unsupported(f"a runner hosted {HostKind.in_process}", "meet a fault of the wire (it has none)",
+                          f"run on backend anvil with host {HostKind.process}, behind the wire proxy")
+    method = NodeMethod(event.method) if event.method else None
+    what = f"{event.method} request(s)" if event.method else "request(s)"
+    if event.lag is not None:
+        ctx.wire.lag(event.lag, method, event.calls)
+        count = f"the next {event.calls}" if event.calls is not None else "this instant's"
+        return f"wire: {count} {what} answered by a replica {event.lag} block(s) behind"
+    assert event.mode is not None
+    calls = event.calls if event.calls is not None else 1
+    ctx.wire.arm(WireFault(event.mode), calls, method)
+    return f"wire fault: the next {calls} {what} meet {event.mode}"
 
 
 @apply.register

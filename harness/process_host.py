@@ -43,6 +43,7 @@ from harness.world import World
 from runner.chain.client import ChainClient
 from runner.chain.methods import NodeMethod
 from runner.chain.wallet import Wallet
+from runner.killpoints import KILLED_AT
 from runner.runner import ChainStrategyRunner
 from runner.service import ServiceConfig, config_bytes
 from runner.state import SegmentedStateStore, State
@@ -58,15 +59,22 @@ class RunnerProcessError(HarnessError):
 
 
 class WireFaults:
-    """Node faults on the wire: `node_fault` events arm the proxy in front of the child."""
+    """Node faults on the wire: `node_fault` and `wire_fault` events arm the proxy in
+    front of the child; both last until the end of the instant (`disarm`)."""
 
     def __init__(self, proxy: WireProxy) -> None:
         self.proxy = proxy
 
-    def arm(self, mode: NodeFaultMode, calls: int, method: NodeMethod | None = None) -> None:
-        self.proxy.arm(WIRE_FAULTS[NodeFaultMode(mode)], calls=calls, method=method)
+    def arm(self, mode: NodeFaultMode | WireFault, calls: int, method: NodeMethod | None = None) -> None:
+        fault = mode if isinstance(mode, WireFault) else WIRE_FAULTS[NodeFaultMode(mode)]
+        self.proxy.arm(fault, calls=calls, method=method)
+
+    def lag(self, blocks: int, method: NodeMethod | None = None, calls: int | None = None) -> None:
+        self.proxy.lag(blocks, method, calls)
 
     def disarm(self) -> int:
+        """Lift every fault and the lag; how many armed faults were not used."""
+        self.proxy.unlag()
         return self.proxy.disarm()
 
 
@@ -163,7 +171,13 @@ class ProcessHost:
         code = proc.returncode
         if code != -9:  # not our SIGKILL: a real death is a bug to show, with its words
             raise RunnerProcessError(f"the runner process exited with code {code}: {self._log_tail()}")
-        return Outcome(OutcomeKind.crashed, step=self._armed_at, error="killed by SIGKILL", error_kind="SIGKILL")
+        return Outcome(OutcomeKind.crashed, step=self._killed_at() or self._armed_at, error="killed by SIGKILL",
+                       error_kind="SIGKILL")
+
+    def _killed_at(self) -> str | None:
+        """The kill point the child named on its way out (its log's last such line)."""
+        lines = [line for line in self._log_tail(4000).splitlines() if line.startswith(KILLED_AT)]
+        return lines[-1].removeprefix(KILLED_AT).strip() if lines else None
 
     # -- what the engine asks ------------------------------------------------------------
     def _command(self, cmd: dict[str, Any], ts: datetime) -> tuple[Outcome, dict[str, Any] | None]:

@@ -47,6 +47,32 @@ class NodeFaultMode(StrEnum):
     timeout = "timeout"
 
 
+class KeyHolder(StrEnum):
+    """A key the runner signs with that someone else may use too (`external_tx.from`);
+    each value names the harness account (`harness.accounts.Accounts`) holding that key."""
+
+    asset_manager = "asset_manager"
+
+
+SELF_TRANSFER = "self"
+"""`external_tx.to: self`: a zero-value transfer to the sender itself; it only uses a nonce."""
+
+
+class WireFault(StrEnum):
+    """A fault the wire proxy injects (harness/wire/faults.py says what each does); the
+    scenario's `wire_fault.mode` words."""
+
+    reset = "reset"
+    reset_after = "reset_after"
+    timeout = "timeout"
+    slow = "slow"
+    rpc_error = "rpc_error"
+    http_5xx = "http_5xx"
+    http_429 = "http_429"
+    truncated = "truncated"
+    duplicate_send = "duplicate_send"
+
+
 class MempoolAction(StrEnum):
     """What the node does with block production and its pending transactions."""
 
@@ -71,5 +97,5 @@ class InvariantName(StrEnum):
     triggers_fire = "triggers-fire"
 
 
-__all__ = ["PROCESS_BACKENDS", "BackendName", "HostKind", "InvariantName", "MempoolAction", "NodeFaultMode",
-           "TradeFaultMode"]
+__all__ = ["PROCESS_BACKENDS", "SELF_TRANSFER", "BackendName", "HostKind", "InvariantName", "KeyHolder",
+           "MempoolAction", "NodeFaultMode", "TradeFaultMode", "WireFault"]

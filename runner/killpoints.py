@@ -13,6 +13,7 @@ Either way the count, and so the instant, is the same for the same scenario and 
 from __future__ import annotations
 
 import os
+import re
 import signal
 from collections.abc import Callable
 from typing import NoReturn, TypeVar
@@ -26,8 +27,16 @@ from runner.steps import Step
 T = TypeVar("T")
 
 
+KILLED_AT = "killed by SIGKILL at "
+"""The one line a self-killing process leaves on stderr: where it died, for its host's
+journal (a real kill leaves no trace; this line is the harness's own)."""
+
+
 def sigkill_self(where: str) -> NoReturn:
-    """Die as a killed process dies: no cleanup, no flush, no exception handler."""
+    """Die as a killed process dies: no cleanup, no flush, no exception handler. One raw
+    write to stderr first (no Python buffer involved) says where, so a process host
+    journals the same kill point as a runner hosted in-process does."""
+    os.write(2, f"\n{KILLED_AT}{where}\n".encode())
     os.kill(os.getpid(), signal.SIGKILL)
     raise AssertionError("unreachable")  # pragma: no cover
 
@@ -73,13 +82,30 @@ class KillSwitch:
         from runner.state import files
 
         def hook(op: str, path: str, fd: int | None, data: bytes | None) -> None:
-            self.point(f"{op} {os.path.basename(path)}")
+            self.point(f"{op} {_stable_name(os.path.basename(path))}")
 
         files.fault_hook = hook
 
     def around(self, backend: Backend) -> Backend:
         """`backend` with a kill point before and after every node request."""
         return _KillPointBackend(backend, self)
+
+
+_SEGMENT = re.compile(r"^(?P<kind>[a-z_]+)\.\d+\.jsonl$")
+
+
+def _stable_name(name: str) -> str:
+    """A state file's name without the writer's PID or the segments' generation
+    (`.state.json.tmp-1234` -> `.state.json.tmp`, `stats.3.jsonl` -> `stats.jsonl`): where a
+    run dies is part of its journal, which must depend on neither the process id nor what
+    an earlier run left in the directory."""
+    from runner.state.files import TEMP_PATTERN
+
+    found = TEMP_PATTERN.match(name)
+    if found:
+        name = f".{found['name']}.tmp"
+    segment = _SEGMENT.match(name)
+    return f"{segment['kind']}.jsonl" if segment else name
 
 
 class _KillPointBackend(BackendProxy):
@@ -94,4 +120,4 @@ class _KillPointBackend(BackendProxy):
         return out
 
 
-__all__ = ["KillSwitch", "raise_crash", "sigkill_self"]
+__all__ = ["KILLED_AT", "KillSwitch", "raise_crash", "sigkill_self"]

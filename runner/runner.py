@@ -268,8 +268,19 @@ class ChainStrategyRunner(StrategyRunner):
                 pos.frozen_at = None
                 pos.frozen_reason = None
                 report.unfrozen.append(pos.position_id)
-        self.chain.sync_nonce(self.asset_manager)
+        self._resync_nonce(self.asset_manager)
         return report
+
+    def _resync_nonce(self, wallet: Wallet) -> None:
+        """Take the wallet's next nonce from the node, never from this process's memory.
+
+        The node's count is the truth: the key may have been used outside the runner (an
+        operator sending a transaction with it), a reorg or a dropped transaction can move
+        it back. A nonce cached from the last cycle is stale after any of them, and every
+        transaction signed with it is refused as "nonce too low". So: before signing,
+        every time (the incident `scenarios/incidents/asset-manager-key-used-outside.yaml`).
+        """
+        self.chain.sync_nonce(wallet)
 
     # -- execution ----------------------------------------------------------------
     def execute_trades(self, ts: datetime, state: State, trades: list[TradeExecution],
@@ -281,7 +292,7 @@ class ChainStrategyRunner(StrategyRunner):
         if ordered:
             # The node's count is the truth (a reorg or a dropped tx can move it back, the
             # key may have been used elsewhere): read it before signing, every time.
-            self.chain.sync_nonce(wallet)
+            self._resync_nonce(wallet)
             self._nonce_fresh = True
         unsendable = []
         for trade in ordered:
@@ -335,7 +346,8 @@ class ChainStrategyRunner(StrategyRunner):
                 trade.blockchain_transactions[-1].revert_reason = f"refused by the node: {exc.message}"
                 if "nonce too low" in exc.message.lower() and not resigned:
                     resigned = True
-                    wallet.nonce = max(used, self.chain.backend.get_nonce(wallet.address), refused + 1)
+                    self._resync_nonce(wallet)
+                    wallet.nonce = max(used, wallet.nonce, refused + 1)
                     trade.notes.append(f"nonce {refused} refused as too low; signed again with {wallet.nonce}")
                 else:
                     queue.pop(0)
@@ -529,7 +541,7 @@ class ChainStrategyRunner(StrategyRunner):
         self._check_nav_post()
         fn = artifact("Vault").fn("postNav")
         if not self._nonce_fresh:
-            self.chain.sync_nonce(self.asset_manager)  # the key may have been used elsewhere
+            self._resync_nonce(self.asset_manager)  # the key may have been used elsewhere
         # Not waited for: it rides in the next block (the next deposit's or the next
         # cycle's), ahead of anything sent after it, and its receipt is checked then.
         try:

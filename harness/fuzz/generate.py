@@ -25,7 +25,7 @@ import pkgutil
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from typing import Any
 
 from harness.errors import HarnessError
@@ -41,6 +41,7 @@ from harness.scenario.model import (
     AccountingSpec,
     CrashEvent,
     Event,
+    ExternalTxEvent,
     FailNextTradeEvent,
     InterestEvent,
     MempoolEvent,
@@ -49,10 +50,12 @@ from harness.scenario.model import (
     PriceShockEvent,
     RebaseEvent,
     TokenSpec,
+    WireFaultEvent,
     WithdrawEvent,
 )
 from harness.scenario.quantities import format_duration
 from harness.vocabulary import BackendName
+from harness.wire.methods import LAGGABLE
 
 Doc = dict[str, Any]
 Body = Any  # a kind's value: a mapping of its keys, or its shorthand's scalar
@@ -157,9 +160,13 @@ def _percent_of(model: type[Any], name: str, value: Decimal) -> Decimal:
 
 def _units(amount: Decimal, decimals: int) -> Decimal:
     """An amount kept to 1..MAX_UNITS base units of a token of `decimals`."""
-    scale = Decimal(10) ** decimals
-    low, high = 1 / scale, MAX_UNITS / scale
-    return min(max(amount, low), high).quantize(1 / scale) if decimals <= 28 else min(max(amount, low), high)
+    with localcontext() as ctx:
+        # 2**96 base units are 29 digits: quantizing to one base unit needs more than the
+        # default 28 digits of precision (a 24-decimal token's 10**5 units raised here)
+        ctx.prec = 2 * (MAX_DECIMALS + 30)
+        scale = Decimal(10) ** decimals
+        low, high = 1 / scale, MAX_UNITS / scale
+        return min(max(amount, low), high).quantize(1 / scale)
 
 
 def _amount(value: Decimal, decimals: int, digits: int = 3) -> Decimal:
@@ -485,7 +492,38 @@ def _external_transfer(d: Draw, w: WorldView, at: timedelta) -> Body:
 
 @generates("crash", 6)
 def _crash(d: Draw, w: WorldView, at: timedelta) -> Body:
+    """A named step, or (one time in three) a kill point drawn from the scenario seed."""
+    if d.chance(33):
+        within = field_range(CrashEvent, "within")
+        return {"at_random": True, "within": d.integer(int(within.ge or 1), min(int(within.le or 100), 100))}
     return d.choice(field_choices(CrashEvent, "step"))
+
+
+@generates("external_tx", 2)
+def _external_tx(d: Draw, w: WorldView, at: timedelta) -> Body:
+    """The runner's key used outside it: a few self-transfers or approvals."""
+    count = field_range(ExternalTxEvent, "count")
+    to = "self" if d.chance(50) else d.choice(list(w.tokens))
+    return {"from": d.choice(field_choices(ExternalTxEvent, "sender")), "to": to,
+            "count": d.integer(int(count.ge or 1), min(int(count.le or 3), 3))}
+
+
+@generates("wire_fault", 3)
+def _wire_fault(d: Draw, w: WorldView, at: timedelta) -> Body:
+    """A transport fault or a lagging replica; drawn only where the runner has a wire."""
+    calls = min(d.choice((1, 1, 2, 3)), field_range(WireFaultEvent, "calls").le or MAX_NODE_CALLS)
+    if d.chance(40):
+        body: Doc = {"lag": d.choice((1, 1, 2)), "calls": calls}
+        if d.chance(60):
+            body["method"] = d.choice(LAGGABLE)
+        return body
+    mode = d.choice(field_choices(WireFaultEvent, "mode"))
+    body = {"mode": mode, "calls": calls}
+    if mode == "duplicate_send":
+        body["method"] = "send_raw_transaction"
+    elif d.chance(40):
+        body["method"] = d.choice(field_choices(WireFaultEvent, "method"))
+    return body
 
 
 @generates("set_parameter", 2)

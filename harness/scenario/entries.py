@@ -23,7 +23,7 @@ from pydantic_core import core_schema as cs
 
 from runner.strategy.validation import DEPENDENT, EXPECTED, StrictModel, closest, expected
 
-__all__ = ["DEF_MARK", "Entry", "Kinds", "first_paragraph"]
+__all__ = ["DEF_MARK", "Entry", "Kinds", "field_of", "first_paragraph"]
 
 DEF_MARK = "x-def"
 """Marks a kind's body schema for schema.py to move into ``$defs`` under this name."""
@@ -79,6 +79,14 @@ class Entry(StrictModel):
     def entry_expected(cls) -> str:
         root = cls.family()
         return f"a mapping with {', '.join(root.yaml_keys())} and one {root.noun} ({', '.join(root.kinds)})"
+
+
+def field_of(model: type[Entry], key: str) -> str:
+    """The field a written key fills: itself, or the field ``renamed`` writes under it
+    (``external_tx.from`` fills ``sender``: ``from`` is no Python name)."""
+    if key in model.model_fields:
+        return key
+    return next(name for name, written in model.renamed.items() if written == key)
 
 
 def _error(loc: tuple[str | int, ...], what: str, found: str | None = None, data: Any = None) -> InitErrorDetails:
@@ -212,7 +220,7 @@ class Kinds:
             value: JsonSchemaValue = ref
             if variant.shorthand is not None:
                 value = {"anyOf": [properties[variant.shorthand], ref]}
-            elif all(not variant.model_fields[name].is_required() for name in variant.own_keys()):
+            elif all(not variant.model_fields[field_of(variant, name)].is_required() for name in variant.own_keys()):
                 value = {"anyOf": [{"type": "null"}, ref]}
             entry_properties[kind] = {"title": kind, "description": first_paragraph(variant), **value}
             required = [key for key in outer if root.model_fields[key].is_required()]

@@ -59,12 +59,17 @@ from harness.scenario.types import (
     listing,
 )
 from harness.vocabulary import (
+    PROCESS_BACKENDS,
+    SELF_TRANSFER,
     BackendName,
     InvariantName,
+    KeyHolder,
     MempoolAction,
     NodeFaultMode,
     TradeFaultMode,
+    WireFault,
 )
+from harness.wire.methods import LAGGABLE
 from runner.chain.methods import FAULTABLE, NodeMethod
 from runner.state import BalanceUpdateCause, TradeStatus, Verdict
 from runner.state.vocabulary import ClosedBy, MismatchPolicy, PositionState
@@ -672,6 +677,45 @@ class ExternalTransferEvent(Event):
         yield from _reserve_units(self.amount, context, "amount", "an amount of", self.token)
 
 
+MAX_EXTERNAL_TXS = 100
+"""`external_tx.count`: transactions an operator sends at once with the runner's key."""
+
+
+class ExternalTxEvent(Event):
+    """Someone signs transactions with a key the runner holds, outside the runner (an
+    operator using the asset manager's key): every nonce the runner cached is stale after
+    it, so the runner must take its nonce from the node before signing, every time.
+
+    ``to: self`` is a zero-value transfer to the sender (it only uses a nonce); a token
+    symbol is that token's ``approve(vault, 0)`` (an operator revoking an allowance).
+    """
+
+    kind: ClassVar[str] = "external_tx"
+    example: ClassVar[str] = "{from: asset_manager, to: self}"
+    example_at: ClassVar[str] = "5d"
+    live: ClassVar[bool] = True
+    renamed: ClassVar[Any] = {"sender": "from"}
+
+    sender: Annotated[KeyHolder, Choice.of(KeyHolder)] = Field(
+        KeyHolder.asset_manager, alias="from", description="Whose key signs the transactions."
+    )
+    to: Annotated[str, Text(f"{SELF_TRANSFER} or a token symbol", max_length=200)] = Field(
+        SELF_TRANSFER, description=f"{SELF_TRANSFER}: a zero-value transfer to the sender; a token symbol: that "
+        "token's approve(vault, 0)."
+    )
+    count: Annotated[Int, Range(ge=1, le=MAX_EXTERNAL_TXS)] = Field(
+        1, description="How many transactions are sent (consecutive nonces, one block)."
+    )
+
+    def problems(self, context: Any) -> Iterator[Problem]:
+        """``to`` is the sender itself or a token of the universe."""
+        tokens = context.tokens if isinstance(context, Facts) else None
+        if self.to != SELF_TRANSFER and tokens is not None and self.to not in tokens:
+            names = [SELF_TRANSFER, *tokens]
+            yield Problem(("to",), f"{SELF_TRANSFER} or a token of the universe ({listing(list(tokens))})",
+                          suggestion=closest(self.to, names))
+
+
 MAX_KILL_POINT = 1_000
 """`crash: {at_random: true}` dies within this many kill points of the runner's work."""
 
@@ -777,6 +821,50 @@ class NodeFaultEvent(Event):
     method: Annotated[NodeMethod, Choice.of(FAULTABLE)] | None = Field(
         None, description="Only requests of this kind fail; any kind when omitted."
     )
+
+
+MAX_LAG_BLOCKS = 256
+"""A lagging replica is at most this many blocks behind (what a node keeps state for)."""
+
+
+class WireFaultEvent(Event):
+    """The real transport between the runner's process and its node breaks, for the
+    runner's requests until the end of the instant (the wire proxy of harness/wire).
+
+    ``mode`` breaks the next ``calls`` requests (default 1) as networks and load balancers
+    do: resets before or after forwarding, timeouts, slow answers, JSON-RPC errors, HTTP
+    5xx and 429, truncated bodies, a broadcast delivered twice. ``lag: N`` sends them to a
+    replica N blocks behind the head (stale block number, nonces, balances, receipts):
+    the next ``calls`` requests, or all of the instant's when omitted. Either aimed at one
+    kind of request with ``method``. Needs the runner in its own process (anvil).
+    """
+
+    kind: ClassVar[str] = "wire_fault"
+    example: ClassVar[str] = "{lag: 1, method: get_nonce, calls: 1}"
+    example_at: ClassVar[str] = "8d"
+    backends: ClassVar[frozenset[BackendName] | None] = frozenset(PROCESS_BACKENDS)
+    json_rule: ClassVar[Any] = {"oneOf": [{"required": ["mode"]}, {"required": ["lag"]}]}
+
+    mode: Annotated[WireFault, Choice.of(WireFault)] | None = Field(
+        None, description="How the transport fails the requests; exactly one of mode or lag."
+    )
+    lag: Annotated[Int, Range(ge=1, le=MAX_LAG_BLOCKS)] | None = Field(
+        None, description="Blocks the replica answering the requests is behind the head; exactly one of mode or lag."
+    )
+    calls: Annotated[Int, Range(ge=1, le=MAX_NODE_CALLS)] | None = Field(
+        None, description="How many of the runner's requests are hit: 1 for a mode, every one of the instant for a lag."
+    )
+    method: Annotated[NodeMethod, Choice.of(FAULTABLE)] | None = Field(
+        None, description="Only requests of this kind are hit; any kind when omitted."
+    )
+
+    def problems(self, context: Any) -> Iterator[Problem]:
+        if (self.mode is None) == (self.lag is None):
+            yield Problem((), "exactly one of mode or lag", "both" if self.mode is not None else "neither")
+        elif self.lag is not None and self.method is not None and self.method not in LAGGABLE:
+            yield Problem(("method",), f"a request a replica answers from its view ({listing(list(LAGGABLE))})")
+        elif self.mode == WireFault.duplicate_send and self.method not in (None, NodeMethod.send_raw_transaction):
+            yield Problem(("method",), f"{NodeMethod.send_raw_transaction} (only a broadcast is delivered twice)")
 
 
 class NodeRestartEvent(Event):

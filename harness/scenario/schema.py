@@ -20,7 +20,7 @@ from typing import Any
 from pydantic.json_schema import GenerateJsonSchema, JsonSchemaValue
 from pydantic_core import CoreSchema
 
-from harness.scenario.entries import DEF_MARK, Entry, first_paragraph
+from harness.scenario.entries import DEF_MARK, Entry, field_of, first_paragraph
 from harness.scenario.model import Event, Expectation, Scenario
 from runner.strategy.validation import Choice, Syntax
 
@@ -83,7 +83,7 @@ def scenario_json_schema() -> dict[str, Any]:
 
 def _choices(variant: type[Entry], name: str) -> list[str]:
     """The words a field takes, when it is a vocabulary (for the catalogue's comments)."""
-    field = variant.model_fields[name]
+    field = variant.model_fields[field_of(variant, name)]
     stack: list[Any] = [*field.metadata, field.annotation]
     while stack:
         item = stack.pop()

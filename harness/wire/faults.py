@@ -30,22 +30,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from harness.vocabulary import WireFault
 from harness.wire.methods import FAULTABLE_RPC, SEND_RAW
-
-
-class WireFault(StrEnum):
-    """A fault the wire proxy injects; the scenario's `node_fault.mode` words."""
-
-    reset = "reset"
-    reset_after = "reset_after"
-    timeout = "timeout"
-    slow = "slow"
-    rpc_error = "rpc_error"
-    http_5xx = "http_5xx"
-    http_429 = "http_429"
-    truncated = "truncated"
-    duplicate_send = "duplicate_send"
-
 
 FORWARDED: frozenset[WireFault] = frozenset({
     WireFault.reset_after, WireFault.timeout, WireFault.slow, WireFault.truncated, WireFault.duplicate_send,
@@ -131,4 +117,4 @@ class FaultSchedule:
         return None
 
 
-__all__ = ["FORWARDED", "ArmedFault", "DuplicateAnswer", "FaultSchedule", "WireFault", "matches"]
+__all__ = ["FORWARDED", "ArmedFault", "DuplicateAnswer", "FaultSchedule", "WireFault", "matches"]  # WireFault: re-exported

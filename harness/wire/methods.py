@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from harness.wire.lag import LAGGED_METHODS
 from runner.chain.methods import FAULTABLE, NodeMethod
 
 RPC_METHODS: Mapping[NodeMethod, tuple[str, ...]] = {
@@ -43,6 +44,9 @@ FAULTABLE_RPC: frozenset[str] = frozenset(rpc for m in FAULTABLE for rpc in RPC_
 Mining, snapshots and the harness's impersonation (`eth_sendTransaction`, `anvil_*`) are
 the node's business and always pass untouched, as with the in-process proxy."""
 
+LAGGABLE: tuple[NodeMethod, ...] = tuple(m for m in FAULTABLE if RPC_METHODS[m][0] in LAGGED_METHODS)
+"""The runner's requests a lagging replica answers from its stale view (`wire_fault: {lag: N, method: ...}`)."""
+
 NODE_METHODS: Mapping[str, tuple[NodeMethod, ...]] = {
     rpc: tuple(m for m in NodeMethod if RPC_METHODS[m][:1] == (rpc,))
     for rpc in sorted({r for names in RPC_METHODS.values() for r in names})
@@ -71,4 +75,4 @@ def rpc_targets(method: NodeMethod | str | None) -> frozenset[str] | None:
                      f"JSON-RPC method ({', '.join(sorted(FAULTABLE_RPC))})")
 
 
-__all__ = ["FAULTABLE_RPC", "NODE_METHODS", "RPC_METHODS", "SEND_RAW", "rpc_targets"]
+__all__ = ["FAULTABLE_RPC", "LAGGABLE", "NODE_METHODS", "RPC_METHODS", "SEND_RAW", "rpc_targets"]

@@ -163,7 +163,13 @@ class EthTesterBackend:
         vm = self._chain.get_vm()
         try:
             tx = vm.get_transaction_builder().decode(raw)
+            if tx.nonce < vm.state.get_nonce(tx.sender):
+                # In a node's words (anvil, geth, revm): the runner's recovery from a stale
+                # nonce and the retry policy recognise this text, not py-evm's.
+                raise TransactionRejected("nonce too low")
             _block, receipt, computation = self._chain.apply_transaction(tx)
+        except TransactionRejected:
+            raise
         except Exception as exc:  # py-evm raises ValidationError for bad nonce/funds
             raise TransactionRejected(str(exc)) from exc
         self._pending.append((tx.hash, receipt, computation, tx.gas))

@@ -90,7 +90,7 @@ class TestKeyErrors:
         assert single(BASE + "timeline: [{at: 1d, deposti: {amount: 1}}]\n") == (
             "scenarios/x.yaml:10: timeline[0].deposti: expected a mapping with at and one "
             "event kind (deposit, withdraw, rebase, interest, price_shock, fail_next_trade, "
-            "external_transfer, crash, set_parameter, note, mempool, node_fault, node_restart, reorg), found unknown key 'deposti' "
+            "external_transfer, external_tx, crash, set_parameter, note, mempool, node_fault, wire_fault, node_restart, reorg), found unknown key 'deposti' "
             "(did you mean 'deposit'?)"
         )
 

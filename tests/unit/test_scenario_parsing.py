@@ -507,5 +507,5 @@ class TestPublicApi:
         """No two events or expectations share a YAML key."""
         events = [cls.kind for cls in EVENT_TYPES]
         expectations = [cls.kind for cls in EXPECTATION_TYPES]
-        assert len(set(events)) == len(events) == 14
+        assert len(set(events)) == len(events) == 16
         assert len(set(expectations)) == len(expectations) == 7
