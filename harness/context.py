@@ -8,11 +8,12 @@ scenario -> harness -> runner -> chain.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
 from harness.node_control import NodeControl
+from harness.result import WithdrawalRecord
 from harness.vocabulary import NodeFaultMode, WireFault
 from harness.world import World
 from runner.chain.methods import NodeMethod
@@ -60,6 +61,8 @@ class EventContext:
     now: datetime
     seed: int  # the run's seed: what an event draws at random comes from it
     wire: WireControl | None = None  # None: no wire (the runner lives in the harness's process)
+    # where a withdraw event records what the vault did with it (paid, queued, refused)
+    withdrawals: list[WithdrawalRecord] = field(default_factory=list)
 
 
 __all__ = ["EventContext", "FaultControl", "LiveRun", "WireControl"]

@@ -227,7 +227,7 @@ class _Driver:
         entry = JournalEntry(at=format_duration(instant.offset), time=ts, kind="events")
         self._entry, self._at, self._time = entry, entry.at, ts
         wire = self.faults if isinstance(self.faults, WireFaults) else None
-        ctx = EventContext(self.world, self.faults, self.node, self.host, ts, self.seed, wire)
+        ctx = EventContext(self.world, self.faults, self.node, self.host, ts, self.seed, wire, self.result.withdrawals)
         for event in instant.events:
             entry.events.append(self._event(event, ctx))
             logger.log(logging.WARNING if event.kind in FAULT_EVENTS else logging.INFO, "%s %s: %s", entry.at, event.kind, entry.events[-1])

@@ -12,6 +12,7 @@ from functools import singledispatch
 from typing import Any
 
 from harness.context import EventContext
+from harness.result import WithdrawalRecord
 from harness.scenario.model import (
     CrashEvent,
     DepositEvent,
@@ -38,6 +39,7 @@ from harness.vocabulary import (
     MempoolAction,
     NodeFaultMode,
     WireFault,
+    WithdrawalStatus,
 )
 from harness.world import WorldActionFailed
 from runner.chain.abi import artifact
@@ -74,8 +76,15 @@ def _deposit(event: DepositEvent, ctx: EventContext) -> str:
 
 @apply.register
 def _withdraw(event: WithdrawEvent, ctx: EventContext) -> str:
-    units = ctx.world.withdraw(event.by, event.fraction, event.shares)
-    return f"withdraw {ctx.world.universe.reserve.from_units(units)} shares by {event.by}"
+    try:
+        done = ctx.world.withdraw(event.by, event.fraction, event.shares)
+    except WorldActionFailed as exc:  # the journal says it too (the engine's line)
+        ctx.withdrawals.append(WithdrawalRecord(ctx.now, event.by, WithdrawalStatus.failed, exc.reason))
+        raise
+    status = WithdrawalStatus.queued if done.queued else WithdrawalStatus.paid
+    ctx.withdrawals.append(WithdrawalRecord(ctx.now, event.by, status))
+    shares = ctx.world.universe.reserve.from_units(done.shares_units)
+    return f"withdraw {shares} shares by {event.by}"
 
 
 @apply.register

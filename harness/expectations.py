@@ -21,6 +21,7 @@ from harness.scenario.model import (
     PositionExpectation,
     TradeExpectation,
     ViolationExpectation,
+    WithdrawalExpectation,
 )
 from runner.state import State, TradingPosition, Verdict
 
@@ -129,6 +130,17 @@ def _violation(exp: ViolationExpectation, seen: Observed) -> tuple[bool, str]:
         return True, f"{exp.invariant}: {found[0].detail}"
     here = sorted({v.invariant for v in seen.result.violations if v.time == seen.at})
     return False, f"{exp.invariant}: expected a violation, found " + (", ".join(here) if here else "none at this time")
+
+
+@check.register
+def _withdrawal(exp: WithdrawalExpectation, seen: Observed) -> tuple[bool, str]:
+    here = [w for w in seen.result.withdrawals if w.at == seen.at and exp.by in (None, w.by)]
+    who = f" by {exp.by}" if exp.by else ""
+    if not here:
+        return False, f"expected a withdrawal{who} {exp.status} at this instant, found no withdrawal{who}"
+    last = here[-1]
+    said = f"withdrawal by {last.by} {last.status}" + (f" ({last.reason})" if last.reason else "")
+    return last.status == exp.status, said if last.status == exp.status else f"expected {exp.status}, found {said}"
 
 
 def evaluate(exp: Expectation, seen: Observed) -> ExpectationResult:

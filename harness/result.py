@@ -16,6 +16,7 @@ from harness.invariants.core import NavPoint, Violation
 from harness.journal import JournalEntry
 from harness.scenario.model import Scenario
 from harness.version import HARNESS_VERSION
+from harness.vocabulary import WithdrawalStatus
 from runner.state import State
 
 
@@ -26,6 +27,17 @@ class ExpectationResult:
     at: datetime
     passed: bool
     message: str
+
+
+@dataclass(frozen=True)
+class WithdrawalRecord:
+    """One investor redemption as the chain answered it: what the `withdrawal`
+    expectation asserts (a refused redemption used to be a journal line and nothing more)."""
+
+    at: datetime
+    by: str
+    status: WithdrawalStatus
+    reason: str = ""
 
 
 @dataclass
@@ -49,6 +61,7 @@ class RunResult:
     invariant_checks: int = 0
     chain_nav: list[NavPoint] = field(default_factory=list)  # chain-truth NAV after each tick
     audit: ChainAudit | None = None  # the vault's books from chain logs alone, against the ledger
+    withdrawals: list[WithdrawalRecord] = field(default_factory=list)
 
     @property
     def failed_expectations(self) -> list[ExpectationResult]:

@@ -73,6 +73,14 @@ class WireFault(StrEnum):
     duplicate_send = "duplicate_send"
 
 
+class WithdrawalStatus(StrEnum):
+    """What became of an investor's redemption (the `withdrawal` expectation)."""
+
+    paid = "paid"  # redeemed at once from the vault's cash
+    queued = "queued"  # more than the cash: joined the ERC-4626 vault's queue, paid later
+    failed = "failed"  # refused on chain (the legacy vault pays from cash only)
+
+
 class MempoolAction(StrEnum):
     """What the node does with block production and its pending transactions."""
 
@@ -98,4 +106,4 @@ class InvariantName(StrEnum):
 
 
 __all__ = ["PROCESS_BACKENDS", "SELF_TRANSFER", "BackendName", "HostKind", "InvariantName", "KeyHolder",
-           "MempoolAction", "NodeFaultMode", "TradeFaultMode", "WireFault"]
+           "MempoolAction", "NodeFaultMode", "TradeFaultMode", "WireFault", "WithdrawalStatus"]

@@ -28,6 +28,15 @@ ETH_FUNDING = 10**22
 FAULT_MODES = {"revert": 1, "out_of_gas": 2, "slippage": 3, "transfer_failure": 4}
 
 
+@dataclass(frozen=True)
+class Redemption:
+    """What a withdraw event did: the shares redeemed, and whether the vault queued them
+    (more than its cash) instead of paying at once."""
+
+    shares_units: int
+    queued: bool = False
+
+
 class WorldActionFailed(RuntimeError):
     """A harness transaction reverted (e.g. a redemption the vault cannot pay)."""
 
@@ -113,7 +122,7 @@ class World:
         wallet = self.accounts.investor(investor)
         return int(self.chain.read(self.universe.vault, artifact("Vault").fn("balanceOf"), wallet.address))
 
-    def withdraw(self, investor: str, fraction: Decimal | None, shares: Decimal | None) -> int:
+    def withdraw(self, investor: str, fraction: Decimal | None, shares: Decimal | None) -> Redemption:
         wallet = self.accounts.investor(investor)
         if fraction is not None:
             units = int((Decimal(self.investor_shares(investor)) * fraction).to_integral_value(ROUND_DOWN))
@@ -122,7 +131,7 @@ class World:
             units = self.universe.reserve.to_units(shares)
         self._tx(wallet, self.universe.vault, "Vault", "redeem", units, wallet.address, wallet.address,
                  action=f"withdraw by {investor}")
-        return units
+        return Redemption(units)
 
     # -- tokens ----------------------------------------------------------------
     def _pairs_with(self, token: Token) -> list[Pool]:

@@ -28,7 +28,7 @@ from harness.protocols.world import (
     ProtocolWorldSpec,
     deploy_protocol_world,
 )
-from harness.world import PoolDecl, TokenDecl, World
+from harness.world import PoolDecl, Redemption, TokenDecl, World
 from runner.chain.abi import artifact
 from runner.chain.client import ChainClient
 from runner.models import v3math
@@ -81,7 +81,7 @@ class ProtocolScenarioWorld(World):
 
     protocol: ProtocolWorld | None = None
 
-    def withdraw(self, investor: str, fraction: Decimal | None, shares: Decimal | None) -> int:
+    def withdraw(self, investor: str, fraction: Decimal | None, shares: Decimal | None) -> Redemption:
         """A redemption the vault's cash can pay is redeemed now; a larger one joins the
         ERC-4626 vault's FIFO queue (`requestRedeem`), as its owner would do after the
         vault refused it (ERC4626ExceededMaxRedeem), to be paid at a later NAV."""
@@ -97,7 +97,7 @@ class ProtocolScenarioWorld(World):
             return super().withdraw(investor, fraction, shares)
         self._tx(wallet, vault, STRATEGY_VAULT, "requestRedeem", units, wallet.address, wallet.address,
                  action=f"queued withdrawal by {investor}")
-        return units
+        return Redemption(units, queued=True)
 
     def _sync_pools(self, token: object) -> None:
         # A rebase: constant-product pairs re-read their balances; a v3 pool has no reserves.

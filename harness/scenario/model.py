@@ -68,6 +68,7 @@ from harness.vocabulary import (
     NodeFaultMode,
     TradeFaultMode,
     WireFault,
+    WithdrawalStatus,
 )
 from harness.wire.methods import LAGGABLE
 from runner.chain.methods import FAULTABLE, NodeMethod
@@ -981,6 +982,20 @@ class BalanceUpdateExpectation(Expectation):
 
     cause: Annotated[BalanceUpdateCause, Choice.of(BalanceUpdateCause)] = Field(description="Cause of the balance update.")
     asset: TokenRef | None = Field(None, description="Token updated.")
+
+
+class WithdrawalExpectation(Expectation):
+    """A withdraw event at this instant ended as stated: paid from cash, queued by the
+    ERC-4626 vault (more than its cash), or refused on chain (the legacy vault)."""
+
+    kind: ClassVar[str] = "withdrawal"
+    shorthand: ClassVar[str | None] = "status"
+    example: ClassVar[str] = "{status: paid}"
+    example_at: ClassVar[str] = "4d"
+
+    status: Annotated[WithdrawalStatus, Choice.of(WithdrawalStatus)] = Field(
+        description="paid, queued or failed.")
+    by: InvestorRef | None = Field(None, description="Investor redeeming; any investor when omitted.")
 
 
 class ErrorExpectation(Expectation):

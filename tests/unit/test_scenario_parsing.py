@@ -508,4 +508,4 @@ class TestPublicApi:
         events = [cls.kind for cls in EVENT_TYPES]
         expectations = [cls.kind for cls in EXPECTATION_TYPES]
         assert len(set(events)) == len(events) == 16
-        assert len(set(expectations)) == len(expectations) == 7
+        assert len(set(expectations)) == len(expectations) == 8
