@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import shlex
 import sys
 from collections.abc import Callable
@@ -108,11 +109,23 @@ def _os_error(exc: OSError, fallback: object) -> str:
     return f"{where}: {exc.strerror or exc}"
 
 
+def _top_level_line(path: str, key: str) -> int:
+    """The line of a top-level key in the file the scenario was loaded from (1 when it is
+    not written out): errors found after loading are located like the loader's."""
+    try:
+        lines = Path(path).read_text(errors="replace").splitlines()
+    except OSError:
+        return 1
+    pattern = re.compile(rf"^{re.escape(key)}\s*:")
+    return next((n for n, line in enumerate(lines, start=1) if pattern.match(line)), 1)
+
+
 def _fork_problem(scenario: Scenario, backend: str | None) -> str | None:
     """`--backend` other than anvil-fork on a fork scenario would run it without its fork."""
     if scenario.chain.backend != "anvil-fork" or backend in (None, "anvil-fork"):
         return None
-    return (f"{scenario.source.path}: chain.backend: the scenario forks {scenario.chain.fork_url} at block "
+    return (f"{scenario.source.path}:{_top_level_line(scenario.source.path, 'chain')}: chain.backend: "
+            f"the scenario forks {scenario.chain.fork_url} at block "
             f"{scenario.chain.fork_block} (anvil-fork); --backend {backend} would run it without the fork: "
             "leave --backend out (or pass --backend anvil-fork)")
 

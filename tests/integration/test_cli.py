@@ -39,7 +39,7 @@ class TestRun:
         out = capsys.readouterr().out
         assert code == 1
         assert f"FAIL {path}:24 expect accounting: expected mismatch" in out
-        assert f"replay: harness run {path} --backend eth-tester --seed 4" in out
+        assert f"replay: harness run {path} --backend revm --seed 4" in out
 
 
 @pytest.fixture
@@ -59,7 +59,7 @@ class TestRunOutput:
         assert code == 0
         assert "output: runs/crash-at-approve/ (state.json, snapshot.json, run.log)" in out
         assert "next: harness report runs/crash-at-approve/state.json --out runs/crash-at-approve/report" in out
-        assert f"replay: harness run {ROOT}/scenarios/crash/crash-at-approve.yaml --backend eth-tester --seed 1" in out
+        assert f"replay: harness run {ROOT}/scenarios/crash/crash-at-approve.yaml --backend revm --seed 1" in out
         for name in ("state.json", "snapshot.json", "run.log"):
             assert (elsewhere / "runs" / "crash-at-approve" / name).is_file()
         assert (elsewhere / "runs" / "crash-at-approve" / "snapshot.json").read_bytes() == \
@@ -108,7 +108,7 @@ class TestForks:
         path = "scenarios/fork/fork-finds-positions.yaml"
         assert main(["run", path, "--backend", "anvil"]) == 1
         assert capsys.readouterr().err == (
-            f"{path}: chain.backend: the scenario forks scenario:{ROOT}/scenarios/fork/mainnet-history.yaml at block 21 "
+            f"{path}:10: chain.backend: the scenario forks scenario:{ROOT}/scenarios/fork/mainnet-history.yaml at block 21 "
             "(anvil-fork); --backend anvil would run it without the fork: leave --backend out "
             "(or pass --backend anvil-fork)\n")
 
