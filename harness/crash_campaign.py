@@ -95,7 +95,7 @@ class KillResult:
     state_loads: bool
     violations: int
     error: str | None
-    seconds: float  # wall time of the run; report only
+    seconds: float  # wall time of the run; report only (float-ok: seconds, not money)
 
     @property
     def passed(self) -> bool:
@@ -108,14 +108,14 @@ class CampaignReport:
     scenario: str
     backend: str
     seed: int
-    baseline_seconds: float
+    baseline_seconds: float  # float-ok: seconds, not money
     results: list[KillResult] = field(default_factory=list)
 
     @property
     def killed(self) -> list[KillResult]:
         return [r for r in self.results if r.crashes > 0]
 
-    def ms_per_kill(self) -> float:
+    def ms_per_kill(self) -> float:  # float-ok: seconds, not money
         """Extra wall time a kill and its restart cost: the median killed run against the
         median uninterrupted one."""
         killed = self.killed

@@ -222,7 +222,7 @@ class CampaignOptions:
     cluster: str | None = None
     coverage: bool = False
     corpus: Path | None = None
-    time_budget: float | None = None  # seconds of wall clock (stops between generations)
+    time_budget: float | None = None  # seconds of wall clock (stops between generations) (float-ok: seconds, not money)
     shrink: bool = True
     shrink_attempts: int = 300
     regressions: Path = REPO / "build" / "fuzz" / "regressions"
@@ -247,7 +247,7 @@ class CampaignResult:
     options: CampaignOptions
     verdicts: list[Verdict] = field(default_factory=list)
     reproductions: list[Reproduction] = field(default_factory=list)
-    elapsed: float = 0.0
+    elapsed: float = 0.0  # float-ok: seconds, not money
     stopped_early: bool = False
     corpus_added: int = 0
     coverage: dict[str, Any] | None = None

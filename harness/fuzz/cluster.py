@@ -24,7 +24,7 @@ class ClusterError(RuntimeError):
     """The cluster cannot be used (the extra is not installed, the scheduler is unreachable)."""
 
 
-def _client(address: str, timeout: float) -> Any:
+def _client(address: str, timeout: float) -> Any:  # float-ok: seconds, not money
     try:
         from distributed import Client
     except ImportError:
