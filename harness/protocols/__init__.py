@@ -6,7 +6,7 @@ our V3ViewQuoter, and the two strategy vaults of fixtures/contracts:
 
 - `deploy.Deployer`: the admin's set-up transactions, in order, with explicit gas.
 - `uniswap_v2`: `deploy_weth`, `deploy_uniswap_v2`, `create_v2_pool`.
-- `uniswap_v3`: `deploy_uniswap_v3`, `create_v3_pool`, `read_pool_state`, `encode_path`.
+- `uniswap_v3`: `deploy_uniswap_v3`, `create_v3_pool`, `read_pool_state` (the runner's reader, uncached, any window), `encode_path`.
 - `vaults`: `deploy_vault` (StrategyVault4626 / AsyncStrategyVault), routes and router kinds.
 - `faults`: the fault modes on the real DEXes (vault- and token-level switches).
 - `world`: `deploy_protocol_world`, everything above from one declaration.

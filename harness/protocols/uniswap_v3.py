@@ -34,7 +34,6 @@ from harness.protocols.errors import UnexpectedChainState
 from harness.protocols.tokens import APPROVE_GAS, mint
 from harness.protocols.uniswap_v2 import reserves_for
 from runner.chain.abi import artifact
-from runner.chain.backend import Call
 from runner.chain.client import ChainClient
 from runner.chain.wallet import Wallet
 from runner.models.v3math import (
@@ -52,6 +51,7 @@ from runner.models.v3math import (
 from runner.models.v3math import (
     encode_path as encode_path,  # the path format is the runner's (it trades v3)
 )
+from runner.models.v3state import read_pool_window
 from runner.universe import Token
 
 FACTORY = "uniswap/UniswapV3Factory"
@@ -69,8 +69,6 @@ POSITION_MANAGER_DEPLOY_GAS = 6_500_000
 VIEW_QUOTER_DEPLOY_GAS = 2_000_000
 CREATE_POOL_GAS = 5_600_000
 MINT_POSITION_GAS = 800_000
-#: Bitmap words read per eth_call when the state is read through the Multicall.
-WORDS_PER_CALL = 1500
 
 
 @dataclass(frozen=True)
@@ -245,59 +243,14 @@ def create_v3_pool(d: Deployer, v3: UniswapV3Deployment, base: Token, quote: Tok
                   provider.address, tuple(positions))
 
 
-def read_pool_state(chain: ChainClient, pool: bytes, multicall: bytes | None = None,
-                    radius: int | None = None) -> PoolState:
-    """Everything a swap reads from `pool` now: slot0, liquidity, fee, spacing and the
-    liquidityNet of every initialised tick, found by scanning the tick bitmap (nothing
-    about how the liquidity was added is assumed).
+def read_pool_state(chain: ChainClient, pool: bytes, multicall: bytes, radius: int | None = None) -> PoolState:
+    """Everything a swap reads from `pool` at the head, with the bitmap words within
+    `radius` words of the current tick's (None: all of them, 6,932 words at spacing 1).
 
-    `radius`: scan only the bitmap words within that many words of the current tick's
-    (the state then knows its window, and a swap leaving it raises TickDataMissing);
-    None scans all of them (6,932 words at spacing 1). With a Multicall (the fixture's
-    aggregate3) words are read in a few eth_calls; without, one batched read per word."""
-    p = artifact(POOL)
-    slot0, liquidity, fee, spacing = chain.read_many(
-        [(pool, p.fn("slot0"), ()), (pool, p.fn("liquidity"), ()), (pool, p.fn("fee"), ()),
-         (pool, p.fn("tickSpacing"), ())])
-    spacing = int(spacing)
-    first, last = (MIN_TICK // spacing) >> 8, (MAX_TICK // spacing) >> 8
-    window: tuple[int, int] | None = None
-    if radius is not None:
-        current = (int(slot0[1]) // spacing) >> 8
-        first, last = max(first, current - radius), min(last, current + radius)
-        window = (first, last)
-    words = list(range(first, last + 1))
-    bitmap = _read_words(chain, pool, words, multicall)
-    ticks: list[int] = []
-    for word, bits in zip(words, bitmap, strict=True):
-        while bits:
-            low = bits & -bits
-            ticks.append(((word << 8) + low.bit_length() - 1) * spacing)
-            bits ^= low
-    tick_fn = p.fn("ticks")
-    nets = _read_calls(chain, pool, [tick_fn.encode(t) for t in ticks], multicall)
-    liquidity_net = {t: int(tick_fn.decode(raw)[1]) for t, raw in zip(ticks, nets, strict=True)}
-    return PoolState(int(slot0[0]), int(slot0[1]), int(liquidity), int(fee), spacing, liquidity_net, window)
-
-
-def _read_words(chain: ChainClient, pool: bytes, words: list[int], multicall: bytes | None) -> list[int]:
-    fn = artifact(POOL).fn("tickBitmap")
-    raw = _read_calls(chain, pool, [fn.encode(w) for w in words], multicall)
-    return [int(fn.decode_one(r)) for r in raw]
-
-
-def _read_calls(chain: ChainClient, target: bytes, calldata: list[bytes], multicall: bytes | None) -> list[bytes]:
-    if not calldata:
-        return []
-    if multicall is None:
-        return list(chain.backend.call_many([Call(target, c) for c in calldata]))
-    aggregate = artifact("Multicall").fn("aggregate3")
-    out: list[bytes] = []
-    for i in range(0, len(calldata), WORDS_PER_CALL):
-        chunk = [(target, False, c) for c in calldata[i:i + WORDS_PER_CALL]]
-        results = chain.read(multicall, aggregate, chunk)
-        out.extend(bytes(data) for _ok, data in results)
-    return out
+    The runner's own reader (`runner.models.v3state`), uncached and with the window the
+    caller asks for: tests and benchmarks check the runner's tick math against the quoter
+    on exactly the state the runner would read."""
+    return read_pool_window(chain, pool, multicall, radius)
 
 
 def pool_address(chain: ChainClient, v3: UniswapV3Deployment, token_a: bytes, token_b: bytes, fee: int) -> bytes:

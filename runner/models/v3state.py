@@ -85,6 +85,12 @@ def full_pool_state(chain: ChainClient, pool: bytes, multicall: bytes, *, cached
     return state
 
 
+def read_pool_window(chain: ChainClient, pool: bytes, multicall: bytes, radius: int | None) -> PoolState:
+    """One pool's state at the head, uncached, with the bitmap words within `radius` words
+    of the current tick's word (None: the whole bitmap)."""
+    return _read(chain, [pool], multicall, chain.block_number(), radius)[pool]
+
+
 def _read(chain: ChainClient, pools: Sequence[bytes], multicall: bytes, block: int,
           radius: int | None) -> dict[bytes, PoolState]:
     p = artifact(POOL)
