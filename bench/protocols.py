@@ -31,7 +31,7 @@ from decimal import Decimal as D
 from pathlib import Path
 from typing import Any
 
-from bench.clock import median, now
+from bench.clock import cpu_now, median, now
 from harness.protocols.chains import ProtocolChains
 from harness.protocols.uniswap_v3 import FULL_RANGE, V3Range, read_pool_state
 from harness.protocols.world import ProtocolPoolDecl, ProtocolWorldSpec
@@ -188,14 +188,16 @@ def cycle_times(cycles: int, runs: int, backends: tuple[str, ...] = ("revm", "an
                 pool = ChainPool()
                 try:
                     ScenarioRun(scenario, backend=backend, pool=pool).run()  # warm-up: deploys the world
-                    times = []
+                    times, cpu = [], []
                     nav = ""
                     for _ in range(runs):
-                        t = now()
+                        t, c = now(), cpu_now()
                         result = ScenarioRun(scenario, backend=backend, pool=pool).run()
                         times.append(now() - t)
+                        cpu.append(cpu_now() - c)
                         nav = str(result.state.portfolio.nav())
                     row[backend] = {"cycle_ms": round(median(times) / cycles * 1000, 2),
+                                    "cpu_cycle_ms": round(median(cpu) / cycles * 1000, 2),
                                     "runs_s": [round(x, 3) for x in times], "final_nav": nav}
                 finally:
                     pool.close()
@@ -204,6 +206,7 @@ def cycle_times(cycles: int, runs: int, backends: tuple[str, ...] = ("revm", "an
     for row in out.values():
         for backend, cell in row.items():
             cell["vs_fixture_legacy"] = round(cell["cycle_ms"] / base[backend]["cycle_ms"], 2)
+            cell["cpu_vs_fixture_legacy"] = round(cell["cpu_cycle_ms"] / base[backend]["cpu_cycle_ms"], 2)
     return {"cycles": cycles, "runs": runs, "variants": out}
 
 
@@ -212,11 +215,15 @@ def render_cycles(results: dict[str, Any]) -> str:
     backends = list(next(iter(c["variants"].values())))
     lines = ["# bench.protocols --cycles", "", f"load average {results['load']}", "",
              f"## Reference workload, first {c['cycles']} cycles (median of {c['runs']} runs after a warm-up)", "",
-             "| variant | " + " | ".join(f"{b} ms/cycle | {b} x fixture" for b in backends) + " |",
-             "|---|" + "---|---|" * len(backends)]
+             "| variant | " + " | ".join(f"{b} ms/cycle | {b} x fixture" for b in backends)
+             + " | revm CPU ms/cycle | revm CPU x fixture |",
+             "|---|" + "---|---|" * len(backends) + "---|---|"]
     for name, row in c["variants"].items():
         lines.append(f"| {name} | " + " | ".join(f"{row[b]['cycle_ms']} | {row[b]['vs_fixture_legacy']}"
-                                                  for b in backends) + " |")
+                                                  for b in backends)
+                     + f" | {row['revm']['cpu_cycle_ms']} | {row['revm']['cpu_vs_fixture_legacy']} |")
+    lines += ["", "CPU is this process's (time.process_time): the whole run for revm, which is in process; "
+              "for anvil it would leave out the node's own process, so anvil has wall time only."]
     return "\n".join(lines) + "\n"
 
 

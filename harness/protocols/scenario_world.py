@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal, localcontext
 
 from harness.accounts import Accounts
+from harness.protocols.deploy import MAX_UINT, NO_DEADLINE
 from harness.protocols.uniswap_v2 import PAIR as V2_PAIR
 from harness.protocols.uniswap_v3 import POOL as V3_POOL
 from harness.protocols.uniswap_v3 import SWAP_ROUTER
@@ -38,7 +39,6 @@ from runner.universe import Dex, Pool, Universe, VaultKind
 #: A v3 price shock's swap: the pool's own loop, a few ticks at most (one full-range position).
 V3_SHOCK_GAS = 600_000
 STRATEGY_VAULT = "StrategyVault4626"
-NO_DEADLINE = 2**256 - 1
 
 
 def protocol_spec(reserve: str, tokens: Sequence[TokenDecl], pools: Sequence[PoolDecl],
@@ -156,9 +156,12 @@ class ProtocolScenarioWorld(World):
         market = self.accounts.market
         router = self.protocol.v3.swap_router
         params = (token_in.address, token_out.address, pool.fee_pips, market.address, NO_DEADLINE, amount_in, 0, limit)
+        allowance = int(self.chain.read(token_in.address, artifact("TestToken").fn("allowance"), market.address, router))
         with self.block():
             self.mint(token_in, market.address, amount_in)
-            self._tx(market, token_in.address, "TestToken", "approve", router, amount_in, action="price shock approve")
+            if allowance < amount_in:  # once per token, not per shock: an approve costs a transaction
+                self._tx(market, token_in.address, "TestToken", "approve", router, MAX_UINT,
+                         action="price shock approve")
             self._tx(market, router, SWAP_ROUTER, "exactInputSingle", params, gas=V3_SHOCK_GAS,
                      action="price shock swap")
         sqrt_after = int(self.chain.read(pool.address, artifact(V3_POOL).fn("slot0"))[0])
