@@ -228,6 +228,8 @@ class _Driver:
         self._entry, self._at, self._time = entry, entry.at, ts
         wire = self.faults if isinstance(self.faults, WireFaults) else None
         ctx = EventContext(self.world, self.faults, self.node, self.host, ts, self.seed, wire, self.result.withdrawals)
+        if instant.events:  # claims of settled requests first (the async vault; see claim_settled)
+            entry.events.extend(self._claims())
         for event in instant.events:
             entry.events.append(self._event(event, ctx))
             logger.log(logging.WARNING if event.kind in FAULT_EVENTS else logging.INFO, "%s %s: %s", entry.at, event.kind, entry.events[-1])
@@ -253,6 +255,12 @@ class _Driver:
         seen = Observed(ts, state, self.result)
         for exp in instant.expectations:
             self.result.expectations.append(evaluate(exp, seen))
+
+    def _claims(self) -> list[str]:
+        try:
+            return self.world.claim_settled()
+        except WorldActionFailed as exc:
+            return [f"claim failed: {exc.reason}"]
 
     def _check(self, point: Point, event: Event | None = None) -> None:
         """Run the invariants of `point`; each violation also gets a journal line."""

@@ -133,6 +133,11 @@ class World:
                  action=f"withdraw by {investor}")
         return Redemption(units)
 
+    def claim_settled(self) -> list[str]:
+        """Claim what investors' settled requests left them (the async vault's ERC-7540
+        claims); a vault that pays at once has nothing to claim. One journal line each."""
+        return []
+
     # -- tokens ----------------------------------------------------------------
     def _pairs_with(self, token: Token) -> list[Pool]:
         return [p for p in self.universe.pools.values() if token in (p.base, p.quote)]
