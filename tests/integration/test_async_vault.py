@@ -12,7 +12,7 @@ against the invariant's arithmetic.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
 
@@ -29,6 +29,7 @@ from harness.scenario.model import NoteEvent
 from harness.world import World
 from runner.chain.abi import artifact
 from runner.chain.backend import Log
+from runner.models.async_vault import AsyncVaultModel, Due
 from runner.models.sync import VaultSyncModel
 from runner.state import BalanceUpdate, BalanceUpdateCause, State
 
@@ -118,6 +119,27 @@ def test_a_settlement_booked_twice_is_caught(chain_pool: ChainPool, tmp_path: Pa
     assert navs["1d"] == ALICE and navs["4d"] == ALICE + BOB
     [shares] = [v for v in found["ledger-equals-chain"] if v.at == "1d" and v.expected.startswith("share supply")]
     assert number(shares.found.removeprefix("shares ")) - number(shares.expected.removeprefix("share supply ")) == ALICE
+
+
+def test_a_settlement_at_a_wrong_nav_is_caught(chain_pool: ChainPool, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bug: the runner settles at half the books' NAV, so bob's request gets twice
+    the shares it is worth, taken from alice."""
+    original = AsyncVaultModel.settle
+
+    def at_half(self: AsyncVaultModel, due: Due, refresh: Callable[[], Decimal]) -> list[str]:
+        return original(self, due, lambda: refresh() / 2)
+
+    monkeypatch.setattr(AsyncVaultModel, "settle", at_half)
+    result = run(chain_pool, tmp_path)
+    [v] = by_invariant(result)["fair-shares"]  # alice's first epoch, at NAV 0, is priced alike either way
+    assert v.found.startswith(f"deposit of {BOB:.6f} for ") and "to the investor" in v.detail
+    shares = number(v.found.partition(" for ")[2])
+    assert shares > BOB  # at a NAV per share below 1 he gets more shares than units; the true runner gives him fewer
+    monkeypatch.undo()
+    true = [bu.shares for bu in run(chain_pool, tmp_path / "true").state.portfolio.balance_updates.values()
+            if bu.quantity == BOB]
+    assert true and true[0] is not None and shares > true[0] * Decimal("1.9")
 
 
 @pytest.fixture
