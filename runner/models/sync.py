@@ -180,22 +180,22 @@ class VaultSyncModel:
         ev = (self._deposit_settled if deposit else self._redeem_settled).decode(log.topics, log.data)
         reserve = self.universe.reserve
         amount = reserve.from_units(int(ev["assets"]))
-        shares = reserve.from_units(int(ev["shares"]))
+        supply_change = reserve.from_units(int(ev["shares"]))  # minted (deposits) or burned (redemptions)
         nav = reserve.from_units(int(ev["totalAssets"]))
-        qty = amount if deposit else -amount
+        change = amount if deposit else -amount  # into the cash, or out of it into the claims' reserve
         old = state.portfolio.reserve.quantity
         update = BalanceUpdate(
             balance_update_id=0,
             cause=BalanceUpdateCause.deposit if deposit else BalanceUpdateCause.redemption,
             asset=reserve.symbol,
-            quantity=qty,
+            quantity=change,
             old_balance=old,
-            new_balance=old + qty,
+            new_balance=old + change,
             block_number=log.block_number,
             timestamp=ts,
             event_key=key,
             tx_hash="0x" + log.tx_hash.hex(),
-            shares=shares,
+            shares=supply_change,
             reserve_value=amount,
             notes=f"{'deposit' if deposit else 'redemption'} requests of epoch {int(ev['requestId'])} settled at "
                   f"NAV {nav}",
