@@ -23,6 +23,7 @@ from harness.context import EventContext
 from harness.engine import ScenarioRun
 from harness.events import _note, apply
 from harness.invariants import Violation
+from harness.report.build import build_report
 from harness.result import RunResult
 from harness.scenario import parse_scenario_text
 from harness.scenario.model import NoteEvent
@@ -63,7 +64,14 @@ def test_the_true_runner_passes(chain_pool: ChainPool, tmp_path: Path) -> None:
     assert result.violations == [] and all(e.passed for e in result.expectations)
     deposits = [bu.quantity for bu in result.state.portfolio.balance_updates.values()
                 if bu.cause == BalanceUpdateCause.deposit]
-    assert deposits == [Decimal(10_000), BOB]  # alice's and bob's, each once, at settlement
+    assert deposits == [ALICE, BOB]  # alice's and bob's, each once, at settlement
+    # The auditor's chain books (free cash, settlements from their logs) pair every entry.
+    audit = build_report(result).audit
+    assert audit is not None and set(audit.counts) == {"matched", "ledger-only", "chain-only", "amount differs"}
+    assert audit.counts["matched"] == len(audit.rows) and [r for r in audit.rows if r.flagged] == []
+    [usdc] = [b for b in audit.books if b.asset == "USDC"]
+    settled = [ln.amount for ln in usdc.lines if ln.event == "DepositSettled"]
+    assert settled == [ALICE, BOB] and usdc.closing == usdc.read_closing
 
 
 def test_a_pending_deposit_counted_as_nav_is_caught(chain_pool: ChainPool, tmp_path: Path,
@@ -113,6 +121,8 @@ def test_a_settlement_booked_twice_is_caught(chain_pool: ChainPool, tmp_path: Pa
     result = run(chain_pool, tmp_path)
     found = by_invariant(result)
     assert any(v.found.startswith("booked twice") for v in found["booked-once"])
+    audit = build_report(result).audit  # the auditor finds each settlement's second booking on no log
+    assert audit is not None and audit.counts["matched"] < len(audit.rows)
     # alice's settlement (1d) and bob's (4d), each booked twice: the books' NAV is above
     # the chain's by alice's 10,000 from 1d, by bob's 5,000 more from 4d.
     navs = {v.at: number(v.found) - number(v.expected) for v in found["chain-truth-nav"] if v.expected.startswith("NAV ")}
