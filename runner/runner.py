@@ -440,8 +440,9 @@ class ChainStrategyRunner(StrategyRunner):
             # Queued redemptions come first: pro-rata sells for what the cash lacks (none
             # when it covers them), and no strategy, which could spend the cash they are owed.
             trades = self.redemptions.liquidity_sells(ts, state, pricing, owed)
-            status = f"raising cash for queued redemptions ({owed} owed)" if trades else \
-                f"paying queued redemptions ({owed} owed)"
+            which = "requested" if self.async_vault.active else "queued"
+            status = f"raising cash for {which} redemptions ({owed} owed)" if trades else \
+                f"paying {which} redemptions ({owed} owed)"
         else:
             trades, status = self._decide(ts, universe, pricing, state, debug_details)
 
