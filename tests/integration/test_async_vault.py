@@ -191,3 +191,28 @@ def test_a_settlement_behind_the_runners_back_is_booked_once(
     assert len(logs) == 2 and "0x" + logs[1].tx_hash.hex() == owner_tx
     sender = {"0x" + lg.tx_hash.hex() for lg in logs} - {owner_tx}
     assert len(sender) == 1
+
+
+CRASH_SCENARIO = REPO / "scenarios/protocols/async-vault-requests-across-crash.yaml"
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_random_kills_around_settlements_settle_each_epoch_once(chain_pool: ChainPool, tmp_path: Path,
+                                                                seed: int) -> None:
+    """The crash scenario with its fixed kills replaced by seeded random ones in every
+    settling cycle (at any chain call, state write or step): each of its two deposit and
+    two redemption epochs is settled and booked exactly once, whatever was killed where."""
+    text = CRASH_SCENARIO.read_text()
+    text = text.replace("{at: 4d, crash: statistics}", "{at: 4d, crash: {at_random: true, within: 60}}")
+    text = text.replace("  - {at: 7d, crash: check_balances}\n",
+                        "  - {at: 7d, crash: {at_random: true, within: 60}}\n"
+                        "  - {at: 8d, crash: {at_random: true, within: 60}}\n")
+    text = text.split("expect:")[0] + "expect:\n  - {at: end, accounting: {outcome: ok}}\n"
+    scenario = parse_scenario_text(text, str(CRASH_SCENARIO))
+    result = ScenarioRun(scenario, backend="revm", seed=seed, pool=chain_pool, state_dir=tmp_path).run()
+    assert result.crashes >= 2 and result.error is None
+    assert result.violations == [] and all(e.passed for e in result.expectations)
+    booked = sorted((bu.cause.value, bu.quantity > 0) for bu in result.state.portfolio.balance_updates.values())
+    assert booked == [("deposit", True), ("deposit", True), ("redemption", False), ("redemption", False)]
+    ids = [int(n) for bu in result.state.portfolio.balance_updates.values() for n in re.findall(r"epoch (\d+)", bu.notes)]
+    assert sorted(ids) == [1, 1, 2, 2]  # deposit epochs 1 and 2, redemption epochs 1 and 2
