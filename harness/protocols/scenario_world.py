@@ -30,7 +30,7 @@ from harness.protocols.world import (
     ProtocolWorldSpec,
     deploy_protocol_world,
 )
-from harness.world import PoolDecl, Redemption, TokenDecl, World
+from harness.world import Claim, PoolDecl, Redemption, TokenDecl, World
 from runner.chain.abi import artifact
 from runner.chain.client import ChainClient
 from runner.models import v3math
@@ -103,13 +103,14 @@ class ProtocolScenarioWorld(World):
                      action=f"deposit request by {investor}")
         return units
 
-    def claim_settled(self) -> list[str]:
+    def claim_settled(self) -> list[Claim]:
         """Every investor's settled requests claimed, in the investors' order, in one block:
         deposit shares to the investor (`deposit(maxDeposit)`), redemption assets to the
         investor (`redeem(maxRedeem)`). The harness does this at the start of every instant
         with events, before them: an investor's later withdraw then finds their shares in
         their wallet, and a claim moves nothing the strategy owns (shares already minted,
-        assets already reserved at settlement). Nothing to claim sends nothing."""
+        assets already reserved at settlement). Nothing to claim sends nothing. A
+        redemption's claim is its payment: the `withdrawal` expectation sees it as paid."""
         if not self.asynchronous:
             return []
         fn = artifact(ASYNC_VAULT).fn
@@ -122,22 +123,23 @@ class ProtocolScenarioWorld(World):
                 [(vault, fn("maxDeposit"), (address,)), (vault, fn("maxRedeem"), (address,))]))
             if assets or shares:
                 wanted.append((name, address, assets, shares))
-        lines: list[str] = []
+        claims: list[Claim] = []
         if not wanted:
-            return lines
+            return claims
         with self.block():
             for name, address, assets, shares in wanted:
                 wallet = self.accounts.investor(name)
                 if assets:
                     self._tx(wallet, vault, ASYNC_VAULT, "deposit", assets, address, address,
                              action=f"deposit claim by {name}")
-                    lines.append(f"{name} claims the shares of a settled deposit of {reserve.from_units(assets)} "
-                                 f"{reserve.symbol}")
+                    claims.append(Claim(name, False, f"{name} claims the shares of a settled deposit of "
+                                        f"{reserve.from_units(assets)} {reserve.symbol}"))
                 if shares:
                     self._tx(wallet, vault, ASYNC_VAULT, "redeem", shares, address, address,
                              action=f"redemption claim by {name}")
-                    lines.append(f"{name} claims the assets of {reserve.from_units(shares)} settled redeemed shares")
-        return lines
+                    claims.append(Claim(name, True, f"{name} claims the assets of {reserve.from_units(shares)} "
+                                        "settled redeemed shares"))
+        return claims
 
     def withdraw(self, investor: str, fraction: Decimal | None, shares: Decimal | None) -> Redemption:
         """A redemption the vault's cash can pay is redeemed now; a larger one joins the

@@ -85,18 +85,6 @@ def test_an_unknown_vault_kind_lists_the_three() -> None:
         f"{FILE}:11: vault.kind: expected one of 'legacy', 'erc4626', 'async', found 'erc7540'")
 
 
-def test_the_async_vault_pays_no_withdraw_at_once() -> None:
-    """Every withdraw on the async vault is a request: expecting it paid can never pass."""
-    text = BASE.replace("kind: erc4626", "kind: async") + (
-        "investors: [alice]\n"
-        "timeline:\n  - {at: 1d, withdraw: {shares: 50%, by: alice}}\n"
-        "expect:\n  - {at: 1d, withdrawal: {status: queued}}\n  - {at: 1d, withdrawal: {status: paid}}\n")
-    assert single(text) == (
-        f"{FILE}:17: expect[1].withdrawal.status: expected queued or failed (the async vault queues every withdraw "
-        "as a request, settled at the runner's next cycle), found paid")
-    assert parse_scenario_text(text.replace("status: paid", "status: failed"), FILE).vault.kind == VaultKind.async_
-
-
 def test_a_route_stays_on_one_exchange() -> None:
     """WBTC reached through WETH: one vault swap cannot cross from v2 to v3."""
     text = BASE.replace("pair: WBTC/USDC", "pair: WBTC/WETH").replace("price: 40000", "price: 20")
