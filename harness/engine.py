@@ -35,12 +35,12 @@ from harness.journal import JournalEntry, describe_trade
 from harness.node_control import NodeControl, NoMark
 from harness.node_faults import FaultInjectingBackend
 from harness.process_host import ProcessHost, WireFaults
-from harness.result import RunResult, replay_command
+from harness.result import RunResult, WithdrawalRecord, replay_command
 from harness.scenario import check_for_backend
 from harness.scenario.model import Event, Scenario
 from harness.scenario.quantities import format_duration
 from harness.timeline import Instant, build_timeline
-from harness.vocabulary import PROCESS_BACKENDS, HostKind
+from harness.vocabulary import PROCESS_BACKENDS, HostKind, WithdrawalStatus
 from harness.wire import WireProxy
 from harness.world import World, WorldActionFailed
 from runner.chain.client import ChainClient
@@ -228,6 +228,8 @@ class _Driver:
         self._entry, self._at, self._time = entry, entry.at, ts
         wire = self.faults if isinstance(self.faults, WireFaults) else None
         ctx = EventContext(self.world, self.faults, self.node, self.host, ts, self.seed, wire, self.result.withdrawals)
+        if instant.events:  # claims of settled requests first (the async vault; see claim_settled)
+            entry.events.extend(self._claims(ts))
         for event in instant.events:
             entry.events.append(self._event(event, ctx))
             logger.log(logging.WARNING if event.kind in FAULT_EVENTS else logging.INFO, "%s %s: %s", entry.at, event.kind, entry.events[-1])
@@ -253,6 +255,16 @@ class _Driver:
         seen = Observed(ts, state, self.result)
         for exp in instant.expectations:
             self.result.expectations.append(evaluate(exp, seen))
+
+    def _claims(self, ts: datetime) -> list[str]:
+        """Claim settled requests (the async vault): a redemption's claim is its payment."""
+        try:
+            claims = self.world.claim_settled()
+        except WorldActionFailed as exc:
+            return [f"claim failed: {exc.reason}"]
+        self.result.withdrawals.extend(WithdrawalRecord(ts, c.investor, WithdrawalStatus.paid)
+                                       for c in claims if c.redemption)
+        return [c.line for c in claims]
 
     def _check(self, point: Point, event: Event | None = None) -> None:
         """Run the invariants of `point`; each violation also gets a journal line."""

@@ -47,6 +47,7 @@ from runner.chain.errors import Unsupported
 from runner.chain.methods import NodeMethod
 from runner.chain.wallet import Wallet
 from runner.steps import Step
+from runner.universe import VaultKind
 
 
 def _plain(value: Any) -> str:
@@ -71,6 +72,8 @@ def apply(event: Event, ctx: EventContext) -> str:
 @apply.register
 def _deposit(event: DepositEvent, ctx: EventContext) -> str:
     ctx.world.deposit(event.by, event.amount)
+    if ctx.world.universe.vault_kind == VaultKind.async_:  # a request, pending until the runner settles it
+        return f"deposit request {event.amount} {ctx.world.universe.reserve.symbol} by {event.by}"
     return f"deposit {event.amount} {ctx.world.universe.reserve.symbol} by {event.by}"
 
 
@@ -84,6 +87,8 @@ def _withdraw(event: WithdrawEvent, ctx: EventContext) -> str:
     status = WithdrawalStatus.queued if done.queued else WithdrawalStatus.paid
     ctx.withdrawals.append(WithdrawalRecord(ctx.now, event.by, status))
     shares = ctx.world.universe.reserve.from_units(done.shares_units)
+    if ctx.world.universe.vault_kind == VaultKind.async_:
+        return f"redemption request {shares} shares by {event.by}"
     return f"withdraw {shares} shares by {event.by}"
 
 

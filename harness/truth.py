@@ -11,6 +11,10 @@ fee; a Uniswap v3 hop is priced by the chain itself: an eth_call of V3ViewQuoter
 contract the real vaults value v3 holdings by, which replays the pool's own swap loop)
 at the block, never by the runner's v3math.
 
+On the async vault (ERC-7540) the reserve the strategy holds is the vault's `freeCash()`
+view, not its balance: pending deposits and assets reserved for settled redemptions sit
+in the vault but belong to the requesters (the contract's view, never the runner's books).
+
 `ChainTruth` reads through the backend *below* the fault injector, so checking an
 invariant never consumes a fault a scenario armed for the runner.
 """
@@ -24,7 +28,7 @@ from functools import cached_property
 
 from runner.chain.abi import artifact
 from runner.chain.backend import Backend, Call
-from runner.universe import V2_FEE, Dex, Pool, Token, Universe
+from runner.universe import V2_FEE, Dex, Pool, Token, Universe, VaultKind
 
 BPS = 10_000
 
@@ -83,6 +87,7 @@ class ChainTruth:
         self._pair = artifact("Pair")
         self._v3_pool = artifact("uniswap/UniswapV3Pool")
         self._v3_quote = artifact("V3ViewQuoter").fn("quoteExactInputSingle")
+        self._free_cash = artifact("AsyncStrategyVault").fn("freeCash")
         self._views: dict[int, View] = {}
 
     # -- plain reads -------------------------------------------------------------
@@ -105,6 +110,10 @@ class ChainTruth:
         slot0 = self._v3_pool.fn("slot0")
         plain = [t for t in u.tokens.values() if not t.rebasing]
         calls = [(u.tokens[s].address, balance_of.encode(u.vault)) for s in symbols]
+        if u.vault_kind == VaultKind.async_:
+            # The async vault's own view of the reserve that is the strategy's: its balance
+            # less pending deposits and the assets reserved for settled redemptions.
+            calls[symbols.index(u.reserve.symbol)] = (u.vault, self._free_cash.encode())
         calls.append((u.vault, supply.encode()))
         calls += [(p.address, reserves_of.encode()) for p in pools]
         calls += [(p.address, slot0.encode()) for p in v3_pools]

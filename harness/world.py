@@ -37,6 +37,16 @@ class Redemption:
     queued: bool = False
 
 
+@dataclass(frozen=True)
+class Claim:
+    """What the harness claimed for an investor from a settled request (the async vault):
+    the shares of a deposit, or the assets of a redemption (`redemption` True)."""
+
+    investor: str
+    redemption: bool
+    line: str  # for the journal
+
+
 class WorldActionFailed(RuntimeError):
     """A harness transaction reverted (e.g. a redemption the vault cannot pay)."""
 
@@ -132,6 +142,11 @@ class World:
         self._tx(wallet, self.universe.vault, "Vault", "redeem", units, wallet.address, wallet.address,
                  action=f"withdraw by {investor}")
         return Redemption(units)
+
+    def claim_settled(self) -> list[Claim]:
+        """Claim what investors' settled requests left them (the async vault's ERC-7540
+        claims); a vault that pays at once has nothing to claim."""
+        return []
 
     # -- tokens ----------------------------------------------------------------
     def _pairs_with(self, token: Token) -> list[Pool]:

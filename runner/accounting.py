@@ -23,6 +23,7 @@ from typing import Any
 from runner.chain.abi import Function, artifact
 from runner.chain.client import ChainClient
 from runner.chain.wallet import checksum
+from runner.models.async_vault import ASYNC_VAULT
 from runner.state import (
     AccountingCheck,
     AccountingRow,
@@ -34,7 +35,7 @@ from runner.state import (
     State,
     Verdict,
 )
-from runner.universe import Universe
+from runner.universe import Universe, VaultKind
 
 SHARES = "vault shares"
 logger = logging.getLogger(__name__)
@@ -73,13 +74,19 @@ def ledger_balances(state: State, universe: Universe) -> dict[str, Decimal]:
 
 
 def chain_balances(chain: ChainClient, universe: Universe, block: int | None = None) -> dict[str, Decimal]:
-    """The vault's balance of every universe token and its share supply, in one read."""
+    """The vault's balance of every universe token and its share supply, in one read.
+
+    On the async vault the reserve is its `freeCash()`: the balance less the pending
+    deposits and the assets reserved for settled redemptions, neither of which is the
+    strategy's (see models/async_vault.py)."""
     erc20 = artifact("TestToken")
     vault = artifact("Vault")
     symbols = list(universe.tokens)
     calls: list[tuple[bytes, Function, tuple[Any, ...]]] = [
         (universe.tokens[s].address, erc20.fn("balanceOf"), (universe.vault,)) for s in symbols
     ]
+    if universe.vault_kind == VaultKind.async_:
+        calls[symbols.index(universe.reserve.symbol)] = (universe.vault, artifact(ASYNC_VAULT).fn("freeCash"), ())
     calls.append((universe.vault, vault.fn("totalSupply"), ()))
     values = chain.read_many(calls, block)
     out = {s: universe.tokens[s].from_units(v) for s, v in zip(symbols, values, strict=False)}

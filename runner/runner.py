@@ -36,6 +36,7 @@ from runner.errors import (
     UnexpectedAccountingCorrectionIssue,
 )
 from runner.models.approval import ApprovalModel
+from runner.models.async_vault import AsyncVaultModel
 from runner.models.context import ExecutionContext
 from runner.models.execution import ExecutionModel
 from runner.models.pricing import PricingModel
@@ -114,6 +115,7 @@ class ChainStrategyRunner(StrategyRunner):
         self.step_hook = step_hook
         self.post_nav = post_nav
         self.redemptions = RedemptionQueueModel(chain, universe, asset_manager)
+        self.async_vault = AsyncVaultModel(chain, universe, asset_manager)
         self.needs_repair = True  # the first tick after a (re)start repairs first
         self.pending_trade_ids: set[int] = set()  # broadcast, no receipt yet (this process)
         self._posted_nav: int | None = None
@@ -402,6 +404,8 @@ class ChainStrategyRunner(StrategyRunner):
             waiting = report.unresolved
             self.pending_trade_ids = {t.trade_id for t in waiting}
             self.needs_repair = False
+        # The async vault's requests a sync of ours has already seen: this cycle settles them.
+        due = self.async_vault.due(state.sync.last_block) if self.async_vault.active else None
         with timed("sync_portfolio"):
             self.sync_portfolio(ts, universe, state, debug_details)
         self._step(Step.sync_portfolio)
@@ -426,6 +430,8 @@ class ChainStrategyRunner(StrategyRunner):
         self.report_after_sync_and_revaluation(ts, universe, state, debug_details)
 
         owed = self.redemptions.owed() if self.redemptions.active else Decimal(0)
+        if self.async_vault.active:  # requested redemptions, at the books' NAV (models/async_vault.py)
+            owed = self.async_vault.owed(state.portfolio.nav())
         if waiting:
             # Deciding now could buy what an unconfirmed trade already bought: wait.
             trades: list[TradeExecution] = []
@@ -434,8 +440,9 @@ class ChainStrategyRunner(StrategyRunner):
             # Queued redemptions come first: pro-rata sells for what the cash lacks (none
             # when it covers them), and no strategy, which could spend the cash they are owed.
             trades = self.redemptions.liquidity_sells(ts, state, pricing, owed)
-            status = f"raising cash for queued redemptions ({owed} owed)" if trades else \
-                f"paying queued redemptions ({owed} owed)"
+            which = "requested" if self.async_vault.active else "queued"
+            status = f"raising cash for {which} redemptions ({owed} owed)" if trades else \
+                f"paying {which} redemptions ({owed} owed)"
         else:
             trades, status = self._decide(ts, universe, pricing, state, debug_details)
 
@@ -476,11 +483,22 @@ class ChainStrategyRunner(StrategyRunner):
                 self.check_balances_post_execution(universe, state, cycle, ts)
         self._step(Step.check_balances)
 
-        if owed > 0 and not unconfirmed:
+        if owed > 0 and self.redemptions.active and not unconfirmed:
             # Pay the queue now and book its Withdraw events in this cycle (see models/redemptions.py).
             self.redemptions.fulfil()
             self.sync_portfolio(ts, universe, state, debug_details)
             self.revalue_state(ts, state, self.setup_routing(universe)[2])
+        if due is not None and (due.deposit_id is not None or due.redeem_id is not None) and not unconfirmed:
+            # Settle the requests seen before this cycle, at the books' NAV, and book them now.
+            def refresh() -> Decimal:
+                self.sync_portfolio(ts, universe, state, debug_details)
+                self.revalue_state(ts, state, self.setup_routing(universe)[2])
+                return state.portfolio.nav()
+
+            settled = self.async_vault.settle(due, refresh)
+            if settled:
+                refresh()
+                status = f"{status}; {'; '.join(settled)}"
         self._record_statistics(state, ts, cycle, approved, CycleKind.tick, status)
         if self.post_nav and self.universe.vault_kind.posts_nav:  # a real vault computes its NAV on chain
             self._post_nav(state)

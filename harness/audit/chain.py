@@ -22,6 +22,11 @@ The opening balance is read at the block before the run, the closing one at its 
 block; opening plus every line must equal the closing read, else the gap is its own
 line ("balance change without a log"), so the books always close.
 
+On the async vault (ERC-7540) the reserve's book is the vault's `freeCash()`: a request,
+a cancellation or a claim moves the requesters' assets (pending, or reserved for them)
+and is left out; a settlement (`DepositSettled`, `RedeemSettled`) is the deposit or
+redemption, its cash line taken from the log (no Transfer moves free cash).
+
 Lines are grouped into `ChainEntry`s, the unit the ledger is compared with: a deposit or
 redemption (its log's key), a swap (its transaction), a rebase or interest accrual (its
 log's key), any other movement (its own key).
@@ -40,7 +45,7 @@ from runner.accounting import SHARES
 from runner.chain.abi import artifact
 from runner.chain.backend import Backend, Call, Log
 from runner.chain.errors import NodeError, NodeTimeout
-from runner.universe import Token, Universe
+from runner.universe import Token, Universe, VaultKind
 
 ZERO = "0x" + "00" * 20
 
@@ -51,6 +56,14 @@ _TRANSFER = _ERC20.event("Transfer")
 _DEPOSIT, _WITHDRAW, _SWAPPED = _VAULT.event("Deposit"), _VAULT.event("Withdraw"), _VAULT.event("Swapped")
 _REBASE, _INTEREST = _REBASING.event("Rebase"), _REBASING.event("InterestAccrued")
 _BALANCE_OF, _TOTAL_SUPPLY = _ERC20.fn("balanceOf"), _VAULT.fn("totalSupply")
+# The async vault (ERC-7540): its books are its free cash, which only settlements and the
+# strategy's own moves change; requests, cancellations and claims move assets that are
+# the requesters' (pending deposits, reserved redemptions) in and out of the vault.
+_ASYNC = artifact("AsyncStrategyVault")
+_FREE_CASH = _ASYNC.fn("freeCash")
+_DEPOSIT_SETTLED, _REDEEM_SETTLED = _ASYNC.event("DepositSettled"), _ASYNC.event("RedeemSettled")
+_REQUESTERS = frozenset(_ASYNC.event(n).topic for n in (
+    "DepositRequest", "RedeemRequest", "DepositRequestCancelled", "RedeemRequestCancelled", "Deposit", "Withdraw"))
 # Logs that move no balance: named, counted, and otherwise left alone.
 _QUIET = {e.topic: e.name for e in (
     _ERC20.event("Approval"), _ERC20.event("TransferFeeSet"), _ERC20.event("TransfersBlocked"),
@@ -113,6 +126,7 @@ class _Tx:
     deposit: Log | None = None
     withdraw: Log | None = None
     swapped: Log | None = None
+    requesters: bool = False  # an async vault's request, cancellation or claim: the requesters' assets
 
 
 class _Reader:
@@ -122,6 +136,8 @@ class _Reader:
         self.first = first_block
         self.last = last_block
         self.vault = hex0(universe.vault)
+        self.asynchronous = universe.vault_kind == VaultKind.async_
+        self.requesters: set[bytes] = set()  # async vault: transactions that move only requesters' assets
         self.by_address = {t.address: t for t in universe.tokens.values()}
         self.lines: list[ChainLine] = []
         self.times: dict[int, int] = {}
@@ -130,7 +146,8 @@ class _Reader:
 
     # -- reads -----------------------------------------------------------------
     def balances(self, block: int, tokens: list[Token], supply: bool) -> tuple[dict[str, int], int]:
-        calls = [Call(t.address, _BALANCE_OF.encode(self.u.vault)) for t in tokens]
+        calls = [Call(self.u.vault, _FREE_CASH.encode()) if self.asynchronous and t is self.u.reserve
+                 else Call(t.address, _BALANCE_OF.encode(self.u.vault)) for t in tokens]
         if supply:
             calls.append(Call(self.u.vault, _TOTAL_SUPPLY.encode()))
         raw = self.backend.call_many(calls, block) if calls else []
@@ -189,7 +206,17 @@ class _Reader:
                           key=lambda lg: (lg.block_number, lg.log_index))
         txs: dict[bytes, _Tx] = defaultdict(_Tx)
         for lg in logs:
-            if lg.address == u.vault and lg.topics:
+            if lg.address == u.vault and lg.topics and self.asynchronous:
+                topic = lg.topics[0]
+                if topic == _DEPOSIT_SETTLED.topic:
+                    txs[lg.tx_hash].deposit = lg
+                elif topic == _REDEEM_SETTLED.topic:
+                    txs[lg.tx_hash].withdraw = lg
+                elif topic == _SWAPPED.topic:
+                    txs[lg.tx_hash].swapped = lg
+                elif topic in _REQUESTERS:
+                    txs[lg.tx_hash].requesters = True
+            elif lg.address == u.vault and lg.topics:
                 topic = lg.topics[0]
                 if topic == _DEPOSIT.topic:
                     txs[lg.tx_hash].deposit = lg
@@ -198,6 +225,7 @@ class _Reader:
                 elif topic == _SWAPPED.topic:
                     txs[lg.tx_hash].swapped = lg
 
+        self.requesters = {h for h, t in txs.items() if t.requesters and t.deposit is None and t.withdraw is None}
         opening, opening_supply = self.balances(self.first - 1, tokens, True)
         closing, closing_supply = self.balances(self.last, tokens, True)
         entries: dict[str, ChainEntry] = {}
@@ -228,10 +256,13 @@ class _Reader:
                     entries[key].detail = self._swap_detail(src)
                 elif kind in ("deposit", "redemption"):
                     events[key] = entries[key]
-                    ev = (_DEPOSIT if kind == "deposit" else _WITHDRAW).decode(src.topics, src.data)
-                    entries[key].detail = {"assets": _s(reserve.from_units(int(ev["assets"]))),
-                                           "shares": _s(reserve.from_units(int(ev["shares"]))),
-                                           "owner": str(ev["owner"])}
+                    if self.asynchronous:
+                        self._settlement(entries[key], src, kind)
+                    else:
+                        ev = (_DEPOSIT if kind == "deposit" else _WITHDRAW).decode(src.topics, src.data)
+                        entries[key].detail = {"assets": _s(reserve.from_units(int(ev["assets"]))),
+                                               "shares": _s(reserve.from_units(int(ev["shares"]))),
+                                               "owner": str(ev["owner"])}
             return entries[key]
 
         rebase_logs: dict[tuple[str, int], list[Log]] = defaultdict(list)
@@ -245,6 +276,8 @@ class _Reader:
             elif lg.address == u.vault:
                 if topic == _TRANSFER.topic:
                     self._share_transfer(lg, entry_for)
+                elif self.asynchronous and topic in (_DEPOSIT_SETTLED.topic, _REDEEM_SETTLED.topic):
+                    entry_for(lg, "external")  # its cash line (no Transfer moves free cash)
                 elif topic not in (_DEPOSIT.topic, _WITHDRAW.topic, _SWAPPED.topic):
                     self.ignored["other vault log"] += 1
             elif topic == _TRANSFER.topic:
@@ -283,6 +316,21 @@ class _Reader:
         chain_events.sort(key=lambda e: (e.block, e.log_index if e.log_index is not None else 1 << 30))
         return ChainBooks(self.vault, self.first, self.last, books, entries, swaps_by_tx, events, chain_events,
                           dict(sorted(self.ignored.items())), self.notes)
+
+    def _settlement(self, entry: ChainEntry, lg: Log, kind: str) -> None:
+        """An async vault's settlement: no Transfer moves its free cash, the log says how
+        much the epoch's pending deposits added to it (or its redemptions took out of it)."""
+        deposit = kind == "deposit"
+        ev = (_DEPOSIT_SETTLED if deposit else _REDEEM_SETTLED).decode(lg.topics, lg.data)
+        reserve = self.u.reserve
+        assets, shares = reserve.from_units(int(ev["assets"])), reserve.from_units(int(ev["shares"]))
+        entry.detail = {"assets": _s(assets), "shares": _s(shares), "owner": ""}
+        name = "DepositSettled" if deposit else "RedeemSettled"
+        note = (f"epoch {int(ev['requestId'])} settled at NAV {_s(reserve.from_units(int(ev['totalAssets'])))}: "
+                + ("its pending deposits become free cash" if deposit else "its assets are reserved for the claims"))
+        entry.lines.append(self.add(reserve.symbol, lg.block_number, hex0(lg.tx_hash), lg.log_index,
+                                    Cause.deposit if deposit else Cause.redemption, assets if deposit else -assets,
+                                    name, note=note))
 
     def _opening(self, entries: dict[str, ChainEntry], asset: str, amount: Decimal, read: str) -> None:
         key = f"opening:{asset}"
@@ -323,6 +371,9 @@ class _Reader:
             return False
         if src == dst:
             self.ignored["transfer from the vault to itself"] += 1
+            return False
+        if token is self.u.reserve and lg.tx_hash in self.requesters:
+            self.ignored["requesters' assets (pending or reserved)"] += 1
             return False
         amount = token.from_units(units)
         entry = entry_for(lg, "external")

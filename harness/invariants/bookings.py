@@ -2,7 +2,8 @@
 
 The chain's logs are the truth: a balance update keyed by a log must name a log the
 chain has, every deposit and redemption the vault emitted up to the synced block must
-be booked exactly once, and syncing again over an earlier range must book nothing.
+be booked exactly once, and syncing again over an earlier range must book nothing. On
+the async vault the vault's deposits and redemptions are its settlements (one per epoch).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections import Counter
 from harness.invariants.core import Moment, Point, Violation, invariant
 from runner.chain.abi import artifact
 from runner.state import BalanceUpdateCause, TradeStatus, decode_state, encode_state
+from runner.universe import VaultKind
 
 _VAULT = artifact("Vault")
 _DEPOSIT, _WITHDRAW = _VAULT.event("Deposit"), _VAULT.event("Withdraw")
@@ -23,6 +25,12 @@ _CAUSE_TOPIC = {BalanceUpdateCause.deposit: _DEPOSIT.topic, BalanceUpdateCause.r
                 BalanceUpdateCause.rebase: _TOKEN.event("Rebase").topic,
                 **({BalanceUpdateCause.interest: _TOKEN.events["InterestAccrued"].topic}
                    if "InterestAccrued" in _TOKEN.events else {})}
+# The async vault (ERC-7540) books its requests when they are settled, per epoch: its
+# DepositSettled and RedeemSettled are what must be booked, its claims (Deposit and
+# Withdraw) move nothing of the strategy's and must not be.
+_ASYNC = artifact("AsyncStrategyVault")
+_SETTLED = {BalanceUpdateCause.deposit: _ASYNC.event("DepositSettled"),
+            BalanceUpdateCause.redemption: _ASYNC.event("RedeemSettled")}
 _LOG_CAUSES = (BalanceUpdateCause.deposit, BalanceUpdateCause.redemption, BalanceUpdateCause.rebase,
                BalanceUpdateCause.interest)
 
@@ -63,6 +71,10 @@ def booked_once(m: Moment) -> list[Violation]:
     synced = m.truth.backend.block_hash(end) if end >= start else None
     current = state.sync.last_synced_at == m.time or state.sync.last_block_hash is None or (
         synced is not None and "0x" + synced.hex() == state.sync.last_block_hash)
+    asynchronous = u.vault_kind == VaultKind.async_
+    cause_topic = {**_CAUSE_TOPIC, **{c: ev.topic for c, ev in _SETTLED.items()}} if asynchronous else _CAUSE_TOPIC
+    vault_events = {cause: _SETTLED[cause] if asynchronous else ev
+                    for cause, ev in ((BalanceUpdateCause.deposit, _DEPOSIT), (BalanceUpdateCause.redemption, _WITHDRAW))}
     if end >= start and current:
         sources = [u.vault, *(t.address for t in u.tokens.values() if t.rebasing)]
         logs = {(_key(lg.tx_hash, lg.log_index)): lg for lg in m.truth.backend.get_logs(sources, [], start, end)}
@@ -76,23 +88,23 @@ def booked_once(m: Moment) -> list[Violation]:
                 out.append(m.violation("booked-once", "no such log on chain", f"{bu.cause.value} {bu.asset} {bu.quantity}",
                                        f"balance update #{bu.balance_update_id} is booked from {key}, which the chain "
                                        "does not have"))
-            elif bu.cause in _CAUSE_TOPIC and (not log.topics or log.topics[0] != _CAUSE_TOPIC[bu.cause]):
-                actual = next((c.value for c, t in _CAUSE_TOPIC.items() if log.topics and log.topics[0] == t), "other")
+            elif bu.cause in cause_topic and (not log.topics or log.topics[0] != cause_topic[bu.cause]):
+                actual = next((c.value for c, t in cause_topic.items() if log.topics and log.topics[0] == t), "other")
                 out.append(m.violation("booked-once", f"{actual} {bu.asset} at block {log.block_number}",
                                        f"{bu.cause.value} {bu.asset} {bu.quantity}",
                                        f"balance update #{bu.balance_update_id} is booked as {bu.cause.value} from "
                                        f"{key}, a {actual} event"))
             elif bu.cause in (BalanceUpdateCause.deposit, BalanceUpdateCause.redemption):
-                ev = (_DEPOSIT if bu.cause == BalanceUpdateCause.deposit else _WITHDRAW).decode(log.topics, log.data)
+                ev = vault_events[bu.cause].decode(log.topics, log.data)
                 assets = u.reserve.from_units(int(ev["assets"]))
                 if abs(bu.quantity) != assets:
                     out.append(m.violation("booked-once", f"{bu.cause.value} of {assets}", f"{abs(bu.quantity)}",
                                            f"balance update #{bu.balance_update_id} books another amount than {key}"))
         seen = set(keys)
+        must = {ev.topic: cause.value for cause, ev in vault_events.items()}
         for key, log in sorted(logs.items()):
-            if log.address == u.vault and log.topics and log.topics[0] in (_DEPOSIT.topic, _WITHDRAW.topic) \
-                    and key not in seen:
-                kind = "deposit" if log.topics[0] == _DEPOSIT.topic else "redemption"
+            if log.address == u.vault and log.topics and log.topics[0] in must and key not in seen:
+                kind = must[log.topics[0]]
                 out.append(m.violation("booked-once", f"{kind} at block {log.block_number}",
                                        f"not booked (synced to block {end})",
                                        f"the vault's {kind} {key} was never booked"))

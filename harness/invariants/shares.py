@@ -3,7 +3,10 @@
 Each deposit and redemption the vault emitted is compared with the chain-truth NAV per
 share just before it (the block before its own): a deposit of A for S shares is fair
 when S x NAV/share ~ A, a redemption of S shares for A likewise. A vault that prices off
-a stale NAV (posted at the last tick) hands the difference to whoever moves first.
+a stale NAV (posted at the last tick) hands the difference to whoever moves first. On the
+async vault (ERC-7540) what is judged is each epoch's settlement (DepositSettled,
+RedeemSettled): the assets and shares it converted, against the chain-truth NAV per
+share (its free cash, see harness/truth.py) in the block before the settlement.
 """
 
 from __future__ import annotations
@@ -11,9 +14,12 @@ from __future__ import annotations
 from harness.invariants.core import Moment, Point, Violation, invariant
 from harness.scenario.model import DepositEvent, WithdrawEvent
 from runner.chain.abi import artifact
+from runner.universe import VaultKind
 
 _VAULT = artifact("Vault")
 _DEPOSIT, _WITHDRAW = _VAULT.event("Deposit"), _VAULT.event("Withdraw")
+_ASYNC = artifact("AsyncStrategyVault")
+_DEPOSIT_SETTLED, _REDEEM_SETTLED = _ASYNC.event("DepositSettled"), _ASYNC.event("RedeemSettled")
 
 
 @invariant("fair-shares", Point.event, Point.end)
@@ -28,14 +34,18 @@ def fair_shares(m: Moment) -> list[Violation]:
     if end < start:
         return []
     u = m.universe
+    # The async vault prices its requests when it settles an epoch; its claims hand over
+    # what the settlement priced, so the settlements are what is judged.
+    deposit_ev, redeem_ev = (_DEPOSIT_SETTLED, _REDEEM_SETTLED) if u.vault_kind == VaultKind.async_ else \
+        (_DEPOSIT, _WITHDRAW)
     logs = m.truth.backend.get_logs(u.vault, [], start, end)
     m.memory["block"] = end
     out = []
     for log in logs:
-        if not log.topics or log.topics[0] not in (_DEPOSIT.topic, _WITHDRAW.topic):
+        if not log.topics or log.topics[0] not in (deposit_ev.topic, redeem_ev.topic):
             continue
-        deposit = log.topics[0] == _DEPOSIT.topic
-        ev = (_DEPOSIT if deposit else _WITHDRAW).decode(log.topics, log.data)
+        deposit = log.topics[0] == deposit_ev.topic
+        ev = (deposit_ev if deposit else redeem_ev).decode(log.topics, log.data)
         assets, shares = u.reserve.from_units(int(ev["assets"])), u.reserve.from_units(int(ev["shares"]))
         before = m.truth.valuation(log.block_number - 1)
         per_share = before.per_share

@@ -1,7 +1,7 @@
 """A scenario's world on the real protocols: `harness/protocols/world.py` deploys it, and
 `ProtocolScenarioWorld` carries out the timeline's events on it.
 
-A scenario chooses this world with `vault: {kind: erc4626}`; its pools may then be on
+A scenario chooses this world with `vault: {kind: erc4626}` (or `async`); its pools may then be on
 Uniswap v2, Uniswap v3 or the fixture AMM (`dex:`). Most of `World`'s actions need
 nothing new, because the real contracts share the fixture's ABI where it matters: the
 vault's deposit/redeem/balanceOf are ERC-4626's, a UniswapV2Pair has the fixture Pair's
@@ -9,6 +9,8 @@ getReserves and sync, the FaultSwitch is keyed by the first hop's pool in both v
 What differs is overridden here: a v2 pair's `swap` takes a callback argument, and a v3
 pool has no reserves to mint into, so its price shock is a real swap through SwapRouter
 up to the target price (`sqrtPriceLimitX96`), funded with exactly what that swap takes.
+On the async vault (ERC-7540) a deposit and a withdraw are requests, and the harness
+claims what the runner settled (`claim_settled`, at the start of each instant with events).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from harness.protocols.world import (
     ProtocolWorldSpec,
     deploy_protocol_world,
 )
-from harness.world import PoolDecl, Redemption, TokenDecl, World
+from harness.world import Claim, PoolDecl, Redemption, TokenDecl, World
 from runner.chain.abi import artifact
 from runner.chain.client import ChainClient
 from runner.models import v3math
@@ -39,6 +41,7 @@ from runner.universe import Dex, Pool, Universe, VaultKind
 #: A v3 price shock's swap: the pool's own loop, a few ticks at most (one full-range position).
 V3_SHOCK_GAS = 600_000
 STRATEGY_VAULT = "StrategyVault4626"
+ASYNC_VAULT = "AsyncStrategyVault"
 
 
 def protocol_spec(reserve: str, tokens: Sequence[TokenDecl], pools: Sequence[PoolDecl],
@@ -81,10 +84,68 @@ class ProtocolScenarioWorld(World):
 
     protocol: ProtocolWorld | None = None
 
+    @property
+    def asynchronous(self) -> bool:
+        return self.universe.vault_kind == VaultKind.async_
+
+    def deposit(self, investor: str, amount: Decimal) -> int:
+        """On the async vault a deposit is a request (`requestDeposit`): the assets wait in
+        the vault, outside its NAV, until the runner settles the epoch."""
+        if not self.asynchronous:
+            return super().deposit(investor, amount)
+        wallet = self.accounts.investor(investor)
+        reserve = self.universe.reserve
+        units = reserve.to_units(amount)
+        with self.block():
+            self.mint(reserve, wallet.address, units)
+            self._tx(wallet, reserve.address, self.token_contract(reserve), "approve", self.universe.vault, units)
+            self._tx(wallet, self.universe.vault, ASYNC_VAULT, "requestDeposit", units, wallet.address, wallet.address,
+                     action=f"deposit request by {investor}")
+        return units
+
+    def claim_settled(self) -> list[Claim]:
+        """Every investor's settled requests claimed, in the investors' order, in one block:
+        deposit shares to the investor (`deposit(maxDeposit)`), redemption assets to the
+        investor (`redeem(maxRedeem)`). The harness does this at the start of every instant
+        with events, before them: an investor's later withdraw then finds their shares in
+        their wallet, and a claim moves nothing the strategy owns (shares already minted,
+        assets already reserved at settlement). Nothing to claim sends nothing. A
+        redemption's claim is its payment: the `withdrawal` expectation sees it as paid."""
+        if not self.asynchronous:
+            return []
+        fn = artifact(ASYNC_VAULT).fn
+        vault = self.universe.vault
+        reserve = self.universe.reserve
+        wanted: list[tuple[str, bytes, int, int]] = []
+        for name, investor in self.accounts.investors.items():  # the scenario's order
+            address = investor.address
+            assets, shares = (int(v) for v in self.chain.read_many(
+                [(vault, fn("maxDeposit"), (address,)), (vault, fn("maxRedeem"), (address,))]))
+            if assets or shares:
+                wanted.append((name, address, assets, shares))
+        claims: list[Claim] = []
+        if not wanted:
+            return claims
+        with self.block():
+            for name, address, assets, shares in wanted:
+                wallet = self.accounts.investor(name)
+                if assets:
+                    self._tx(wallet, vault, ASYNC_VAULT, "deposit", assets, address, address,
+                             action=f"deposit claim by {name}")
+                    claims.append(Claim(name, False, f"{name} claims the shares of a settled deposit of "
+                                        f"{reserve.from_units(assets)} {reserve.symbol}"))
+                if shares:
+                    self._tx(wallet, vault, ASYNC_VAULT, "redeem", shares, address, address,
+                             action=f"redemption claim by {name}")
+                    claims.append(Claim(name, True, f"{name} claims the assets of {reserve.from_units(shares)} "
+                                        "settled redeemed shares"))
+        return claims
+
     def withdraw(self, investor: str, fraction: Decimal | None, shares: Decimal | None) -> Redemption:
         """A redemption the vault's cash can pay is redeemed now; a larger one joins the
         ERC-4626 vault's FIFO queue (`requestRedeem`), as its owner would do after the
-        vault refused it (ERC4626ExceededMaxRedeem), to be paid at a later NAV."""
+        vault refused it (ERC4626ExceededMaxRedeem), to be paid at a later NAV. On the
+        async vault every redemption is a request (queued until the runner settles it)."""
         wallet = self.accounts.investor(investor)
         if fraction is not None:
             units = int((Decimal(self.investor_shares(investor)) * fraction).to_integral_value(ROUND_DOWN))
@@ -92,6 +153,10 @@ class ProtocolScenarioWorld(World):
             assert shares is not None
             units = self.universe.reserve.to_units(shares)
         vault = self.universe.vault
+        if self.asynchronous:
+            self._tx(wallet, vault, ASYNC_VAULT, "requestRedeem", units, wallet.address, wallet.address,
+                     action=f"redemption request by {investor}")
+            return Redemption(units, queued=True)
         payable = int(self.chain.read(vault, artifact(STRATEGY_VAULT).fn("maxRedeem"), wallet.address))
         if units <= payable:
             return super().withdraw(investor, fraction, shares)

@@ -436,10 +436,13 @@ def _route_dexes(universe: UniverseSpec) -> dict[str, tuple[Dex, ...]]:
 class VaultSpec(StrictModel):
     """The strategy vault the runner manages and the investors deposit into."""
 
-    kind: Annotated[VaultKind, Choice.of([VaultKind.legacy, VaultKind.erc4626])] = Field(
+    kind: Annotated[VaultKind, Choice.of(VaultKind)] = Field(
         VaultKind.legacy,
         description="legacy: the fixture Vault, priced at the NAV the runner posts each cycle; erc4626: "
-                    "StrategyVault4626, priced at a NAV computed on chain in the block of each deposit and redemption.",
+                    "StrategyVault4626, priced at a NAV computed on chain in the block of each deposit and redemption; "
+                    "async: AsyncStrategyVault (ERC-7540), where a deposit or withdraw is a request (withdrawal: queued) "
+                    "the runner settles at the books' NAV, and the harness claims at the next instant with events "
+                    "(a redemption's claim is its payment: withdrawal: paid).",
     )
 
 

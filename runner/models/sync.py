@@ -1,7 +1,8 @@
 """Sync: turn what happened on chain behind the runner's back into BalanceUpdates.
 
 Only explained changes are booked here: vault deposits and redemptions (ERC-4626
-Deposit/Withdraw events) and rebases or interest of rebasing tokens (their events,
+Deposit/Withdraw events; on the async vault, the settlements of its requests, see
+models/async_vault.py) and rebases or interest of rebasing tokens (their events,
 applied to the ledger quantity). An unexplained difference (an airdrop, a drain) is
 left for the accounting check to find, never absorbed silently.
 Every update is keyed by its event (tx hash and log index), so syncing a block range
@@ -15,8 +16,9 @@ from datetime import datetime
 from runner.chain.abi import artifact
 from runner.chain.backend import Log
 from runner.chain.client import ChainClient
+from runner.models.async_vault import ASYNC_VAULT
 from runner.state import BalanceUpdate, BalanceUpdateCause, State
-from runner.universe import Token, Universe
+from runner.universe import Token, Universe, VaultKind
 
 REORG_WINDOW = 64
 
@@ -36,6 +38,11 @@ class VaultSyncModel:
         self._shares_of = token.fn("sharesOf")
         self._total_shares = token.fn("getTotalShares")
         self._rebasing = [t for t in universe.tokens.values() if t.rebasing]
+        # The async vault: only settlements move the books (see models/async_vault.py).
+        self._async = universe.vault_kind == VaultKind.async_
+        async_vault = artifact(ASYNC_VAULT)
+        self._deposit_settled = async_vault.event("DepositSettled")
+        self._redeem_settled = async_vault.event("RedeemSettled")
         self._hashes: dict[int, bytes | None] = {}
 
     def sync(self, state: State, ts: datetime, end_block: int | None = None) -> list[BalanceUpdate]:
@@ -100,6 +107,8 @@ class VaultSyncModel:
         topic = log.topics[0] if log.topics else b""
         portfolio = state.portfolio
         reserve = self.universe.reserve
+        if log.address == self.universe.vault and self._async:
+            return self._book_settlement(state, log, key, ts)
         if log.address == self.universe.vault and topic in (self._deposit.topic, self._withdraw.topic):
             deposit = topic == self._deposit.topic
             ev = (self._deposit if deposit else self._withdraw).decode(log.topics, log.data)
@@ -158,3 +167,37 @@ class VaultSyncModel:
             )
             return portfolio.add_balance_update(update, pos)
         return None
+
+    def _book_settlement(self, state: State, log: Log, key: str, ts: datetime) -> BalanceUpdate | None:
+        """An async vault's settlement, booked as the epoch's deposit (its assets become
+        cash, its shares are minted) or redemption (its assets leave the cash for the
+        claims' reserve, its shares are burned). Requests, cancellations, NAV updates and
+        claims are not booked: none moves what the strategy owns or the share supply."""
+        topic = log.topics[0] if log.topics else b""
+        if topic not in (self._deposit_settled.topic, self._redeem_settled.topic):
+            return None
+        deposit = topic == self._deposit_settled.topic
+        ev = (self._deposit_settled if deposit else self._redeem_settled).decode(log.topics, log.data)
+        reserve = self.universe.reserve
+        amount = reserve.from_units(int(ev["assets"]))
+        supply_change = reserve.from_units(int(ev["shares"]))  # minted (deposits) or burned (redemptions)
+        nav = reserve.from_units(int(ev["totalAssets"]))
+        change = amount if deposit else -amount  # into the cash, or out of it into the claims' reserve
+        old = state.portfolio.reserve.quantity
+        update = BalanceUpdate(
+            balance_update_id=0,
+            cause=BalanceUpdateCause.deposit if deposit else BalanceUpdateCause.redemption,
+            asset=reserve.symbol,
+            quantity=change,
+            old_balance=old,
+            new_balance=old + change,
+            block_number=log.block_number,
+            timestamp=ts,
+            event_key=key,
+            tx_hash="0x" + log.tx_hash.hex(),
+            shares=supply_change,
+            reserve_value=amount,
+            notes=f"{'deposit' if deposit else 'redemption'} requests of epoch {int(ev['requestId'])} settled at "
+                  f"NAV {nav}",
+        )
+        return state.portfolio.add_balance_update(update, None)

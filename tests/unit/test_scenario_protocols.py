@@ -74,10 +74,15 @@ def test_real_pools_need_a_real_vault() -> None:
         "trade), found legacy")
 
 
-def test_async_vault_is_not_offered_yet() -> None:
-    """The runner does not settle ERC-7540 requests yet: refused, not half run."""
-    assert single(BASE.replace("kind: erc4626", "kind: async")) == (
-        f"{FILE}:11: vault.kind: expected one of 'legacy', 'erc4626', found 'async'")
+def test_async_vault_is_a_protocol_world() -> None:
+    """The ERC-7540 vault is offered: deployed with the real DEXes, as erc4626 is."""
+    s = parse_scenario_text(BASE.replace("kind: erc4626", "kind: async"), FILE)
+    assert s.vault.kind == VaultKind.async_ and world_spec(s).on_protocols and world_spec(s).vault == VaultKind.async_
+
+
+def test_an_unknown_vault_kind_lists_the_three() -> None:
+    assert single(BASE.replace("kind: erc4626", "kind: erc7540")) == (
+        f"{FILE}:11: vault.kind: expected one of 'legacy', 'erc4626', 'async', found 'erc7540'")
 
 
 def test_a_route_stays_on_one_exchange() -> None:
