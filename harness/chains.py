@@ -163,7 +163,7 @@ class ChainPool:
     def world(self, backend_name: str, spec: WorldSpec, accounts: Accounts) -> tuple[ChainClient, World]:
         """A chain with the world deployed, in exactly the state right after deployment."""
         backend = self._backend(backend_name, accounts)
-        if backend_name == "anvil" and self.anvil_url is not None and not self._worlds:
+        if isinstance(backend, AnvilBackend) and self.anvil_url is not None and not self._worlds:
             self._refuse_deploying_over(backend, accounts)
         key = (backend_name, spec.key())
         cached = self._worlds.get(key)

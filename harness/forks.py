@@ -22,26 +22,11 @@ from harness.errors import BackendUnavailable
 from harness.world import World
 from runner.chain.anvil import AnvilBackend
 from runner.chain.client import ChainClient
+from runner.chain.rpc import redact_url
 from runner.universe import Universe
 
 if TYPE_CHECKING:
     from runner.chain.revm import RevmBackend
-
-
-def redact_url(url: str) -> str:
-    """`url` as it may be printed: scheme, host and port only. Credentials (`user:pass@`),
-    API keys in the path (`/v3/KEY`, `/v2/KEY`) and the query never reach a message."""
-    from urllib.parse import urlsplit
-
-    try:
-        parts = urlsplit(url)
-        host, port = parts.hostname, parts.port
-    except ValueError:
-        return "<an RPC URL>"
-    if not parts.scheme or host is None:
-        return "<an RPC URL>"
-    hidden = parts.username is not None or parts.path not in ("", "/") or parts.query or parts.fragment
-    return f"{parts.scheme}://{host}" + (f":{port}" if port else "") + ("/..." if hidden else "")
 
 
 @dataclass
@@ -90,4 +75,4 @@ def at_addresses(accounts: Accounts, universe: Universe, fault_switch: bytes) ->
     return lambda chain: World(chain, accounts, universe, fault_switch)
 
 
-__all__ = ["Fork", "at_addresses", "open_fork"]
+__all__ = ["Fork", "at_addresses", "open_fork", "redact_url"]

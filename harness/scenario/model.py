@@ -370,13 +370,8 @@ class PoolSpec(StrictModel):
             if self.dex == Dex.fixture:
                 yield Problem(("dex",), "uniswap-v2 or uniswap-v3 for an adopted pool", "fixture")
             return
-        missing = [name for name in ("price", "depth") if getattr(self, name) is None]
-        for name in missing:
-            yield Problem((name,), f"a {name} (required for a pool the harness deploys; adopted pools give address)",
-                          "nothing (key missing)")
-        if missing:
-            return
-        assert self.price is not None and self.depth is not None
+        if self.price is None or self.depth is None:
+            return  # UniverseSpec says which is missing: an address (adopted) or price and depth
         if self.dex == Dex.uniswap_v2 and self.fee != V2_FEE:
             yield Problem(("fee",), "0.3% (Uniswap v2 has one fee)", f"{format_decimal(self.fee * 100)}%")
         if self.dex == Dex.uniswap_v3 and self.fee not in V3_FEE_TIERS:
@@ -514,6 +509,10 @@ class UniverseSpec(StrictModel):
                 if pool.address is not None:
                     yield Problem(("pools", index, "address"), "no address unless universe.adopt names the "
                                   "contracts to run on", pool.address)
+                for name in ("price", "depth"):
+                    if getattr(pool, name) is None:
+                        yield Problem(("pools", index, name), f"a {name} (required for a pool the harness deploys; "
+                                      "an adopted pool gives its address)", "nothing (key missing)")
             return
         for symbol, token in self.tokens.items():
             if token.address is None:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.errors import ScenarioError
 import harness.scenario as scenario_pkg
+from harness.errors import ScenarioError
 from harness.scenario import (
     CRASH_STEPS,
     EVENT_TYPES,
