@@ -277,18 +277,26 @@ def test_a_fork_of_a_url_without_adopt_is_refused(tmp_path: Path) -> None:
                                  "the addresses of the vault, the exchanges, the tokens and the pools there")
 
 
-def test_rpc_adopts_the_world_on_the_node_and_deploys_nothing(mainnet: Mainnet, tmp_path: Path) -> None:
-    """An adopting scenario on `--rpc`: the runner takes the vault over where it is; no contract is created."""
+def test_rpc_adopts_the_world_on_the_node_and_deploys_nothing(mainnet: Mainnet, tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """An adopting scenario on `--rpc`: the runner takes the vault over where it is; no contract is
+    created. `harness repair --rpc` of its state adopts the same universe from the node."""
     node = mainnet.pool._anvil
     assert node is not None
     snap = node.snapshot()
     try:
         pool = ChainPool(anvil_url=mainnet.url)
-        result = ScenarioRun(load_scenario(variant(tmp_path, "", "")), backend="anvil", pool=pool).run()
+        path = variant(tmp_path, "", "")
+        run = ScenarioRun(load_scenario(path), backend="anvil", pool=pool, state_dir=tmp_path / "run")
+        result = run.run()
         assert pool.deploys == 0 and result.error is None
         assert [e.message for e in result.expectations if not e.passed] == []
         trades = result.state.portfolio.all_trades()
         assert trades and {tx.from_address for t in trades for tx in t.blockchain_transactions} == {MANAGER}
+        capsys.readouterr()
+        assert main(["repair", str(tmp_path / "run" / "state.json"), "--scenario", str(path), "--rpc",
+                     mainnet.url]) == 0
+        assert "nothing to repair" in capsys.readouterr().out
     finally:
         node.revert(snap)
 
