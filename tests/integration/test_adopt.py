@@ -266,7 +266,8 @@ def test_a_fork_of_an_rpc_url_is_the_same_run_as_the_scenario_fork(mainnet: Main
     assert redact_url("http://127.0.0.1:8545") == "http://127.0.0.1:8545"
 
 
-def test_a_fork_of_a_url_without_adopt_is_refused(tmp_path: Path) -> None:
+def test_a_fork_of_a_url_without_adopt_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A remote fork needs the addresses; neither that refusal nor the CLI's prints the URL's secrets."""
     text = (ROOT / "scenarios/fork/fork-finds-positions.yaml").read_text().replace(
         'fork_url: "scenario:mainnet-history.yaml"', 'fork_url: "https://user:pw@rpc.example/v2/KEY"')
     path = tmp_path / "remote.yaml"
@@ -275,6 +276,10 @@ def test_a_fork_of_a_url_without_adopt_is_refused(tmp_path: Path) -> None:
         ScenarioRun(load_scenario(path)).run()
     assert str(caught.value) == (f"{path}: chain.fork_url: a fork of https://rpc.example/... needs universe.adopt: "
                                  "the addresses of the vault, the exchanges, the tokens and the pools there")
+    assert main(["run", str(path), "--backend", "anvil", "--out", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert "the scenario forks https://rpc.example/... at block 21 (anvil-fork)" in err, err
+    assert "pw" not in err and "KEY" not in err
 
 
 def test_rpc_adopts_the_world_on_the_node_and_deploys_nothing(mainnet: Mainnet, tmp_path: Path,
@@ -319,3 +324,18 @@ def test_the_adopted_scenario_gives_its_snapshot_on_an_in_process_fork() -> None
     """`--backend revm` forks the history's anvil in process (pyrevm): the anvil-fork snapshot, byte for byte."""
     result = ScenarioRun(load_scenario(ADOPTED), backend="revm").run()
     assert render(snapshot_document(result)) == SNAPSHOT.read_bytes()
+
+
+def test_the_adopted_managers_account_used_outside_the_runner(tmp_path: Path) -> None:
+    """external_tx from the adopted asset manager (no key here) is sent as it by impersonation;
+    the runner reads the moved nonce from the node and its next trade lands (the incident of
+    scenarios/incidents/asset-manager-key-used-outside.yaml, on a vault whose key nobody holds)."""
+    event = '  - {at: 12h, external_tx: {from: asset_manager, to: self, count: 2}}\n'
+    marker = '  - {at: 1d, price_shock'
+    path = variant(tmp_path, marker, event + marker, chain=FORK_CHAIN)
+    result = ScenarioRun(load_scenario(path), backend="revm").run()
+    lines = [e for j in result.journal for e in j.events if "external_tx" in e or "outside the runner" in e]
+    assert lines == ["2 transaction(s) signed with the asset_manager key outside the runner: a zero-value transfer "
+                     "to itself (nonces 4..5)"], lines  # the history sent trades #1-#4 by block 23
+    trades = result.state.portfolio.all_trades()
+    assert [(t.status.value, t.blockchain_transactions[-1].nonce) for t in trades] == [("success", 6)]
