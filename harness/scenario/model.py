@@ -1217,12 +1217,25 @@ class Scenario(StrictModel):
 
     def problems(self, context: Any) -> Iterator[Problem]:
         yield from self._vault_problems()
+        yield from self._adopted_problems()
         seen: dict[str, int] = {}
         for index, name in enumerate(self.investors):
             if name in seen:
                 yield Problem(("investors", index), "each item at most once", f"{name!r} again (first as investors[{seen[name]}])")
             seen.setdefault(name, index)
 
+
+    def _adopted_problems(self) -> Iterator[Problem]:
+        """Adopted contracts exist only on a chain that has them, and an adopted vault is
+        a StrategyVault4626 (the runner trades it through swapV2/swapV3)."""
+        if self.universe.adopt is None:
+            return
+        if self.vault.kind != VaultKind.erc4626:
+            yield Problem(("vault", "kind"), "erc4626 (an adopted vault is an ERC-4626 strategy vault)",
+                          str(self.vault.kind))
+        if self.chain.backend not in (BackendName.anvil_fork, BackendName.anvil):
+            yield Problem(("universe", "adopt"), "a chain that holds the contracts: backend anvil-fork (fork_url and "
+                          "fork_block) or anvil (a node that has them, --rpc URL)", f"backend {self.chain.backend}")
 
     def _vault_problems(self) -> Iterator[Problem]:
         """The legacy vault trades through the fixture Router only; a real vault trades

@@ -1,6 +1,6 @@
-"""The runner's impersonated account: no key, a hash known before the send, checked after.
-
-On the in-process revm chain (which impersonates as anvil does), no node needed.
+"""Adoption without a node: the runner's impersonated account (no key, a hash known before
+the send, checked after; on the in-process revm chain, which impersonates as anvil does)
+and the `universe.adopt` format's refusals.
 """
 
 from __future__ import annotations
@@ -62,6 +62,7 @@ ADOPTED = """\
 name: adopted
 description: x
 clock: {start: 2024-01-01T00:00:00Z, cycle: 1d, until: 1d}
+chain: {backend: anvil}
 universe:
   reserve: USDC
   tokens: {USDC: {decimals: 6, address: 0x1576b373f87ca3ac6d9bc545401f17c5a3832631},
@@ -109,3 +110,14 @@ def test_a_deployed_pool_still_needs_price_and_depth() -> None:
     with pytest.raises(ScenarioErrors, match=r"universe\.pools\[0\]\.price: expected a price \(required for a pool "
                        r"the harness deploys"):
         parse_scenario_text(base)
+
+
+@pytest.mark.parametrize("old,new,message", [
+    ("vault: {kind: erc4626}\n", "vault: {kind: legacy}\n",
+     r"vault\.kind: expected erc4626 \(an adopted vault is an ERC-4626 strategy vault\), found legacy"),
+    ("chain: {backend: anvil}\n", "chain: {backend: eth-tester}\n",
+     r"universe\.adopt: expected a chain that holds the contracts: backend anvil-fork .*found backend eth-tester"),
+])
+def test_an_adopted_universe_needs_its_vault_kind_and_a_chain_that_has_it(old: str, new: str, message: str) -> None:
+    with pytest.raises((ScenarioError, ScenarioErrors), match=message):
+        parse_scenario_text(ADOPTED.replace(old, new, 1))
