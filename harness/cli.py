@@ -130,12 +130,12 @@ def _shown_url(url: str) -> str:
 
 def _fork_problem(scenario: Scenario, backend: str | None) -> str | None:
     """`--backend` other than anvil-fork on a fork scenario would run it without its fork."""
-    if scenario.chain.backend != "anvil-fork" or backend in (None, "anvil-fork"):
-        return None
+    if scenario.chain.backend != "anvil-fork" or backend in (None, "anvil-fork", "revm"):
+        return None  # revm forks in process: the same fork, another engine
     return (f"{scenario.source.path}:{_top_level_line(scenario.source.path, 'chain')}: chain.backend: "
             f"the scenario forks {_shown_url(scenario.chain.fork_url or '')} at block "
             f"{scenario.chain.fork_block} (anvil-fork); --backend {backend} would run it without the fork: "
-            "leave --backend out (or pass --backend anvil-fork)")
+            "leave --backend out (or pass --backend anvil-fork, or revm to fork in process)")
 
 
 def _strategies_from_here() -> None:
@@ -168,7 +168,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         lock = StateLock(out_dir / "state.json", purpose="another harness run").acquire()
         remove_leftovers(out_dir / "state.json")  # temp files and segments of killed runs
         backend = args.backend or scenario.chain.backend
-        if backend == "anvil-fork" and scenario.accounting.on_mismatch != "correct":
+        if scenario.chain.fork_url is not None and scenario.accounting.on_mismatch != "correct":
             _out(sys.stdout, f"note: {scenario.source.path}: accounting.on_mismatch is "
                  f"{scenario.accounting.on_mismatch}: " + FORK_TAKEOVER)
         with run_logging(level_number(args.log_level), out_dir / RUN_LOG):

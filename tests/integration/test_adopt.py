@@ -339,3 +339,9 @@ def test_the_adopted_managers_account_used_outside_the_runner(tmp_path: Path) ->
                      "to itself (nonces 4..5)"], lines  # the history sent trades #1-#4 by block 23
     trades = result.state.portfolio.all_trades()
     assert [(t.status.value, t.blockchain_transactions[-1].nonce) for t in trades] == [("success", 6)]
+
+
+def test_harness_run_forks_in_process_with_backend_revm(tmp_path: Path) -> None:
+    """`harness run FILE --backend revm` of the fork scenario: forked by pyrevm, the committed snapshot."""
+    assert main(["run", str(ADOPTED), "--backend", "revm", "--quiet", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "snapshot.json").read_bytes() == SNAPSHOT.read_bytes()
