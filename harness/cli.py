@@ -167,7 +167,6 @@ def cmd_run(args: argparse.Namespace) -> int:
             return EXIT_FAILED
         lock = StateLock(out_dir / "state.json", purpose="another harness run").acquire()
         remove_leftovers(out_dir / "state.json")  # temp files and segments of killed runs
-        backend = args.backend or scenario.chain.backend
         if scenario.chain.fork_url is not None and scenario.accounting.on_mismatch != "correct":
             _out(sys.stdout, f"note: {scenario.source.path}: accounting.on_mismatch is "
                  f"{scenario.accounting.on_mismatch}: " + FORK_TAKEOVER)
