@@ -158,8 +158,9 @@ def _tokens(r: _Reader, scenario: Scenario) -> dict[str, Token]:
         r.contract(loc, address, f"the ERC-20 token {symbol}")
         decimals = int(r.read(loc, address, "TestToken", "decimals", f"the ERC-20 token {symbol}"))
         found = r.symbol(loc, address)
-        if decimals != spec.decimals or found != symbol:
-            raise r.fail(loc, address, f"expected the ERC-20 token {symbol} with {spec.decimals} decimals, "
+        wanted = spec.decimals if "decimals" in spec.model_fields_set else decimals  # given: checked; else read
+        if decimals != wanted or found != symbol:
+            raise r.fail(loc, address, f"expected the ERC-20 token {symbol} with {wanted} decimals, "
                                        f"found symbol {found!r} with {decimals} decimals")
         out[symbol] = Token(symbol, address, decimals, spec.rebasing, spec.transfer_fee)
     return out

@@ -288,7 +288,8 @@ class TokenSpec(StrictModel):
         Decimal(0), description="Fee taken on every transfer, like 1% (fee-on-transfer tokens)."
     )
     address: ChainAddress | None = Field(
-        None, description="Address of the existing token (universe.adopt): its decimals and symbol are checked on chain."
+        None, description="Address of the existing token (universe.adopt): its symbol is checked on chain, its "
+        "decimals read there (and checked when written)."
     )
 
     def problems(self, context: Any) -> Iterator[Problem]:

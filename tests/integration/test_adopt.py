@@ -127,6 +127,13 @@ def test_the_adopted_manager_is_not_a_key_the_fork_holds(mainnet: Mainnet, tmp_p
     assert u.routers == mainnet.world.universe.routers and u.v3_quoter == mainnet.world.universe.v3_quoter
 
 
+def test_decimals_left_out_are_read_from_the_chain(mainnet: Mainnet, tmp_path: Path) -> None:
+    """An author who pastes only addresses gets the token's own decimals (checked only when written)."""
+    path = variant(tmp_path, "USDC: {decimals: 6, address:", "USDC: {address:")
+    assert "decimals" not in load_scenario(path).universe.tokens["USDC"].model_fields_set
+    assert adopt_on(mainnet, path).universe.tokens["USDC"].decimals == 6
+
+
 # -- what the chain holds is not what the scenario says ---------------------------------------
 V3_POOL = "0x611B9964a1DcaEf1B697cD348EB25B1b44991303"
 WBTC = "0x86504BCe275cE5D0B76395811eEdca3A3E5D2ECe"
