@@ -149,6 +149,10 @@ class ScenarioRun:
             return open_fork(spec.fork_url, spec.fork_block, accounts, build, engine)
         history_path = Path(spec.fork_url.removeprefix("scenario:"))
         history = load_scenario(history_path)
+        if not adopting and history.universe.adopt is not None:
+            raise ScenarioRuntimeError(src, None, "chain.fork_url",
+                                       f"the history scenario {history_path} adopts its world: adopt it here too "
+                                       "(universe.adopt with the same addresses)")
         if not adopting and world_spec(history).key(with_time=False) != world_spec(s).key(with_time=False):
             raise ScenarioRuntimeError(src, None, "chain.fork_url",
                                        f"the history scenario {history_path} declares another universe or investors; "

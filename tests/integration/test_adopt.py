@@ -352,3 +352,21 @@ def test_harness_run_forks_in_process_with_backend_revm(tmp_path: Path) -> None:
     """`harness run FILE --backend revm` of the fork scenario: forked by pyrevm, the committed snapshot."""
     assert main(["run", str(ADOPTED), "--backend", "revm", "--quiet", "--out", str(tmp_path)]) == 0
     assert (tmp_path / "snapshot.json").read_bytes() == SNAPSHOT.read_bytes()
+
+
+def test_the_first_check_flags_or_explains_every_holding_at_the_fork_block(mainnet: Mainnet) -> None:
+    """What the vault held at block 23, read from the chain here, is exactly what the fresh
+    runner's first check compared: each token it holds flagged (a correction booked), the
+    shares explained by the deposit the runner synced from the vault's logs."""
+    u = mainnet.world.universe
+    chain = ChainClient(mainnet.pool._anvil, clock=0, last_block_ts=0)  # type: ignore[arg-type]
+    balance_of = artifact("TestToken").fn("balanceOf")
+    held = {s: t.from_units(int(chain.read(t.address, balance_of, u.vault, block=23))) for s, t in u.tokens.items()}
+    assert all(v > 0 for v in held.values()), held
+    first = json.loads(SNAPSHOT.read_text())["accounting_checks"][0]
+    assert (first["check_id"], first["block_number"], first["kind"]) == (1, 23, "start")
+    rows = {r["asset"]: r for r in first["rows"]}
+    assert {s: rows[s]["on_chain"] for s in held} == {s: str(u.tokens[s].quantize(v)) for s, v in held.items()}
+    assert {s: (rows[s]["verdict"], rows[s]["correction_id"] is not None) for s in held} == {
+        s: ("mismatch", True) for s in held}
+    assert (rows["vault shares"]["verdict"], rows["vault shares"]["difference"]) == ("ok", "0")
