@@ -10,6 +10,9 @@ from dataclasses import dataclass, field
 
 from runner.chain.wallet import Wallet
 
+ASSET_MANAGER = "asset-manager"
+"""The default label of the asset manager's key: the runner's own."""
+
 
 @dataclass
 class Accounts:
@@ -19,10 +22,12 @@ class Accounts:
     investors: dict[str, Wallet] = field(default_factory=dict)
 
     @classmethod
-    def for_investors(cls, names: tuple[str, ...] | list[str]) -> Accounts:
+    def for_investors(cls, names: tuple[str, ...] | list[str], asset_manager: str = ASSET_MANAGER) -> Accounts:
+        """The cast; `asset_manager` is the label of the vault's manager key (a history
+        scenario names another, so the fork adopting its vault holds no key for it)."""
         return cls(
             admin=Wallet.from_label("admin"),
-            asset_manager=Wallet.from_label("asset-manager"),
+            asset_manager=Wallet.from_label(asset_manager),
             market=Wallet.from_label("market"),
             investors={n: Wallet.from_label(f"investor/{n}") for n in names},
         )

@@ -16,8 +16,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from harness.accounts import Accounts
+from harness.accounts import ASSET_MANAGER, Accounts
 from harness.anvil_node import AnvilNode
+from harness.errors import HarnessError
+from harness.forks import redact_url
 from harness.scenario.model import Scenario
 from harness.world import PoolDecl, TokenDecl, World, deploy_world
 
@@ -28,6 +30,11 @@ from runner.chain.anvil import AnvilBackend
 from runner.chain.client import ChainClient
 from runner.chain.errors import Unsupported
 from runner.universe import VaultKind
+
+
+class ChainHoldsAWorld(HarnessError):
+    """`--rpc` names a node that already holds a deployed world: never deployed over."""
+
 
 # Every chain starts at the same genesis time, so block timestamps and numbers agree
 # across backends and across scenarios sharing a node.
@@ -45,6 +52,7 @@ class WorldSpec:
     investors: tuple[str, ...]
     deploy_at: int
     vault: VaultKind = VaultKind.legacy
+    asset_manager: str = ASSET_MANAGER  # the label of the vault manager's key
 
     @property
     def on_protocols(self) -> bool:
@@ -55,7 +63,8 @@ class WorldSpec:
         """Identity of the deployed world; without time it identifies its addresses."""
         doc = json.dumps(
             [self.reserve, [t.__dict__ for t in self.tokens], [p.__dict__ for p in self.pools],
-             list(self.investors), self.deploy_at if with_time else None, str(self.vault)],
+             list(self.investors), self.deploy_at if with_time else None, str(self.vault),
+             *([self.asset_manager] if self.asset_manager != ASSET_MANAGER else [])],
             default=str, sort_keys=True,
         )
         return hashlib.sha256(doc.encode()).hexdigest()
@@ -65,9 +74,15 @@ def world_spec(scenario: Scenario) -> WorldSpec:
     """The world a scenario's universe section describes, deployed just before it starts."""
     u = scenario.universe
     tokens = tuple(TokenDecl(sym, t.decimals, t.rebasing, t.transfer_fee) for sym, t in u.tokens.items())
-    pools = tuple(PoolDecl(p.base, p.quote, p.price, p.depth, p.fee, p.dex) for p in u.pools)
+    pools = tuple(PoolDecl(p.base, p.quote, p.declared_price, p.declared_depth, p.fee, p.dex) for p in u.pools)
     deploy_at = int((scenario.clock.start - DEPLOY_LEAD).timestamp())
-    return WorldSpec(u.reserve, tokens, pools, tuple(scenario.investors), deploy_at, scenario.vault.kind)
+    return WorldSpec(u.reserve, tokens, pools, tuple(scenario.investors), deploy_at, scenario.vault.kind,
+                     u.asset_manager_key or ASSET_MANAGER)
+
+
+def accounts_for(scenario: Scenario) -> Accounts:
+    """The scenario's cast, its vault manager's key by the universe's label."""
+    return Accounts.for_investors(scenario.investors, scenario.universe.asset_manager_key or ASSET_MANAGER)
 
 
 def deploy_spec(chain: ChainClient, accounts: Accounts, spec: WorldSpec) -> World:
@@ -99,6 +114,7 @@ class ChainPool:
     deploys: int = 0
     _anvil_stale: bool = False
     _revm_stale: bool = False
+    _deployed_here: bool = False  # with anvil_url: this pool has checked the node and deployed on it
 
     def _backend(self, name: str, accounts: Accounts) -> EthTesterBackend | AnvilBackend | RevmBackend:
         if name == "revm":
@@ -133,9 +149,22 @@ class ChainPool:
             return self._anvil
         raise ValueError(f"unknown backend {name!r}")
 
+    def existing_chain(self, accounts: Accounts) -> ChainClient:
+        """The chain of the node someone else started (`--rpc`), as it is: nothing
+        reverted, nothing deployed (an adopting scenario finds its contracts there)."""
+        if self.anvil_url is None:
+            raise Unsupported("anvil", "adopt contracts on a node this pool started itself")
+        backend = self._backend("anvil", accounts)
+        chain = ChainClient(backend, clock=backend.block_timestamp())
+        for w in accounts.all():
+            chain.sync_nonce(w)
+        return chain
+
     def world(self, backend_name: str, spec: WorldSpec, accounts: Accounts) -> tuple[ChainClient, World]:
         """A chain with the world deployed, in exactly the state right after deployment."""
         backend = self._backend(backend_name, accounts)
+        if isinstance(backend, AnvilBackend) and self.anvil_url is not None and not self._worlds:
+            self._refuse_deploying_over(backend, accounts)
         key = (backend_name, spec.key())
         cached = self._worlds.get(key)
         if cached is not None:
@@ -157,6 +186,22 @@ class ChainPool:
         self.deploys += 1
         self._worlds[key] = _Cached(backend.snapshot(), world)
         return chain, world
+
+    def _refuse_deploying_over(self, backend: AnvilBackend, accounts: Accounts) -> None:
+        """A node someone else started that already holds a world deployed by the
+        harness's admin key (its nonce is not 0, it sent transactions) is never deployed
+        over: a second deployment would put a second world beside the first, at other
+        addresses, and run the scenario there. Adopt the first one instead."""
+        if self._deployed_here:
+            return  # this pool deployed the first world itself (several runs, one node)
+        sent = backend.get_nonce(accounts.admin.address, confirmed=True)
+        if sent:
+            raise ChainHoldsAWorld(
+                f"the chain at {redact_url(self.anvil_url or '')} already holds a world deployed by the harness's "
+                f"admin {accounts.admin.checksum_address} ({sent} transactions sent): the harness does not deploy "
+                "a second one over it; adopt the one there by address (universe.adopt, see the README's "
+                "\"Replaying an incident on a real fork\") or give --rpc a fresh node")
+        self._deployed_here = True
 
     def _reset_to_genesis(self, name: str, backend: EthTesterBackend | AnvilBackend | RevmBackend,
                           accounts: Accounts) -> None:

@@ -120,14 +120,22 @@ def _top_level_line(path: str, key: str) -> int:
     return next((n for n, line in enumerate(lines, start=1) if pattern.match(line)), 1)
 
 
+def _shown_url(url: str) -> str:
+    """A fork URL as it may be printed: a history scenario's path, or an RPC URL without
+    its credentials and API key."""
+    from runner.chain.rpc import redact_url
+
+    return url if url.startswith("scenario:") else redact_url(url)
+
+
 def _fork_problem(scenario: Scenario, backend: str | None) -> str | None:
     """`--backend` other than anvil-fork on a fork scenario would run it without its fork."""
-    if scenario.chain.backend != "anvil-fork" or backend in (None, "anvil-fork"):
-        return None
+    if scenario.chain.backend != "anvil-fork" or backend in (None, "anvil-fork", "revm"):
+        return None  # revm forks in process: the same fork, another engine
     return (f"{scenario.source.path}:{_top_level_line(scenario.source.path, 'chain')}: chain.backend: "
-            f"the scenario forks {scenario.chain.fork_url} at block "
+            f"the scenario forks {_shown_url(scenario.chain.fork_url or '')} at block "
             f"{scenario.chain.fork_block} (anvil-fork); --backend {backend} would run it without the fork: "
-            "leave --backend out (or pass --backend anvil-fork)")
+            "leave --backend out (or pass --backend anvil-fork, or revm to fork in process)")
 
 
 def _strategies_from_here() -> None:
@@ -159,8 +167,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             return EXIT_FAILED
         lock = StateLock(out_dir / "state.json", purpose="another harness run").acquire()
         remove_leftovers(out_dir / "state.json")  # temp files and segments of killed runs
-        backend = args.backend or scenario.chain.backend
-        if backend == "anvil-fork" and scenario.accounting.on_mismatch != "correct":
+        if scenario.chain.fork_url is not None and scenario.accounting.on_mismatch != "correct":
             _out(sys.stdout, f"note: {scenario.source.path}: accounting.on_mismatch is "
                  f"{scenario.accounting.on_mismatch}: " + FORK_TAKEOVER)
         with run_logging(level_number(args.log_level), out_dir / RUN_LOG):
@@ -353,7 +360,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--report", default=None, metavar="DIR",
                      help="write the auditor's report (report.md, .html, .json, ledger.csv) to DIR")
     run.add_argument("--pdf", action="store_true", help="with --report: also report.pdf (headless Chromium)")
-    run.add_argument("--rpc", default=None, help="use this running anvil instead of starting one (--backend anvil)")
+    run.add_argument("--rpc", default=None,
+                     help="use this running anvil instead of starting one (--backend anvil): a scenario with "
+                          "universe.adopt takes over the contracts there; a world is never deployed over one "
+                          "already there")
     run.add_argument("--no-restart", action="store_true",
                      help="a crash event stops the run (state left as the dead process left it)")
     run.add_argument("--max-instants", type=_positive, default=None, metavar="N",

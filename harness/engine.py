@@ -23,12 +23,12 @@ from freezegun import freeze_time
 
 from harness.accounts import Accounts
 from harness.audit import build_audit
-from harness.chains import ChainPool, world_spec
+from harness.chains import ChainPool, accounts_for, world_spec
 from harness.context import EventContext, FaultControl
 from harness.errors import ScenarioRuntimeError
 from harness.events import apply
 from harness.expectations import Observed, evaluate
-from harness.forks import Fork, open_fork
+from harness.forks import Fork, at_addresses, open_fork, redact_url
 from harness.host import Host, InProcessHost, Outcome, OutcomeKind
 from harness.invariants import InvariantSuite, Point
 from harness.journal import JournalEntry, describe_trade
@@ -103,34 +103,68 @@ class ScenarioRun:
             self._cleanups.append(fork.close)
             self._node_url = fork.url
             return fork.world
+        if self.scenario.universe.adopt is not None:
+            return self._adopt_here(accounts)
         _chain, world = self.pool.world(self.backend, world_spec(self.scenario), accounts)
         if self.backend == "anvil":
             self._node_url = self.pool.node_url
         return world
 
+    def _adopt_here(self, accounts: Accounts) -> World:
+        """An adopting scenario without a fork runs on a node that already holds its
+        contracts (`harness run --rpc URL`): adopted there as they are, never deployed."""
+        from harness.protocols.adopt import adopt_world
+
+        s = self.scenario
+        if self.backend != "anvil" or self.pool.anvil_url is None:
+            raise ScenarioRuntimeError(
+                s.source.path, None, "universe.adopt",
+                f"adopted contracts exist only on a chain that has them: fork one (chain: {{backend: anvil-fork, "
+                f"fork_url: ..., fork_block: N}}) or run on a node that holds them (--backend anvil --rpc URL), "
+                f"not on a fresh {self.backend} chain")
+        chain = self.pool.existing_chain(accounts)
+        self._node_url = self.pool.node_url
+        return adopt_world(chain, accounts, s)
+
     def _open_fork(self, accounts: Accounts, engine: str) -> Fork:
-        """Fork the chain the scenario names; a `scenario:PATH` history runs first on a
-        local anvil playing "mainnet", whose world the fork then finds."""
+        """Fork the chain the scenario names at its pinned block. `fork_url: https://...`
+        is forked as it is; a `scenario:PATH` history runs first on a local anvil playing
+        "mainnet", whose URL is then forked the same way. The world on the fork is the one
+        `universe.adopt` names (read and checked), or, without adopt, the history's own
+        fixture world at the addresses its deterministic deployment gave."""
+        from harness.protocols.adopt import adopt_world
         from harness.scenario import load_scenario
 
         s = self.scenario
         spec, src = s.chain, s.source.path
         if spec.fork_url is None or spec.fork_block is None:
             raise ScenarioRuntimeError(src, None, "chain", "backend anvil-fork needs chain.fork_url and chain.fork_block")
+        adopting = s.universe.adopt is not None
+        build: Callable[[ChainClient], World] = lambda chain: adopt_world(chain, accounts, s)  # noqa: E731
         if not spec.fork_url.startswith("scenario:"):
-            raise ScenarioRuntimeError(src, None, "chain.fork_url",
-                                       "only `scenario:PATH` forks are supported offline; see harness/forks.py for remote RPCs")
+            if not adopting:
+                raise ScenarioRuntimeError(src, None, "chain.fork_url",
+                                           f"a fork of {redact_url(spec.fork_url)} needs universe.adopt: the "
+                                           "addresses of the vault, the exchanges, the tokens and the pools there")
+            return open_fork(spec.fork_url, spec.fork_block, accounts, build, engine)
         history_path = Path(spec.fork_url.removeprefix("scenario:"))
         history = load_scenario(history_path)
-        if world_spec(history).key(with_time=False) != world_spec(s).key(with_time=False):
+        if not adopting and history.universe.adopt is not None:
+            raise ScenarioRuntimeError(src, None, "chain.fork_url",
+                                       f"the history scenario {history_path} adopts its world: adopt it here too "
+                                       "(universe.adopt with the same addresses)")
+        if not adopting and world_spec(history).key(with_time=False) != world_spec(s).key(with_time=False):
             raise ScenarioRuntimeError(src, None, "chain.fork_url",
                                        f"the history scenario {history_path} declares another universe or investors; "
-                                       "a fork finds contracts by the addresses the same world would have")
+                                       "a fork finds contracts by the addresses the same world would have (or adopt "
+                                       "them by address: universe.adopt)")
         mainnet = ChainPool()
         self._cleanups.append(mainnet.close)
         ScenarioRun(history, backend="anvil", pool=mainnet).run()
-        deployed = mainnet.deployed_universe("anvil", world_spec(history))
-        return open_fork(mainnet.node_url, spec.fork_block, accounts, deployed.universe, deployed.fault_switch, engine)
+        if not adopting:
+            deployed = mainnet.deployed_universe("anvil", world_spec(history))
+            build = at_addresses(accounts, deployed.universe, deployed.fault_switch)
+        return open_fork(mainnet.node_url, spec.fork_block, accounts, build, engine)
 
     def _restart_node(self) -> None:
         self.pool.restart_node(self.backend)
@@ -161,7 +195,7 @@ class ScenarioRun:
     def _run(self) -> RunResult:
         s = self.scenario
         check_for_backend(s, self.backend)  # what the overriding backend cannot carry out
-        world = self._world(Accounts.for_investors(s.investors))
+        world = self._world(accounts_for(s))
         chain = world.chain
         raw = chain.backend  # below any fault injector: checks never consume a fault
         host, faults = self._host(world)

@@ -26,7 +26,7 @@ from harness.world import World
 from runner.accounting import AccountingPolicy
 from runner.chain.client import ChainClient
 from runner.chain.errors import ChainError
-from runner.chain.wallet import Wallet
+from runner.chain.wallet import ImpersonatedWallet, Wallet
 from runner.errors import RunnerError, SimulatedCrash
 from runner.killpoints import KillSwitch
 from runner.runner import ChainStrategyRunner
@@ -100,6 +100,15 @@ class Host(Protocol):
     def close(self) -> None: ...
 
 
+def runner_account(world: World) -> Wallet:
+    """The account the runner sends as, a fresh object per runner (its nonce is its own):
+    the harness's asset-manager key, or, on an adopted vault whose manager's key the
+    harness does not hold, that manager by impersonation."""
+    if world.impersonate is not None:
+        return ImpersonatedWallet("adopted asset manager", world.impersonate)
+    return Wallet.from_label(world.accounts.asset_manager.label)
+
+
 def new_state(scenario: Scenario, world: World) -> State:
     reserve = world.universe.reserve
     state = State.new(scenario.name, reserve.symbol, scenario.clock.start, reserve.decimals)
@@ -163,7 +172,7 @@ class InProcessHost:
         return ChainStrategyRunner(
             chain=chain or self.world.chain, universe=self.world.universe, strategy=self.strategy,
             parameters={**self.scenario.strategy.parameters, **overrides},
-            asset_manager=Wallet.from_label("asset-manager"), accounting_policy=accounting_policy(self.scenario),
+            asset_manager=runner_account(self.world), accounting_policy=accounting_policy(self.scenario),
             step_hook=self.kill.step if crashable else None, accounting_checks=self.scenario.accounting.checks,
         )
 

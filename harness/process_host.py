@@ -35,6 +35,7 @@ from harness.host import (
     accounting_policy,
     load_scenario_strategy,
     new_state,
+    runner_account,
 )
 from harness.scenario.model import Scenario
 from harness.vocabulary import NodeFaultMode
@@ -42,7 +43,6 @@ from harness.wire import WireFault, WireProxy
 from harness.world import World
 from runner.chain.client import ChainClient
 from runner.chain.methods import NodeMethod
-from runner.chain.wallet import Wallet
 from runner.killpoints import KILLED_AT
 from runner.runner import ChainStrategyRunner
 from runner.service import ServiceConfig, config_bytes
@@ -109,7 +109,8 @@ class ProcessHost:
             strategy=s.strategy.module, parameters=dict(s.strategy.parameters), tolerance=acc.tolerance,
             relative_tolerance=acc.relative_tolerance, dust=acc.dust, on_mismatch=acc.on_mismatch,
             tolerance_units=acc.tolerance_units, dust_units=acc.dust_units, accounting_checks=acc.checks,
-            rpc_timeout=_decimal(CHILD_RPC_TIMEOUT),
+            rpc_timeout=_decimal(CHILD_RPC_TIMEOUT), asset_manager=self.world.accounts.asset_manager.label,
+            impersonate=None if self.world.impersonate is None else "0x" + self.world.impersonate.hex(),
         )
 
     def _spawn(self) -> None:
@@ -260,7 +261,7 @@ class ProcessHost:
         return ChainStrategyRunner(
             chain=chain, universe=self.world.universe, strategy=self.strategy,
             parameters={**self.scenario.strategy.parameters, **overrides},
-            asset_manager=Wallet.from_label("asset-manager"), accounting_policy=accounting_policy(self.scenario),
+            asset_manager=runner_account(self.world), accounting_policy=accounting_policy(self.scenario),
             accounting_checks=self.scenario.accounting.checks,
         )
 

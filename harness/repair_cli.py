@@ -19,14 +19,14 @@ import copy
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.accounts import Accounts
-from harness.chains import ETH_PER_ACCOUNT, GENESIS, deploy_spec, world_spec
+from harness.chains import ETH_PER_ACCOUNT, GENESIS, accounts_for, deploy_spec, world_spec
 from harness.errors import HarnessError
 from harness.scenario.model import Scenario
 from runner.chain.client import ChainClient
 from runner.chain.ethtester import EthTesterBackend
 from runner.chain.node import RpcBackend
-from runner.chain.wallet import Wallet
+from runner.chain.rpc import redact_url
+from runner.chain.wallet import ImpersonatedWallet, Wallet
 from runner.runner import ChainStrategyRunner
 from runner.state import SegmentedStateStore, State, TradeStatus, UniverseIdentity, open_store
 from runner.strategy.loader import load_strategy
@@ -45,9 +45,37 @@ class RepairPlan:
     store: SegmentedStateStore  # the store that loaded the state: the one to save it through
 
 
+def universe_on(scenario: Scenario, rpc_url: str) -> Universe:
+    """The scenario's universe as `rpc_url`'s chain holds it: adopted there by address
+    (universe.adopt, read and checked), or the deterministic deployment's otherwise."""
+    if scenario.universe.adopt is None:
+        return derive_universe(scenario)
+    from harness.protocols.adopt import adopt_world
+
+    backend = RpcBackend(rpc_url)  # reads only: nothing is funded or sent
+    try:
+        chain = ChainClient(backend, clock=backend.block_timestamp())
+        return adopt_world(chain, accounts_for(scenario), scenario).universe
+    finally:
+        backend.close()
+
+
+def _manager(scenario: Scenario, chain: ChainClient, universe: Universe) -> Wallet:
+    """The account whose nonces repair judges by (it never sends): the harness's
+    asset-manager key, or an adopted vault's own manager as the vault names it."""
+    if scenario.universe.adopt is None:
+        return Wallet.from_label(accounts_for(scenario).asset_manager.label)
+    from harness.protocols.deploy import as_address
+    from harness.protocols.scenario_world import STRATEGY_VAULT
+    from runner.chain.abi import artifact
+
+    manager = as_address(chain.read(universe.vault, artifact(STRATEGY_VAULT).fn("assetManager")))
+    return ImpersonatedWallet("adopted asset manager", manager)
+
+
 def derive_universe(scenario: Scenario) -> Universe:
     spec = world_spec(scenario)
-    accounts = Accounts.for_investors(spec.investors)
+    accounts = accounts_for(scenario)
     scratch = EthTesterBackend(GENESIS, [accounts.admin.address], ETH_PER_ACCOUNT * 100)
     chain = ChainClient(scratch, clock=spec.deploy_at)
     return deploy_spec(chain, accounts, spec).universe  # the fixtures, or the real protocols
@@ -75,16 +103,16 @@ def plan_repair(state_path: Path, scenario: Scenario, rpc_url: str) -> RepairPla
     store = open_store(state_path)
     original = store.load()
     state = copy.deepcopy(original)
-    universe = derive_universe(scenario)
+    universe = universe_on(scenario, rpc_url)
     notes = check_universe(state, universe, state_path, scenario)
     backend = RpcBackend(rpc_url)  # any node, local or remote; repair never mines
     chain = ChainClient(backend, clock=backend.block_timestamp())
     if not backend.get_code(universe.vault):
         backend.close()
-        raise RepairError(f"no vault at 0x{universe.vault.hex()} on {rpc_url}: is this the scenario's chain?")
+        raise RepairError(f"no vault at 0x{universe.vault.hex()} on {redact_url(rpc_url)}: is this the scenario's chain?")
     runner = ChainStrategyRunner(
         chain=chain, universe=universe, strategy=load_strategy(scenario.strategy.module),
-        parameters=dict(scenario.strategy.parameters), asset_manager=Wallet.from_label("asset-manager"),
+        parameters=dict(scenario.strategy.parameters), asset_manager=_manager(scenario, chain, universe),
     )
     before = {t.trade_id: t.status for t in state.portfolio.all_trades()}
     frozen_before = {p.position_id for p in state.portfolio.open_positions.values() if p.is_frozen}

@@ -71,6 +71,9 @@ class World:
     fault_switch: bytes
     armed_faults: dict[str, bytes] = field(default_factory=dict)
     _batch: list[tuple[bytes, str]] | None = field(default=None, repr=False)
+    #: The asset manager the runner sends as without its key (an adopted vault's, by
+    #: impersonation); None: the runner signs with the harness's asset-manager key.
+    impersonate: bytes | None = None
 
     # -- plumbing --------------------------------------------------------------
     def _tx(self, wallet: Wallet, to: bytes, contract: str, fn: str, *args: Any, gas: int = TX_GAS,

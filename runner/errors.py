@@ -7,6 +7,7 @@ involved, the trade id, so a failure in a long run says where it happened.
      +-- BalanceCheckFailed                   post-execution balances differ from what trades say
      +-- TradeExecutionError                  a trade could not be built or sent
      +-- StrategyError                        the strategy's decide_trades raised
+     +-- CannotImpersonate                    the runner's account has no key here and the node cannot impersonate it
 
     SimulatedCrash(BaseException)            the harness killing the process at a named step;
                                              a BaseException so no `except Exception` swallows it
@@ -66,3 +67,10 @@ class SimulatedCrash(BaseException):
         self.step = step
         self.cycle = cycle
         super().__init__(f"simulated crash at step {step!r} of cycle {cycle}")
+
+
+class CannotImpersonate(RunnerError):
+    """The runner sends as an account whose key it does not hold (a real vault's asset
+    manager on a fork) on a backend without the impersonation ability (a production
+    node): nothing can be sent, so the runner stops before signing anything."""
+

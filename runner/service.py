@@ -38,7 +38,7 @@ from runner.chain.anvil import AnvilBackend
 from runner.chain.client import ChainClient
 from runner.chain.errors import ChainError
 from runner.chain.retry import RetryingBackend
-from runner.chain.wallet import Wallet
+from runner.chain.wallet import ImpersonatedWallet, Wallet
 from runner.errors import RunnerError, SimulatedCrash
 from runner.killpoints import KillSwitch
 from runner.runner import ChainStrategyRunner
@@ -65,7 +65,8 @@ class ServiceConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     tolerance_units: Decimal | None
     dust_units: Decimal | None
     accounting_checks: bool
-    asset_manager: str = "asset-manager"
+    asset_manager: str = "asset-manager"  # the label its key derives from
+    impersonate: str | None = None  # 0x address: send as it without a key (a fork of a real vault)
     rpc_timeout: Decimal = Decimal(30)
 
 
@@ -105,9 +106,16 @@ class Service:
         overrides = self.state.parameters.get(OVERRIDES, {})
         return ChainStrategyRunner(
             chain=self.chain, universe=self.universe, strategy=load_strategy(c.strategy),
-            parameters={**c.parameters, **overrides}, asset_manager=Wallet.from_label(c.asset_manager),
+            parameters={**c.parameters, **overrides}, asset_manager=self._account(),
             accounting_policy=policy, step_hook=self.kill.step, accounting_checks=c.accounting_checks,
         )
+
+    def _account(self) -> Wallet:
+        """Its own key, or (`impersonate`) the account it sends as without one."""
+        c = self.config
+        if c.impersonate is not None:
+            return ImpersonatedWallet("adopted asset manager", bytes.fromhex(c.impersonate.removeprefix("0x")))
+        return Wallet.from_label(c.asset_manager)
 
     # -- commands -------------------------------------------------------------------
     def _at(self, ts: datetime, cmd: dict[str, Any]) -> None:

@@ -19,14 +19,14 @@ class ChainViewError(HarnessError):
 def audit_from_node(state: State, scenario_file: str | None, rpc_url: str, first_block: int = 1) -> ChainAudit:
     """Books from the node's chain (the scenario says where the vault and tokens are: the
     deployment is deterministic), compared with `state`."""
-    from harness.repair_cli import derive_universe
+    from harness.repair_cli import universe_on
     from harness.scenario import load_scenario
     from runner.chain.errors import ChainError
     from runner.chain.node import RpcBackend
 
     if scenario_file is None:
         raise ChainViewError("--rpc needs --scenario FILE: the scenario says where the vault and its tokens are")
-    universe = derive_universe(load_scenario(scenario_file))
+    universe = universe_on(load_scenario(scenario_file), rpc_url)
     backend = RpcBackend(rpc_url)
     try:
         if not backend.get_code(universe.vault):

@@ -178,6 +178,20 @@ def _located(found: Iterable[Issue], root: LNode, file: str) -> list[ScenarioErr
     return errors
 
 
+def locate(path: str, loc: Sequence[str | int]) -> tuple[int | None, str]:
+    """(line, dotted key) of `loc` in the scenario file at `path`: for errors found at run
+    time (an adopted address holding something else) that point at the key to change."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+        root, _errors = compose_text(text.removeprefix("\ufeff"), path)
+    except (OSError, UnicodeDecodeError, ScenarioSyntaxError):
+        root = None
+    if root is None:
+        return None, ".".join(str(step) for step in loc)
+    where = _walk(root, loc)
+    return where.line, where.path
+
+
 class _Where:
     """Where a loc leads in the tree: the node (None if absent), its lines and dotted key."""
 

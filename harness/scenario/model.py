@@ -261,6 +261,24 @@ class ChainSpec(StrictModel):
                 yield Problem((name,), f"no {name} unless backend is anvil-fork")
 
 
+def _checksummed(value: str) -> str:
+    """A mixed-case address must carry a valid EIP-55 checksum (a mistyped digit is
+    caught); all-lowercase or all-uppercase hex has none to check."""
+    from runner.chain.wallet import checksum
+
+    digits = value[2:]
+    if digits.lower() != digits and digits.upper() != digits and checksum(bytes.fromhex(digits)) != value:
+        raise expected("an address with a valid EIP-55 checksum (or all lowercase)",
+                       found=f"{value!r} (checksummed it is {checksum(bytes.fromhex(digits))})")
+    return value
+
+
+ChainAddress = Annotated[Address, AfterValidator(_checksummed)]
+"""An address pasted from an explorer: 0x + 40 hex digits, its checksum checked when it has one."""
+MULTICALL3 = "0xcA11bde05779D4C0C3B8C6D32e9A9bbAe18Ae9A7"
+"""Multicall3's address, the same on every public chain (its aggregate3 is what the runner batches reads with)."""
+
+
 class TokenSpec(StrictModel):
     """One ERC-20 token of the simulated universe."""
 
@@ -269,7 +287,10 @@ class TokenSpec(StrictModel):
     transfer_fee: Annotated[Percent, Range(ge=Decimal(0), lt=Decimal(1))] = Field(
         Decimal(0), description="Fee taken on every transfer, like 1% (fee-on-transfer tokens)."
     )
-    address: Address | None = Field(None, description="Address of the real token when forking (0x + 40 hex digits).")
+    address: ChainAddress | None = Field(
+        None, description="Address of the existing token (universe.adopt): its symbol is checked on chain, its "
+        "decimals read there (and checked when written)."
+    )
 
     def problems(self, context: Any) -> Iterator[Problem]:
         """The rebasing token (a stETH-like share token) takes no fee on transfer: a
@@ -306,10 +327,17 @@ class PoolSpec(StrictModel):
     dex: Annotated[Dex, Choice.of(Dex)] = Field(
         Dex.fixture, description="The exchange: the project's fixture AMM, or Uniswap v2 / v3 from their published builds."
     )
-    price: Annotated[Amount, Range(gt=Decimal(0))] = Field(description="Initial price in QUOTE per BASE.")
-    depth: Annotated[Amount, Range(gt=Decimal(0))] = Field(description="Value of the pool's quote side, in QUOTE units.")
+    price: Annotated[Amount, Range(gt=Decimal(0))] | None = Field(
+        None, description="Initial price in QUOTE per BASE (deployed pools; an adopted pool's is read from the chain)."
+    )
+    depth: Annotated[Amount, Range(gt=Decimal(0))] | None = Field(
+        None, description="Value of the pool's quote side, in QUOTE units (deployed pools only)."
+    )
     fee: Annotated[Percent, Range(ge=Decimal(0), lt=Decimal("0.1"))] = Field(
         Decimal("0.003"), description="Swap fee, like 0.30% (uniswap-v2: 0.3% only; uniswap-v3: 0.01%, 0.05%, 0.3% or 1%)."
+    )
+    address: ChainAddress | None = Field(
+        None, description="Address of the existing pool (universe.adopt): its tokens and fee are checked on chain."
     )
 
     @property
@@ -322,8 +350,29 @@ class PoolSpec(StrictModel):
         """The token prices are expressed in (right of the slash)."""
         return self.pair.partition("/")[2]
 
+    @property
+    def declared_price(self) -> Decimal:
+        """The price of a pool the harness deploys (`problems` requires it there)."""
+        assert self.price is not None, f"{self.pair}: an adopted pool has no declared price"
+        return self.price
+
+    @property
+    def declared_depth(self) -> Decimal:
+        assert self.depth is not None, f"{self.pair}: an adopted pool has no declared depth"
+        return self.depth
+
     def problems(self, context: Any) -> Iterator[Problem]:
         """Both reserves, in base units, must fit the pair (uint112) with room to move."""
+        if self.address is not None:  # adopted: the chain has its reserves (UniverseSpec checks the rest)
+            for name in ("price", "depth"):
+                if getattr(self, name) is not None:
+                    yield Problem((name,), f"no {name} on an adopted pool (it is read from the chain at address)",
+                                  format_decimal(getattr(self, name)))
+            if self.dex == Dex.fixture:
+                yield Problem(("dex",), "uniswap-v2 or uniswap-v3 for an adopted pool", "fixture")
+            return
+        if self.price is None or self.depth is None:
+            return  # UniverseSpec says which is missing: an address (adopted) or price and depth
         if self.dex == Dex.uniswap_v2 and self.fee != V2_FEE:
             yield Problem(("fee",), "0.3% (Uniswap v2 has one fee)", f"{format_decimal(self.fee * 100)}%")
         if self.dex == Dex.uniswap_v3 and self.fee not in V3_FEE_TIERS:
@@ -384,6 +433,36 @@ def _routes(universe: UniverseSpec) -> Iterator[Problem]:
             )
 
 
+class UniswapV2Adoption(StrictModel):
+    """An existing Uniswap v2 deployment: the pools' factory and the Router02 the vault swaps through."""
+
+    factory: ChainAddress = Field(description="UniswapV2Factory.")
+    router: ChainAddress = Field(description="UniswapV2Router02 (its factory() must be the factory).")
+
+
+class UniswapV3Adoption(StrictModel):
+    """An existing Uniswap v3 deployment: factory, SwapRouter, and the view quoter the vault values by."""
+
+    factory: ChainAddress = Field(description="UniswapV3Factory.")
+    router: ChainAddress = Field(description="SwapRouter (its factory() must be the factory).")
+    quoter: ChainAddress = Field(description="The view quoter v3 holdings are valued by (the vault's route quoter).")
+
+
+class AdoptSpec(StrictModel):
+    """Existing contracts the run adopts by address instead of deploying: what a fork of
+    a real chain (or `harness run --rpc`) already holds. The harness reads decimals,
+    symbols, pool tokens and fee tiers from the chain and refuses, naming the address and
+    what it found, anything that is not what the scenario says."""
+
+    vault: ChainAddress = Field(description="The ERC-4626 strategy vault the runner takes over.")
+    asset_manager: ChainAddress | None = Field(
+        None, description="The vault's asset manager (checked against the vault's assetManager()); the runner "
+        "sends as it, by impersonation when the harness does not hold its key. Default: the vault's.")
+    multicall: ChainAddress = Field(MULTICALL3, description="A Multicall3-compatible contract (aggregate3).")
+    uniswap_v2: UniswapV2Adoption | None = Field(None, description="Uniswap v2, if a pool is on it.")
+    uniswap_v3: UniswapV3Adoption | None = Field(None, description="Uniswap v3, if a pool is on it.")
+
+
 class UniverseSpec(StrictModel):
     """The tokens and pools that exist when the run starts."""
 
@@ -394,8 +473,17 @@ class UniverseSpec(StrictModel):
     pools: Annotated[tuple[PoolSpec, ...], Field(max_length=MAX_POOLS), AsTuple] = Field(
         description="Pools of declared tokens, each pair at most once."
     )
+    asset_manager_key: Name | None = Field(
+        None, description="Label the deployed vault's asset-manager key derives from (default asset-manager): a "
+        "history scenario whose vault a fork adopts names another, so that fork's harness holds no key for it.",
+    )
+    adopt: AdoptSpec | None = Field(
+        None, description="Existing contracts to run on instead of deploying (a fork of a real chain, --rpc): "
+        "the vault, its asset manager and the exchanges; tokens and pools then give their address."
+    )
 
     def problems(self, context: Any) -> Iterator[Problem]:
+        yield from self._adoption_problems()
         first: dict[str, int] = {}
         for index, pool in enumerate(self.pools):
             if pool.pair in first:
@@ -404,6 +492,42 @@ class UniverseSpec(StrictModel):
             first.setdefault(pool.pair, index)
         if self.reserve in self.tokens:
             yield from _routes(self)
+
+
+    def _adoption_problems(self) -> Iterator[Problem]:
+        """Adopted means every token and pool names its address and every pool's exchange
+        is adopted; deployed means none does (an address would be ignored)."""
+        adopt = self.adopt
+        if adopt is not None and self.asset_manager_key is not None:
+            yield Problem(("asset_manager_key",), "no asset_manager_key with universe.adopt (the adopted vault has "
+                          "its own manager: adopt.asset_manager)", self.asset_manager_key)
+        if adopt is None:
+            for symbol, token in self.tokens.items():
+                if token.address is not None:
+                    yield Problem(("tokens", symbol, "address"), "no address unless universe.adopt names the "
+                                  "contracts to run on", token.address)
+            for index, pool in enumerate(self.pools):
+                if pool.address is not None:
+                    yield Problem(("pools", index, "address"), "no address unless universe.adopt names the "
+                                  "contracts to run on", pool.address)
+                for name in ("price", "depth"):
+                    if getattr(pool, name) is None:
+                        yield Problem(("pools", index, name), f"a {name} (required for a pool the harness deploys; "
+                                      "an adopted pool gives its address)", "nothing (key missing)")
+            return
+        for symbol, token in self.tokens.items():
+            if token.address is None:
+                yield Problem(("tokens", symbol), "an address (universe.adopt: every token is an existing contract)",
+                              "nothing (key missing)")
+        exchanges = {Dex.uniswap_v2: adopt.uniswap_v2, Dex.uniswap_v3: adopt.uniswap_v3}
+        for index, pool in enumerate(self.pools):
+            if pool.address is None:
+                yield Problem(("pools", index), "an address (universe.adopt: every pool is an existing contract)",
+                              "nothing (key missing)")
+            elif pool.dex in exchanges and exchanges[pool.dex] is None:
+                key = "uniswap_v2" if pool.dex == Dex.uniswap_v2 else "uniswap_v3"
+                yield Problem(("adopt", key), f"the {pool.dex} contracts (pools[{index}] is on {pool.dex})",
+                              "nothing (key missing)")
 
 
 def _route_dexes(universe: UniverseSpec) -> dict[str, tuple[Dex, ...]]:
@@ -1097,12 +1221,25 @@ class Scenario(StrictModel):
 
     def problems(self, context: Any) -> Iterator[Problem]:
         yield from self._vault_problems()
+        yield from self._adopted_problems()
         seen: dict[str, int] = {}
         for index, name in enumerate(self.investors):
             if name in seen:
                 yield Problem(("investors", index), "each item at most once", f"{name!r} again (first as investors[{seen[name]}])")
             seen.setdefault(name, index)
 
+
+    def _adopted_problems(self) -> Iterator[Problem]:
+        """Adopted contracts exist only on a chain that has them, and an adopted vault is
+        a StrategyVault4626 (the runner trades it through swapV2/swapV3)."""
+        if self.universe.adopt is None:
+            return
+        if self.vault.kind != VaultKind.erc4626:
+            yield Problem(("vault", "kind"), "erc4626 (an adopted vault is an ERC-4626 strategy vault)",
+                          str(self.vault.kind))
+        if self.chain.backend not in (BackendName.anvil_fork, BackendName.anvil):
+            yield Problem(("universe", "adopt"), "a chain that holds the contracts: backend anvil-fork (fork_url and "
+                          "fork_block) or anvil (a node that has them, --rpc URL)", f"backend {self.chain.backend}")
 
     def _vault_problems(self) -> Iterator[Problem]:
         """The legacy vault trades through the fixture Router only; a real vault trades

@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from runner.chain.abi import Function
-from runner.chain.backend import Backend, Call, Receipt
-from runner.chain.wallet import Wallet
+from runner.chain.backend import Ability, Backend, Call, Receipt
+from runner.chain.errors import ChainError
+from runner.chain.wallet import ImpersonatedWallet, Wallet, impersonated_tx_hash
+from runner.errors import CannotImpersonate
 
 GAS_PRICE = 10 * 10**9  # fixed, legacy: no fee look-ups per transaction
 
@@ -29,6 +31,10 @@ class SignedTransaction:
     nonce: int
     gas: int
     sender: bytes
+    # An impersonated send has no signature: what the node is asked to execute as `sender`.
+    impersonated: bool = False
+    to: bytes | None = None
+    data: bytes = b""
 
 
 class ChainClient:
@@ -122,12 +128,32 @@ class ChainClient:
         """Sign with the wallet's next nonce; nothing reaches the node yet.
 
         Splitting signing from broadcasting lets the runner write the transaction hash
-        to its state before the node sees it: a crash in between is then repairable.
+        to its state before the node sees it: a crash in between is then repairable. An
+        `ImpersonatedWallet` is not signed for: its hash is the one the node will give the
+        impersonated send at that nonce, so the same write-ahead protocol holds.
         """
+        if isinstance(wallet, ImpersonatedWallet):
+            return self._impersonated(wallet, to, data, gas, value)
         raw, tx_hash, nonce = wallet.sign(
             to=to, data=data, gas=gas, gas_price=GAS_PRICE, chain_id=self.chain_id, value=value
         )
         return SignedTransaction(raw=raw, tx_hash=tx_hash, nonce=nonce, gas=gas, sender=wallet.address)
+
+    def _impersonated(self, wallet: ImpersonatedWallet, to: bytes | None, data: bytes, gas: int,
+                      value: int) -> SignedTransaction:
+        if Ability.impersonation not in self.backend.abilities:
+            raise CannotImpersonate(
+                f"the runner sends as {wallet.checksum_address} ({wallet.label}), whose key is not held here, "
+                f"and backend {self.backend.name} cannot impersonate an account: run it on a fork "
+                "(anvil-fork or revm), or give the runner that account's key")
+        if to is None or value:
+            raise CannotImpersonate(f"an impersonated send of {wallet.checksum_address} is a plain call: "
+                                    "no contract creation, no value")
+        nonce = wallet.nonce
+        tx_hash = impersonated_tx_hash(wallet.address, nonce, GAS_PRICE, gas, to, data, self.chain_id)
+        wallet.nonce = nonce + 1
+        return SignedTransaction(raw=b"", tx_hash=tx_hash, nonce=nonce, gas=gas, sender=wallet.address,
+                                 impersonated=True, to=to, data=data)
 
     def _open_block(self) -> None:
         """The first transaction of a block fixes its timestamp, before it executes."""
@@ -139,7 +165,14 @@ class ChainClient:
     def broadcast(self, tx: SignedTransaction) -> bytes:
         self._open_block()
         self.sent += 1
-        self.backend.send_raw_transaction(tx.raw)
+        if not tx.impersonated:
+            self.backend.send_raw_transaction(tx.raw)
+            return tx.tx_hash
+        assert tx.to is not None
+        got = self.backend.send_impersonated(tx.sender, tx.to, tx.data, tx.gas)
+        if got != tx.tx_hash:  # the node used another nonce than the one written down
+            raise ChainError(f"the impersonated send of 0x{tx.sender.hex()} at nonce {tx.nonce} came back as "
+                             f"0x{got.hex()}, not 0x{tx.tx_hash.hex()}: the node's nonce moved")
         return tx.tx_hash
 
     def send(self, wallet: Wallet, to: bytes | None, data: bytes, gas: int, value: int = 0) -> bytes:

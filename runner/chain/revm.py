@@ -84,6 +84,7 @@ from pyrevm import EVM, AccountInfo, BlockEnv, CfgEnv, Env
 from runner.chain.backend import Ability, Call, Log, Receipt
 from runner.chain.errors import CallReverted, ChainError, NodeError, TransactionRejected
 from runner.chain.revert import decode_revert_reason
+from runner.chain.wallet import impersonated_tx_hash
 
 try:  # safe-pysha3 (installed with eth-tester[py-evm]): 5x faster than eth_hash's default backend
     from sha3 import keccak_256 as _keccak_256
@@ -734,12 +735,7 @@ class RevmBackend:
         if self._account(sender)[0] < 10**17:
             self.set_eth_balance(sender, 10**18)
         nonce = self.get_nonce(sender)
-        # anvil's hash of an impersonated transaction: the legacy encoding with v = 35 + 2 x chain
-        # id, r = s = 0, then the sender's address appended (measured against anvil 1.7.1)
-        fields = [_rlp_int(nonce), _rlp_int(GAS_PRICE), _rlp_int(gas), _rlp_bytes(to), b"\x80", _rlp_bytes(data),
-                  _rlp_int(35 + 2 * self.chain_id), b"\x80", b"\x80"]
-        body = b"".join(fields)
-        tx_hash = keccak(_rlp_header(len(body), 0xC0) + body + sender)
+        tx_hash = impersonated_tx_hash(sender, nonce, GAS_PRICE, gas, to, data, self.chain_id)  # anvil's hash
         tx = PendingTx(tx_hash, sender, nonce, GAS_PRICE, gas, to, 0, data, self.chain_id, impersonated=True)
         self._admit(tx)
         return tx_hash

@@ -67,6 +67,20 @@ def open_rpc(url: str, timeout: float = 30.0) -> RpcTransport:  # float-ok: seco
     return Web3RpcClient(url, timeout)
 
 
+def redact_url(url: str) -> str:
+    """`url` as it may be printed: scheme, host and port only. Credentials (`user:pass@`),
+    API keys in the path (`/v3/KEY`, `/v2/KEY`) and the query never reach a message."""
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return "<an RPC URL>"
+    if not parts.scheme or host is None:
+        return "<an RPC URL>"
+    hidden = parts.username is not None or parts.path not in ("", "/") or parts.query or parts.fragment
+    return f"{parts.scheme}://{host}" + (f":{port}" if port else "") + ("/..." if hidden else "")
+
+
 class HttpStatusError(NodeError):
     """The node (or a load balancer in front of it) answered HTTP `status`, not 200.
 
@@ -92,7 +106,8 @@ class JsonRpcClient:
     def __init__(self, url: str, timeout: float = 30.0) -> None:  # float-ok: seconds
         parts = urlsplit(url)
         if parts.scheme != "http":
-            raise ValueError(f"{url}: the raw client speaks plain HTTP only; open_rpc() picks web3.py for {parts.scheme}")
+            raise ValueError(f"{redact_url(url)}: the raw client speaks plain HTTP only; open_rpc() picks web3.py for "
+                             f"{parts.scheme}")
         self.url = url
         self._host = parts.hostname or "127.0.0.1"
         self._port = parts.port or 80
@@ -146,7 +161,7 @@ class JsonRpcClient:
             raise NodeError(method, f"truncated answer: {got} of {got + (exc.expected or 0)} bytes") from exc
         except (http.client.HTTPException, OSError) as exc:
             self.close()
-            raise NodeError(method, f"cannot reach {self.url}: {type(exc).__name__}: {exc}") from exc
+            raise NodeError(method, f"cannot reach {redact_url(self.url)}: {type(exc).__name__}: {exc}") from exc
         if response.status != 200:
             raise HttpStatusError(method, response.status, payload)
         try:

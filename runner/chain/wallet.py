@@ -123,3 +123,41 @@ class Wallet:
     @property
     def checksum_address(self) -> str:
         return checksum(self.address)
+
+
+class KeyNotHeld(RuntimeError):
+    """Something tried to sign for an account whose key nobody here holds."""
+
+
+def impersonated_tx_hash(sender: bytes, nonce: int, gas_price: int, gas: int, to: bytes, data: bytes,
+                         chain_id: int) -> bytes:
+    """anvil's hash of an impersonated transaction (eth_sendTransaction from an account it
+    impersonates): the legacy encoding with v = 35 + 2 x chain id and r = s = 0, with the
+    sender's address appended (measured against anvil 1.7.1). Known before the send, so a
+    runner can write it to its state first, exactly as it writes a signed one's."""
+    body = b"".join((_rlp_uint(nonce), _rlp_uint(gas_price), _rlp_uint(gas), _rlp_bytes(to), _rlp_uint(0),
+                     _rlp_bytes(data), _rlp_uint(35 + 2 * chain_id), _rlp_uint(0), _rlp_uint(0)))
+    return keccak(_rlp_header(len(body), 0xC0) + body + sender)
+
+
+class ImpersonatedWallet(Wallet):
+    """An account the runner sends as without its key: a real vault's asset manager on a
+    fork, whose transactions the node executes by impersonation (anvil_impersonateAccount,
+    or revm's equivalent). It cannot sign (`KeyNotHeld`); `ChainClient` sends for it, and
+    refuses on a backend without the impersonation ability. Narrow on purpose: only this
+    class, chosen explicitly where the runner is built, ever sends without a signature."""
+
+    def __init__(self, label: str, address: bytes) -> None:  # no key: nothing to derive
+        self.label = label
+        self.private_key = b""
+        self.address = address
+        self.nonce = 0
+
+    def __repr__(self) -> str:
+        return f"ImpersonatedWallet({self.label!r}, {checksum(self.address)})"
+
+    def sign(self, *, to: bytes | None, data: bytes, gas: int, gas_price: int, chain_id: int,
+             value: int = 0, nonce: int | None = None) -> tuple[bytes, bytes, int]:
+        raise KeyNotHeld(f"{checksum(self.address)} ({self.label}) has no key here: its transactions are "
+                         "sent by impersonation (ChainClient), never signed")
+

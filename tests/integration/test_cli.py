@@ -110,7 +110,7 @@ class TestForks:
         assert capsys.readouterr().err == (
             f"{path}:10: chain.backend: the scenario forks scenario:{ROOT}/scenarios/fork/mainnet-history.yaml at block 21 "
             "(anvil-fork); --backend anvil would run it without the fork: leave --backend out "
-            "(or pass --backend anvil-fork)\n")
+            "(or pass --backend anvil-fork, or revm to fork in process)\n")
 
     def test_taking_over_a_fork_without_correct_says_what_to_set(self, capsys: pytest.CaptureFixture[str],
                                                                  tmp_path: Path,

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 import harness.scenario as scenario_pkg
+from harness.errors import ScenarioError
 from harness.scenario import (
     CRASH_STEPS,
     EVENT_TYPES,
@@ -447,19 +448,20 @@ class TestEventShapes:
         assert (scenario.timeline, scenario.expect) == ((), ())
 
     def test_fork_backend(self) -> None:
-        """anvil-fork with a URL and a block decodes, with token addresses allowed."""
-        text = MINIMAL.replace(
-            "WETH: {}", "WETH: {address: '0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2'}"
-        )
+        """anvil-fork with a URL and a block decodes; a token address without universe.adopt
+        (it would be ignored: the world is deployed) is refused at its key."""
         scenario = parse(
-            text + "chain: {backend: anvil-fork, fork_url: http://127.0.0.1:8545, fork_block: 1}\n"
+            MINIMAL + "chain: {backend: anvil-fork, fork_url: http://127.0.0.1:8545, fork_block: 1}\n"
         )
         assert scenario.chain == ChainSpec(
             backend="anvil-fork", fork_url="http://127.0.0.1:8545", fork_block=1
         )
-        assert (
-            scenario.universe.tokens["WETH"].address == "0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2"
+        text = MINIMAL.replace(
+            "WETH: {}", "WETH: {address: '0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2'}"
         )
+        with pytest.raises(ScenarioError, match=r"universe\.tokens\.WETH\.address: expected no address unless "
+                           r"universe\.adopt"):
+            parse(text)
 
 
 class TestTemplate:
