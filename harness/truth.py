@@ -71,9 +71,11 @@ def _other_side(pool: Pool, token: Token) -> Token:
 
 
 def _oriented(reserves: tuple[int, int], token_in: Token, token_out: Token) -> tuple[int, int]:
-    """(reserve in, reserve out): a pair orders its tokens by address."""
+    """(reserve in, reserve out): a pair orders its tokens by address, as a number. The
+    addresses are raw bytes, compared as they are (bytes.lower() would rewrite the bytes
+    0x41-0x5a and misorder some pairs)."""
     r0, r1 = reserves
-    return (r0, r1) if token_in.address.lower() < token_out.address.lower() else (r1, r0)
+    return (r0, r1) if token_in.address < token_out.address else (r1, r0)
 
 
 class ChainTruth:
@@ -236,7 +238,7 @@ class ChainTruth:
             other = _other_side(pool, token)
             if pool.dex == Dex.uniswap_v3:  # sqrtPriceX96**2 / 2**192: token1 units per token0 unit
                 ratio = Decimal(view.sqrt_prices[pool.address]) ** 2 / Decimal(2**192)
-                units_out_per_in = ratio if token.address.lower() < other.address.lower() else 1 / ratio
+                units_out_per_in = ratio if token.address < other.address else 1 / ratio
                 price *= units_out_per_in * Decimal(10) ** (token.decimals - other.decimals)
                 token = other
                 continue

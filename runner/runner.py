@@ -42,9 +42,9 @@ from runner.models.execution import ExecutionModel
 from runner.models.pricing import PricingModel
 from runner.models.redemptions import RedemptionQueueModel
 from runner.models.routing import RoutingModel, RoutingState
-from runner.models.sync import VaultSyncModel
+from runner.models.sync import REORG_WINDOW, VaultSyncModel
 from runner.models.valuation import ValuationModel
-from runner.repair import RepairReport, repair_unfinished
+from runner.repair import RepairReport, recheck_after_reorg, repair_unfinished
 from runner.run_state import RunState
 from runner.state import (
     AccountingCheck,
@@ -141,7 +141,11 @@ class ChainStrategyRunner(StrategyRunner):
     def sync_portfolio(self, strategy_cycle_or_trigger_check_ts: datetime, universe: Universe, state: State,
                        debug_details: dict[str, Any], end_block: int | None = None,
                        long_short_metrics_latest: object | None = None) -> None:
+        reorgs, synced = state.sync.reorgs_detected, state.sync.last_block
         updates = self.sync_model.sync(state, strategy_cycle_or_trigger_check_ts, end_block)
+        if state.sync.reorgs_detected > reorgs:  # blocks we booked trades from may be gone
+            updates += recheck_after_reorg(state, self.execution_model, strategy_cycle_or_trigger_check_ts,
+                                           max(1, synced - REORG_WINDOW))
         debug_details["balance_updates"] = [u.balance_update_id for u in updates]
 
     def setup_routing(self, universe: Universe) -> tuple[RoutingState, PricingModel, ValuationModel]:

@@ -91,7 +91,9 @@ class Pool:
 
     @property
     def base_is_token0(self) -> bool:
-        return self.base.address.lower() < self.quote.address.lower()
+        # A pair orders its tokens by address as numbers: compare the raw bytes (a
+        # bytes.lower() would shift bytes 0x41-0x5a and misorder some pairs).
+        return self.base.address < self.quote.address
 
 
 @dataclass(frozen=True)

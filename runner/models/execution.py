@@ -33,6 +33,8 @@ STRATEGY_VAULT = "StrategyVault4626"  # swapV2/swapV3 are ManagedVaultBase's, sh
 class MixedRoute(ValueError):
     """A route whose pools are on different exchanges: one vault swap goes through one router."""
 DEADLINE = timedelta(hours=1)
+STALE_RECEIPT_REREADS = 2
+"""Receipt reads confirm repeats for transactions in a block the runner itself sealed."""
 
 
 @dataclass(frozen=True)
@@ -164,9 +166,24 @@ class ExecutionModel:
 
     # -- 3. confirm ----------------------------------------------------------
     def confirm_all(self, trades: list[TradeExecution]) -> list[Receipt | None]:
-        """Receipts for a batch of broadcast trades, in one round trip."""
+        """Receipts for a batch of broadcast trades, in one round trip.
+
+        Under automine the runner seals their block itself (wait_many), so the node has
+        told it that block exists: a "no receipt" then is an answer from before it (a
+        load-balanced replica a block behind), not "still pending". Such a read is not
+        trusted: the missing receipts are read again, up to STALE_RECEIPT_REREADS times,
+        before a trade is left broadcasted for the next cycle to resolve."""
         hashes = [bytes.fromhex(t.blockchain_transactions[-1].tx_hash[2:]) for t in trades]
-        return self.chain.wait_many(hashes)
+        sealed = self.chain.automine and self.chain.open_block_ts is not None
+        receipts = self.chain.wait_many(hashes)
+        for _ in range(STALE_RECEIPT_REREADS if sealed else 0):
+            missing = [i for i, r in enumerate(receipts) if r is None]
+            if not missing:
+                break
+            again = self.chain.backend.get_receipts([hashes[i] for i in missing])
+            for i, receipt in zip(missing, again, strict=True):
+                receipts[i] = receipt
+        return receipts
 
     def lookup(self, trade: TradeExecution) -> Receipt | None:
         """The receipt, if the chain has one, without mining anything (repair)."""

@@ -99,10 +99,11 @@ class PricingModel:
 
     @staticmethod
     def _after_fees(units: int, token: Token) -> int:
-        """What arrives of `units` of a fee-on-transfer token."""
+        """What arrives of `units` of a fee-on-transfer token: the token takes its fee
+        rounded down (`amount * bps / 10000`) from what is sent, so the rest rounds up."""
         if not token.transfer_fee:
             return units
-        return int((Decimal(units) * (1 - token.transfer_fee)).to_integral_value(ROUND_DOWN))
+        return units - int((Decimal(units) * token.transfer_fee).to_integral_value(ROUND_DOWN))
 
     def _outputs(self, items: list[tuple[tuple[Token, ...], int]]) -> list[int]:
         """Units delivered at the end of each path for its input.

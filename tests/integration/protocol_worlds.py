@@ -156,11 +156,14 @@ def custom_error(signature: str, *values: Any) -> str:
 
 def chain_truth_nav(b: Bench, holder: bytes) -> int:
     """The NAV of `holder`'s holdings from the DEXes' own liquidation quotes: USDC, plus
-    WETH and FOT sold on Router02, plus WBTC sold on v3 (quoted by QuoterV2)."""
+    WETH and FOT sold on Router02 (FOT quoted on what reaches the pair: the token burns its
+    transfer fee on the way in, which getAmountsOut does not know), plus WBTC sold on v3
+    (quoted by QuoterV2)."""
     assert b.world.v2 is not None
     nav = b.balance("USDC", holder)
     for symbol in ("WETH", "FOT"):
         units = b.balance(symbol, holder)
+        units -= units * int(b.read(b.token(symbol).address, "TestToken", "transferFeeBps")) // 10_000
         if units:
             path = [b.token(symbol).address, b.token("USDC").address]
             nav += int(b.read(b.world.v2.router, "uniswap/UniswapV2Router02", "getAmountsOut", units, path)[-1])

@@ -170,6 +170,21 @@ class TestTrading:
         _, _, sold, _got = bench.swapped(sell, "erc4626")
         assert sold == amount_out and bench.balance("FOT", v.address) == 0
 
+    def test_the_vault_values_a_fee_on_transfer_holding_at_what_selling_it_delivers(self, bench: Bench) -> None:
+        """FOT burns 1% of every transfer: Router02.getAmountsOut, which ignores it, overstates
+        what a sale fetches; the vault's liquidation value is the sale's real proceeds."""
+        v = bench.vault("erc4626")
+        deposit(bench, bench.alice, 50_000 * USDC)
+        assert bench.world.v2 is not None
+        router, fot, usdc = bench.world.v2.router, bench.token("FOT").address, bench.token("USDC").address
+        held = bench.swapped(bench.swap_v2("erc4626", router, 10_000 * USDC, 1, ["USDC", "FOT"]), "erc4626")[3]
+        value = bench.read(v.address, V4626, "liquidationValue", fot, held)
+        quoted = int(bench.read(router, "uniswap/UniswapV2Router02", "getAmountsOut", held, [fot, usdc])[-1])
+        sell = bench.swap_v2("erc4626", router, held, 1, ["FOT", "USDC"])
+        assert sell.success
+        proceeds = bench.swapped(sell, "erc4626")[3]  # what reached the vault, from its balance delta
+        assert value == proceeds < quoted
+
     def test_v3_and_fixture_router_swaps(self, bench: Bench) -> None:
         v = bench.vault("erc4626")
         deposit(bench, bench.alice, 50_000 * USDC)

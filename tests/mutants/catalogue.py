@@ -117,6 +117,14 @@ CATALOGUE: tuple[Mutant, ...] = (
         (REORG,),
     ),
     Mutant(
+        "repair-keeps-reorged-trades", "repair",
+        "after a reorg the trades settled from the replaced blocks are never checked: the books keep swaps the chain lost",
+        "runner/repair.py",
+        "        if qty_fix == 0 and cash_fix == 0:\n",
+        "        if True:\n",
+        (REORG,),
+    ),
+    Mutant(
         "valuation-buy-side", "valuation",
         "positions are valued at the price it would cost to buy them (the ask), not what they would sell for",
         "runner/models/valuation.py",
