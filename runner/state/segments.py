@@ -262,8 +262,11 @@ class SegmentedStateStore(StateStore):
         try:
             state.stats, state.accounting_checks, p.balance_updates, p.closed_positions = [], [], {}, {}
             for pos in p.open_positions.values():
-                # the set test first: most trades are settled, and skipping them skips the property
-                pos.trades = {tid: t for tid, t in pos.trades.items() if tid not in settled and t.is_unfinished}
+                # most trades are settled: a set difference (in C) leaves the few to test, and
+                # the filter (in C too) puts those in the dict's own order
+                all_trades = pos.trades
+                live = {tid for tid in all_trades.keys() - settled if all_trades[tid].is_unfinished}
+                pos.trades = {tid: all_trades[tid] for tid in filter(live.__contains__, all_trades)} if live else {}
             return _enc.encode(state)
         finally:
             state.stats, state.accounting_checks, p.balance_updates, p.closed_positions = stash
