@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import errno as _errno
+import functools
 import os
 import re
 import stat
@@ -191,7 +192,13 @@ def fsync_dir(path: Path) -> None:
 
 
 def temp_path(path: Path) -> Path:
-    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    return _temp_path(path, os.getpid())
+
+
+@functools.lru_cache(maxsize=64)
+def _temp_path(path: Path, pid: int) -> Path:
+    """Per target and process (a forked child has its own): a save names it every time."""
+    return path.with_name(f".{path.name}.tmp-{pid}")
 
 
 def write_temp(path: Path, data: bytes, *, sync: bool = True, what: str = "cannot write") -> Path:

@@ -148,10 +148,14 @@ class SegmentedStateStore(StateStore):
         self.dir = self.path.with_name(self.path.name + ".d")
         self._saved = _Saved()
         self.bytes_written = 0
+        self._paths: dict[tuple[str, int | None], Path] = {}
 
     def segment_path(self, name: str, generation: int | None = None) -> Path:
         gen = self._saved.generation if generation is None else generation
-        return self.dir / f"{name}.{gen}.jsonl"
+        path = self._paths.get((name, gen))
+        if path is None:  # a save names five of them: built once each
+            path = self._paths[(name, gen)] = self.dir / f"{name}.{gen}.jsonl"
+        return path
 
     # -- writing -----------------------------------------------------------------
     def _new_items(self, state: State) -> dict[str, list[bytes]]:
