@@ -177,7 +177,7 @@ def _exchange(src: Path, dst: Path) -> bool:
         return False
     if _renameat2(_AT_FDCWD, os.fsencode(src), _AT_FDCWD, os.fsencode(dst), _RENAME_EXCHANGE) != 0:
         return False  # nothing happened: the plain rename says what is wrong, if anything
-    with contextlib.suppress(OSError):
+    with contextlib.suppress(OSError):  # after the commit: no kill point (a kill leaves a temp file)
         os.unlink(src)
     return True
 
