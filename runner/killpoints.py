@@ -52,9 +52,22 @@ class KillSwitch:
         self.die = die
         self.points = 0  # kill points passed since the process started
         self.step_armed: Step | None = None
-        self.at_point: int | None = None  # die when `points` reaches this
+        self._at_point: int | None = None  # die when `points` reaches this
+        self._proxies: list[_KillPointBackend] = []
         self.cycle: int | None = None
         self.active = True  # counting; a host that shares its chain client counts only while the runner works
+
+    @property
+    def at_point(self) -> int | None:
+        return self._at_point
+
+    @at_point.setter
+    def at_point(self, value: int | None) -> None:
+        # No point armed: the request proxies step aside (a request is then no kill point
+        # and not counted; `points` only ever matters relative to an arming).
+        self._at_point = value
+        for proxy in self._proxies:
+            proxy._bypass(value is None)
 
     def arm(self, *, step: Step | str | None = None, after: int | None = None) -> None:
         """Die at the end of `step`, or at the `after`-th kill point from now (1 = the next)."""
@@ -88,7 +101,10 @@ class KillSwitch:
 
     def around(self, backend: Backend) -> Backend:
         """`backend` with a kill point before and after every node request."""
-        return _KillPointBackend(backend, self)
+        proxy = _KillPointBackend(backend, self)
+        self._proxies.append(proxy)
+        proxy._bypass(self.at_point is None)
+        return proxy
 
 
 _SEGMENT = re.compile(r"^(?P<kind>[a-z_]+)\.\d+\.jsonl$")

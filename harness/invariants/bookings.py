@@ -50,7 +50,7 @@ def booked_once(m: Moment) -> list[Violation]:
     out: list[Violation] = []
     state, u = m.state, m.universe
     keys = state.portfolio.seen_event_keys
-    twice = sorted(k for k, n in Counter(keys).items() if n > 1)
+    twice = [] if len(set(keys)) == len(keys) else sorted(k for k, n in Counter(keys).items() if n > 1)
     if twice:
         out.append(m.violation("booked-once", "each event booked once", f"booked twice: {twice[:3]}",
                                f"{len(twice)} chain event(s) booked more than once"))
@@ -110,9 +110,12 @@ def booked_once(m: Moment) -> list[Violation]:
                                        f"the vault's {kind} {key} was never booked"))
         m.memory["block"] = end
         m.memory["hash"] = synced
-    hashes = Counter(t.blockchain_transactions[-1].tx_hash for t in state.portfolio.all_trades()
-                     if t.status in (TradeStatus.success, TradeStatus.failed) and t.blockchain_transactions)
-    shared = sorted(h for h, n in hashes.items() if n > 1)
+    # every settled trade's hash, each check (a bug may rewrite an old trade): one pass
+    # per position, and the counting only when a hash repeats
+    settled = (TradeStatus.success, TradeStatus.failed)
+    hashes = [t.blockchain_transactions[-1].tx_hash for pos in state.portfolio.all_positions()
+              for t in pos.trades.values() if t.status in settled and t.blockchain_transactions]
+    shared = [] if len(set(hashes)) == len(hashes) else sorted(h for h, n in Counter(hashes).items() if n > 1)
     if shared:
         out.append(m.violation("booked-once", "one trade per transaction", f"{len(shared)} shared",
                                f"transaction(s) {shared[:2]} settle more than one trade"))

@@ -15,6 +15,7 @@ import msgspec
 from harness.invariants.core import Moment, NavPoint, Point, Violation, invariant
 from runner.accounting import SHARES
 from runner.state import CycleKind, State, Verdict, decode_state, encode_state, open_store
+from runner.state.trade import UNFINISHED
 
 
 def flagged(state: State, moment: Moment) -> dict[str, Decimal]:
@@ -195,7 +196,7 @@ def _encode_live(state: State) -> bytes:
     try:
         state.stats, state.accounting_checks, p.balance_updates, p.closed_positions = [], [], {}, {}
         for pos in p.open_positions.values():
-            pos.trades = {tid: t for tid, t in pos.trades.items() if t.is_unfinished}
+            pos.trades = {tid: t for tid, t in pos.trades.items() if t.status in UNFINISHED}  # = is_unfinished
         return encode_state(state)
     finally:
         state.stats, state.accounting_checks, p.balance_updates, p.closed_positions = stash

@@ -36,8 +36,13 @@ def costs_as_charged(m: Moment) -> list[Violation]:
     route's pools charge (their fee settings read from chain) and the slippage those
     amounts give against the planned price."""
     done: set[int] = m.memory.setdefault("done", set())
-    fresh = sorted((t for t in m.state.portfolio.all_trades()
-                    if t.trade_id not in done and not t.is_repair and t.status in (TradeStatus.success, TradeStatus.failed)
+    settled = (TradeStatus.success, TradeStatus.failed)
+    # the ids not checked yet by a set difference per position (in C; a trade is filed
+    # under its own id, which a load verifies), not a walk of every trade ever made
+    unchecked = (t for pos in m.state.portfolio.all_positions()
+                 for t in map(pos.trades.__getitem__, pos.trades.keys() - done))
+    fresh = sorted((t for t in unchecked
+                    if t.trade_id not in done and not t.is_repair and t.status in settled
                     and _hash(t) is not None), key=lambda t: t.trade_id)
     if not fresh:
         return []

@@ -18,6 +18,13 @@ from runner.chain.methods import NodeMethod
 T = TypeVar("T")
 
 
+NODE_REQUESTS = ("block_number", "block_timestamp", "block_hash", "call", "call_many", "get_code",
+                 "send_raw_transaction", "mine", "get_receipt", "get_receipts", "get_logs", "get_nonce",
+                 "get_eth_balance", "pending_transactions", "pending_among", "drop_transaction", "snapshot",
+                 "revert")
+"""The methods that go through `_request` (what `_bypass` hands out directly)."""
+
+
 class BackendProxy:
     """Forwards every `Backend` method to `inner`; override `_request` to intercept."""
 
@@ -27,6 +34,19 @@ class BackendProxy:
     def _request(self, method: NodeMethod, thunk: Callable[[], T]) -> T:
         """Carry out one node request; the default just does it."""
         return thunk()
+
+    def _bypass(self, on: bool) -> None:
+        """While a subclass has nothing to do around requests (nothing armed), it hands
+        out the inner backend's node-request methods themselves (instance attributes
+        shadow the class's): a request then costs no wrapper, lambda or `_request` call.
+        `_bypass(False)` before anything is armed puts the wrappers back. The inner
+        methods are taken as they are at that moment, so only a proxy's own state may
+        switch it, never an inner one's."""
+        for name in NODE_REQUESTS:
+            if on:
+                setattr(self, name, getattr(self.inner, name))
+            else:
+                self.__dict__.pop(name, None)
 
     @property
     def name(self) -> str:
@@ -120,4 +140,4 @@ class BackendProxy:
         self.inner.close()
 
 
-__all__ = ["BackendProxy"]
+__all__ = ["NODE_REQUESTS", "BackendProxy"]

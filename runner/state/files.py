@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import contextlib
 import errno as _errno
+import functools
 import os
 import re
 import stat
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -126,9 +128,58 @@ def truncate(fd: int, length: int, path: Path | str) -> None:
     os.ftruncate(fd, length)
 
 
-def replace(src: Path, dst: Path) -> None:
+def replace(src: Path, dst: Path, *, flush: bool = True) -> None:
+    """Rename `src` over `dst` atomically. `flush=False` (a store that does not fsync):
+    swap the two files (`renameat2(RENAME_EXCHANGE)`, Linux) and unlink the old one,
+    where the platform can. A rename over an existing file makes ext4 (`auto_da_alloc`)
+    write the new file's data out first, a heuristic for programs that do not fsync:
+    ~0.2-0.8 ms a save, most of a save's cost. The swap is as atomic (any reader or a
+    process killed at any instant sees the old file or the new one), so kill safety is
+    the same; only that heuristic's help on power loss is given up, which a store
+    without fsync never claimed. Anything but a regular file at `dst`, or a swap the
+    platform or filesystem refuses, takes the plain rename (with its own errors)."""
     _hook("rename", dst)
+    if not flush and _exchange(src, dst):
+        return
     os.replace(src, dst)
+
+
+_RENAME_EXCHANGE = 2  # linux/fs.h
+_AT_FDCWD = -100
+
+
+def _load_renameat2() -> Callable[[int, bytes, int, bytes, int], int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        import ctypes
+
+        fn = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):  # no glibc 2.28+
+        return None
+    fn.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    fn.restype = ctypes.c_int
+    return fn  # type: ignore[no-any-return]
+
+
+_renameat2 = _load_renameat2()
+
+
+def _exchange(src: Path, dst: Path) -> bool:
+    """Swap `src` and an existing regular file `dst`, then unlink the old one (now at
+    `src`; if that fails it is a stale temp file, which the lock holder removes)."""
+    if _renameat2 is None:
+        return False
+    try:
+        if not stat.S_ISREG(os.lstat(dst).st_mode):
+            return False
+    except OSError:
+        return False
+    if _renameat2(_AT_FDCWD, os.fsencode(src), _AT_FDCWD, os.fsencode(dst), _RENAME_EXCHANGE) != 0:
+        return False  # nothing happened: the plain rename says what is wrong, if anything
+    with contextlib.suppress(OSError):  # after the commit: no kill point (a kill leaves a temp file)
+        os.unlink(src)
+    return True
 
 
 def fsync_dir(path: Path) -> None:
@@ -141,7 +192,13 @@ def fsync_dir(path: Path) -> None:
 
 
 def temp_path(path: Path) -> Path:
-    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    return _temp_path(path, os.getpid())
+
+
+@functools.lru_cache(maxsize=64)
+def _temp_path(path: Path, pid: int) -> Path:
+    """Per target and process (a forked child has its own): a save names it every time."""
+    return path.with_name(f".{path.name}.tmp-{pid}")
 
 
 def write_temp(path: Path, data: bytes, *, sync: bool = True, what: str = "cannot write") -> Path:
@@ -167,7 +224,7 @@ def write_temp(path: Path, data: bytes, *, sync: bool = True, what: str = "canno
 def commit_temp(tmp: Path, path: Path, *, sync: bool = True, what: str = "cannot write") -> None:
     """Rename a temp file of `write_temp` over `path` (and fsync the directory)."""
     try:
-        replace(tmp, path)
+        replace(tmp, path, flush=sync)
         if sync:
             fsync_dir(path.parent)
     except OSError as exc:

@@ -162,7 +162,30 @@ def non_finite(obj: Any, path: str = "") -> Iterator[tuple[str, Decimal]]:
                 yield from non_finite(item, f"{here}[{key}]")
 
 
+def _finite(obj: Any) -> bool:
+    """No value `non_finite` would yield: the same walk without its generators and field
+    paths (a load checks every record; the paths are built only when one fails)."""
+    for name, kind in _plan(type(obj)):
+        value = getattr(obj, name)
+        if value is None:
+            continue
+        if kind == "decimal":
+            if not _in_range(value):
+                return False
+        elif kind == "object":
+            if not _finite(value):
+                return False
+        elif kind == "list":
+            if not all(map(_finite, value)):
+                return False
+        elif not all(map(_finite, value.values())):
+            return False
+    return True
+
+
 def check_finite(obj: Any, where: str, source: str) -> None:
+    if _finite(obj):
+        return
     for field_path, value in non_finite(obj):
         shown = str(value) if len(str(value)) <= 40 else f"{str(value)[:20]}...({len(str(value))} characters)"
         raise StateInvariantError(f"{where}: {field_path} is {shown}, not a number an amount can be; "

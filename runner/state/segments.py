@@ -148,10 +148,14 @@ class SegmentedStateStore(StateStore):
         self.dir = self.path.with_name(self.path.name + ".d")
         self._saved = _Saved()
         self.bytes_written = 0
+        self._paths: dict[tuple[str, int | None], Path] = {}
 
     def segment_path(self, name: str, generation: int | None = None) -> Path:
         gen = self._saved.generation if generation is None else generation
-        return self.dir / f"{name}.{gen}.jsonl"
+        path = self._paths.get((name, gen))
+        if path is None:  # a save names five of them: built once each
+            path = self._paths[(name, gen)] = self.dir / f"{name}.{gen}.jsonl"
+        return path
 
     # -- writing -----------------------------------------------------------------
     def _new_items(self, state: State) -> dict[str, list[bytes]]:
@@ -262,8 +266,11 @@ class SegmentedStateStore(StateStore):
         try:
             state.stats, state.accounting_checks, p.balance_updates, p.closed_positions = [], [], {}, {}
             for pos in p.open_positions.values():
-                # the set test first: most trades are settled, and skipping them skips the property
-                pos.trades = {tid: t for tid, t in pos.trades.items() if tid not in settled and t.is_unfinished}
+                # most trades are settled: a set difference (in C) leaves the few to test, and
+                # the filter (in C too) puts those in the dict's own order
+                all_trades = pos.trades
+                live = {tid for tid in all_trades.keys() - settled if all_trades[tid].is_unfinished}
+                pos.trades = {tid: all_trades[tid] for tid in filter(live.__contains__, all_trades)} if live else {}
             return _enc.encode(state)
         finally:
             state.stats, state.accounting_checks, p.balance_updates, p.closed_positions = stash
