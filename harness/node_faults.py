@@ -34,14 +34,17 @@ class FaultInjectingBackend(BackendProxy):
         # whether the runner is the one asking: the harness shares this chain client
         # (world reads, the truth oracle), and its reads must not use up the runner's faults
         self.runner_working: Callable[[], bool] = lambda: True
+        self._bypass(True)  # nothing armed: requests go straight to the node
 
     def arm(self, mode: NodeFaultMode, calls: int, method: NodeMethod | None = None) -> None:
         self.mode = NodeFaultMode(mode)
         self.remaining = calls
         self.method = NodeMethod(method) if method is not None else None
+        self._bypass(self.remaining <= 0)
 
     def disarm(self) -> int:
         left, self.remaining = self.remaining, 0
+        self._bypass(True)
         return left
 
     def _request(self, method: NodeMethod, thunk: Callable[[], T]) -> T:
@@ -49,6 +52,8 @@ class FaultInjectingBackend(BackendProxy):
                 or not self.runner_working()):
             return thunk()
         self.remaining -= 1
+        if self.remaining <= 0:
+            self._bypass(True)  # the last armed fault: later requests skip this proxy again
         self.injected.append(f"{method}: {self.mode}")
         logger.warning("injected node fault: %s %s (%d more armed)", method, self.mode, self.remaining)
         if self.mode == NodeFaultMode.timeout:
