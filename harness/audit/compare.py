@@ -32,6 +32,7 @@ from harness.audit.chain import ChainBooks, ChainEntry
 from harness.audit.model import AuditRow, ChainAudit, Status
 from runner.accounting import SHARES
 from runner.chain.backend import Backend, Receipt
+from runner.repair import REORG_KEY
 from runner.state import BalanceUpdate, BalanceUpdateCause, State, TradeExecution, TradeStatus
 from runner.universe import Universe
 
@@ -326,6 +327,7 @@ class _Comparison:
                 by_check[int(parts[1])].append(bu)
             else:
                 orphans.append(bu)
+        orphans = [bu for bu in orphans if not self._reorg_reversal(bu)]
         checks = sorted(self.state.accounting_checks, key=lambda c: c.check_id)
         known = {c.check_id for c in checks}
         orphans += [bu for cid, bus in by_check.items() if cid not in known for bu in bus]
@@ -362,6 +364,36 @@ class _Comparison:
                           {bu.asset: amount or D0}, balance_update_id=bu.balance_update_id, group=bu.event_key,
                           zero_asset=bu.asset)
             self.pair(None, led, "correction", f"a correction no accounting check of the ledger asked for ({bu.event_key})")
+
+    def _reorg_reversal(self, bu: BalanceUpdate) -> bool:
+        """A reversal the runner booked after a reorg (`reorg:<tx>:<asset>`) pairs with the
+        trade of that transaction: it matches when it books exactly the difference between
+        what the chain now holds of that trade's swap and what the ledger settled (the trade
+        row, ledger-only or differing, is then explained by it). Anything else stays an
+        unasked-for correction. Returns whether it was paired."""
+        if not bu.event_key.startswith(REORG_KEY) or bu.tx_hash is None:
+            return False
+        pool = [d for d in self.drafts if d.kind == "trade" and d.ledger is not None and not d.resolved
+                and d.ledger.tx_hash == bu.tx_hash and d.asset == bu.asset and _diff(d) != 0]
+        if not pool:
+            return False
+        owed = sum((_diff(d) for d in pool), D0)
+        if owed != bu.quantity:
+            return False
+        trades = ", ".join(d.ledger.ref for d in pool if d.ledger is not None)
+        led = _Ledger(f"balance update #{bu.balance_update_id}", "correction", bu.block_number, {bu.asset: bu.quantity},
+                      balance_update_id=bu.balance_update_id, group=bu.event_key, zero_asset=bu.asset, tx_hash=bu.tx_hash)
+        before = len(self.drafts)
+        self.pair(None, led, "correction", f"reverses {trades} after a reorg: the chain no longer holds what the "
+                                           f"ledger settled of its swap ({_s(owed)} {bu.asset})")
+        for d in self.drafts[before:]:
+            d.resolved, d.owed, d.resolves = True, owed, list(pool)
+        for p in pool:
+            p.resolved = True
+            p.corrected_by = bu.balance_update_id
+            p.explained_by = p.explained_by or f"reversed by balance update #{bu.balance_update_id} after a reorg"
+            p.extra.append(f"reversed by balance update #{bu.balance_update_id}")
+        return True
 
     def _unresolved(self, block: int, when: datetime) -> dict[str, list[_Draft]]:
         """Rows not yet paired that a check at `block` (at time `when`) can see: chain

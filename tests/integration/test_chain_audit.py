@@ -272,6 +272,14 @@ def test_every_line_of_a_node_only_scenario_is_classified(name: str, chain_pool:
     if "reorg" in name:
         gone = [r for r in run.audit.rows if r.status == Status.ledger_only]
         assert gone and all(r.kind == "trade" and "not on the chain" in r.note for r in gone)
+        assert all(r.explained_by and "after a reorg" in r.explained_by for r in gone)
+        # planted: a reversal that books more than the vanished swap moved explains nothing
+        planted = copy.deepcopy(run.result.state)
+        reversal = next(b for b in planted.portfolio.balance_updates.values() if b.event_key.startswith("reorg:"))
+        reversal.quantity *= 2
+        unexplained = [r for r in run.again(planted).rows if r.flagged and not r.explained_by]
+        assert any(r.balance_update_id == reversal.balance_update_id for r in unexplained)
+        assert any(r.kind == "trade" and r.asset == reversal.asset for r in unexplained)
     if "fork" in name:
         assert [r.kind for r in run.audit.rows if r.flagged] == ["opening"] * 3
 
