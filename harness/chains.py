@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -24,6 +25,7 @@ from harness.scenario.model import Scenario
 from harness.world import PoolDecl, TokenDecl, World, deploy_world
 
 if TYPE_CHECKING:  # py-evm costs half a second to import: only the embedded chain needs it
+    from harness.runner_forkserver import ForkServer
     from runner.chain.ethtester import EthTesterBackend
     from runner.chain.revm import RevmBackend
 from runner.chain.anvil import AnvilBackend
@@ -112,6 +114,8 @@ class ChainPool:
     _revm: RevmBackend | None = None
     _worlds: dict[tuple[str, str], _Cached] = field(default_factory=dict)
     deploys: int = 0
+    fork_runners: bool = False  # runner processes forked from a pre-imported server (harness/runner_forkserver.py)
+    _forks: ForkServer | None = None
     _anvil_stale: bool = False
     _revm_stale: bool = False
     _deployed_here: bool = False  # with anvil_url: this pool has checked the node and deployed on it
@@ -259,7 +263,27 @@ class ChainPool:
             return
         raise Unsupported(backend_name, "restart a node this pool did not start")
 
+    def fork_server_for(self) -> Callable[[Mapping[str, str], str], ForkServer] | None:
+        """How runner processes start: None, a fresh exec each (the default); with
+        `fork_runners`, forked from this pool's server, started again when the
+        environment or working directory a child would get is not the server's."""
+        if not self.fork_runners:
+            return None
+        return self._fork_server
+
+    def _fork_server(self, env: Mapping[str, str], cwd: str) -> ForkServer:
+        from harness.runner_forkserver import ForkServer
+
+        if self._forks is None or not self._forks.matches(env, cwd):
+            if self._forks is not None:
+                self._forks.close()
+            self._forks = ForkServer(env, cwd)
+        return self._forks
+
     def close(self) -> None:
+        if self._forks is not None:
+            self._forks.close()
+            self._forks = None
         if self._anvil is not None:
             self._anvil.close()
         if self._anvil_node is not None:
