@@ -70,16 +70,24 @@ def _warm() -> None:
     """What every runner process does first, done once before any fork: freezegun's first
     start reads every attribute of every loaded module (importing what modules load
     lazily, filling its per-module cache), the keccak backend is chosen (a ctypes library
-    search that runs a subprocess), http.client's host encoding is imported. A fresh
-    process pays for each again; a forked one starts with them done."""
+    search that runs a subprocess), http.client's host encoding is imported, and the
+    contract artifacts are parsed (`artifact` is a cache of the files as they are now: a
+    campaign does not rebuild its contracts while it runs). A fresh process pays for each
+    again; a forked one starts with them done."""
     import encodings.idna  # noqa: F401 - http.client encodes the host with it
 
     from eth_hash.auto import keccak
     from freezegun import freeze_time
 
+    from runner.chain.abi import ArtifactError, artifact, artifacts_dir
+
     keccak(b"")
     with freeze_time("2020-01-01"):
         pass
+    root = Path(str(artifacts_dir()))
+    for path in sorted(root.rglob("*.json")):
+        with contextlib.suppress(ArtifactError, KeyError, ValueError):
+            artifact(path.relative_to(root).with_suffix("").as_posix())
 
 
 def _die_with_parent() -> None:
