@@ -12,6 +12,8 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -24,6 +26,7 @@ from harness.scenario.model import Scenario
 from harness.world import PoolDecl, TokenDecl, World, deploy_world
 
 if TYPE_CHECKING:  # py-evm costs half a second to import: only the embedded chain needs it
+    from harness.runner_forkserver import ForkServer
     from runner.chain.ethtester import EthTesterBackend
     from runner.chain.revm import RevmBackend
 from runner.chain.anvil import AnvilBackend
@@ -94,6 +97,28 @@ def deploy_spec(chain: ChainClient, accounts: Accounts, spec: WorldSpec) -> Worl
     return deploy_world(chain, accounts, spec.reserve, list(spec.tokens), list(spec.pools))
 
 
+CPU_SPENT: dict[str, float] = {"anvil": 0.0, "runners": 0.0}  # float-ok: CPU seconds, reported only
+"""CPU seconds of the anvil nodes and runner fork servers (their forked runners included)
+this process's pools have stopped: what `bench.fuzz` reports as a run's CPU beside the
+harness's own. Read from /proc as each stops (Linux; nothing is added elsewhere)."""
+
+
+def process_cpu(pid: int, *, children: bool = False) -> float:  # float-ok: CPU seconds
+    """A live process's user + system CPU seconds (with its reaped children's), or 0."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+            fields = handle.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return 0.0
+    ticks = int(fields[11]) + int(fields[12]) + ((int(fields[13]) + int(fields[14])) if children else 0)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _stop_node(node: AnvilNode) -> None:
+    CPU_SPENT["anvil"] += process_cpu(node.proc.pid)
+    node.stop()
+
+
 @dataclass
 class _Cached:
     snapshot: object
@@ -112,6 +137,8 @@ class ChainPool:
     _revm: RevmBackend | None = None
     _worlds: dict[tuple[str, str], _Cached] = field(default_factory=dict)
     deploys: int = 0
+    fork_runners: bool = False  # runner processes forked from a pre-imported server (harness/runner_forkserver.py)
+    _forks: ForkServer | None = None
     _anvil_stale: bool = False
     _revm_stale: bool = False
     _deployed_here: bool = False  # with anvil_url: this pool has checked the node and deployed on it
@@ -141,7 +168,7 @@ class ChainPool:
             if (self._anvil is None or self._anvil_node is None or not self._anvil_node.running
                     or self._anvil_stale):
                 if self._anvil_node is not None:
-                    self._anvil_node.stop()
+                    _stop_node(self._anvil_node)
                 self._anvil_stale = False
                 self._anvil_node = AnvilNode(genesis_timestamp=GENESIS, extra_args=self.anvil_args)
                 self._anvil = AnvilBackend(self._anvil_node.url)
@@ -245,7 +272,7 @@ class ChainPool:
         if backend_name == "anvil" and self._anvil is not None and self._anvil_node is not None:
             dump = self._anvil.dump_state()
             self._anvil.close()
-            self._anvil_node.stop()
+            _stop_node(self._anvil_node)
             self._anvil_node = AnvilNode(genesis_timestamp=GENESIS, extra_args=self.anvil_args)
             self._anvil.reconnect(self._anvil_node.url)
             self._anvil.load_state(dump)
@@ -259,11 +286,36 @@ class ChainPool:
             return
         raise Unsupported(backend_name, "restart a node this pool did not start")
 
+    def fork_server_for(self) -> Callable[[Mapping[str, str], str], ForkServer] | None:
+        """How runner processes start: None, a fresh exec each (the default); with
+        `fork_runners`, forked from this pool's server, started again when the
+        environment or working directory a child would get is not the server's."""
+        if not self.fork_runners:
+            return None
+        return self._fork_server
+
+    def _fork_server(self, env: Mapping[str, str], cwd: str) -> ForkServer:
+        from harness.runner_forkserver import ForkServer
+
+        if self._forks is None or not self._forks.matches(env, cwd):
+            if self._forks is not None:
+                self._close_forks()
+            self._forks = ForkServer(env, cwd)
+        return self._forks
+
+    def _close_forks(self) -> None:
+        assert self._forks is not None
+        CPU_SPENT["runners"] += process_cpu(self._forks.proc.pid, children=True)
+        self._forks.close()
+        self._forks = None
+
     def close(self) -> None:
+        if self._forks is not None:
+            self._close_forks()
         if self._anvil is not None:
             self._anvil.close()
         if self._anvil_node is not None:
-            self._anvil_node.stop()
+            _stop_node(self._anvil_node)
         if self._revm is not None:
             self._revm.close()
         self._anvil = None

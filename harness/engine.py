@@ -181,7 +181,7 @@ class ScenarioRun:
         if self.host_kind == HostKind.process:
             proxy = self._proxy = WireProxy(self._node_url, hold=30.0, slow=0.05).start()
             self._cleanups.append(proxy.stop)
-            host = ProcessHost(s, world, self.state_path, proxy)
+            host = ProcessHost(s, world, self.state_path, proxy, forks=self.pool.fork_server_for())
             self._cleanups.insert(0, host.close)
             return host, WireFaults(proxy)
         faults = FaultInjectingBackend(world.chain.backend)

@@ -21,6 +21,7 @@ import select
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
@@ -37,6 +38,7 @@ from harness.host import (
     new_state,
     runner_account,
 )
+from harness.runner_forkserver import ForkedProcess, ForkServer, child_env
 from harness.scenario.model import Scenario
 from harness.vocabulary import NodeFaultMode
 from harness.wire import WireFault, WireProxy
@@ -52,6 +54,10 @@ from runner.steps import Step
 REPLY_DEADLINE = 300.0  # float-ok: seconds; a command that takes longer means the child hangs
 CHILD_RPC_TIMEOUT = 1.0  # float-ok: seconds; a timeout fault costs this much wall time
 WIRE_FAULTS = {NodeFaultMode.error: WireFault.rpc_error, NodeFaultMode.timeout: WireFault.timeout}
+
+
+ForkServerFor = Callable[[Mapping[str, str], str], ForkServer]
+"""The fork server whose children get this environment and working directory."""
 
 
 class RunnerProcessError(HarnessError):
@@ -81,8 +87,10 @@ class WireFaults:
 class ProcessHost:
     """The runner in a child process on a node backend, killed by SIGKILL when it crashes."""
 
-    def __init__(self, scenario: Scenario, world: World, state_path: Path, proxy: WireProxy) -> None:
+    def __init__(self, scenario: Scenario, world: World, state_path: Path, proxy: WireProxy,
+                 forks: ForkServerFor | None = None) -> None:
         self.scenario = scenario
+        self.forks = forks  # None: each runner process a fresh exec
         self.world = world
         self.proxy = proxy
         self.state_path = state_path
@@ -96,7 +104,7 @@ class ProcessHost:
         self._config_path = Path(self._dir.name) / "config.json"
         self._config_path.write_bytes(config_bytes(self._config()))
         self._log_path = Path(self._dir.name) / "runner.log"
-        self._proc: subprocess.Popen[bytes] | None = None
+        self._proc: subprocess.Popen[bytes] | ForkedProcess | None = None
         self._armed_at: str | None = None
         self._spawn()
 
@@ -114,15 +122,16 @@ class ProcessHost:
         )
 
     def _spawn(self) -> None:
-        env = {**os.environ, "PYTHONHASHSEED": os.environ.get("PYTHONHASHSEED", "0")}
-        log = open(self._log_path, "ab")  # noqa: SIM115 - the child owns it from here
-        try:
-            self._proc = subprocess.Popen(
-                [sys.executable, "-m", "runner.service", str(self._config_path)],
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=env,
-            )
-        finally:
-            log.close()
+        env = child_env()
+        args = [sys.executable, "-m", "runner.service", str(self._config_path)]
+        if self.forks is not None:
+            self._proc = self.forks(env, os.getcwd()).spawn(args, self._log_path)
+        else:
+            log = open(self._log_path, "ab")  # noqa: SIM115 - the child owns it from here
+            try:
+                self._proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=env)
+            finally:
+                log.close()
         self.spawned += 1
         ready = self._read_line()
         if ready is None or not json.loads(ready).get("ready"):

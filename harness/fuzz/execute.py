@@ -81,7 +81,7 @@ _COVERAGE: Any = None
 def _pool() -> ChainPool:
     global _POOL
     if _POOL is None:
-        _POOL = ChainPool()
+        _POOL = ChainPool(fork_runners=True)  # a runner process per run and per crash: forked, not exec'd
         atexit.register(_close)
     return _POOL
 

@@ -50,12 +50,14 @@ from harness.scenario.model import (
     PriceShockEvent,
     RebaseEvent,
     TokenSpec,
+    VaultSpec,
     WireFaultEvent,
     WithdrawEvent,
 )
 from harness.scenario.quantities import format_duration
 from harness.vocabulary import BackendName
 from harness.wire.methods import LAGGABLE
+from runner.universe import V2_FEE, V3_FEE_TIERS, Dex, VaultKind
 
 Doc = dict[str, Any]
 Body = Any  # a kind's value: a mapping of its keys, or its shorthand's scalar
@@ -200,6 +202,12 @@ class Weights:
     reserve_decimals: Mapping[int, int] = field(default_factory=lambda: {6: 6, 18: 3, 2: 1})
     token_decimals: Mapping[int, int] = field(default_factory=lambda: {18: 8, 8: 3, 6: 2, 12: 1, 0: 1, 24: 1})
     on_mismatch: Mapping[str, int] = field(default_factory=lambda: {"report": 5, "correct": 3, "abort": 2})
+    # The strategy vault; any but legacy trades on the real DEXes, each route's exchange
+    # drawn from `dex` (a legacy vault trades the fixture AMM only: the model's rule).
+    # erc4626 twice as often: a universe with a rebasing token gets the legacy vault anyway
+    # (HARNESS_LIMITS), and the legacy vault's stale NAV fails fair-shares by design.
+    vault: Mapping[str, int] = field(default_factory=lambda: {"legacy": 1, "erc4626": 2})
+    dex: Mapping[str, int] = field(default_factory=lambda: {"fixture": 1, "uniswap-v2": 2, "uniswap-v3": 3})
     rebasing: int = 20
     transfer_fee: int = 8
     indirect: int = 20  # a token priced and routed through another token, not the reserve
@@ -262,7 +270,12 @@ def weights_from(data: Any, where: str = "weights") -> Weights:
     return Weights(**values)
 
 
-_TABLES = ("events", "strategies", "reserve_decimals", "token_decimals", "on_mismatch")
+_TABLES = ("events", "strategies", "reserve_decimals", "token_decimals", "on_mismatch", "vault", "dex")
+
+
+_CHOICES: dict[str, tuple[type[Any], str]] = {
+    "on_mismatch": (AccountingSpec, "on_mismatch"), "vault": (VaultSpec, "kind"), "dex": (PoolSpec, "dex")}
+"""Weight tables whose keys are a model field's words."""
 
 
 def _count(value: Any) -> bool:
@@ -281,11 +294,12 @@ def _check_table(key: str, table: Mapping[Any, int], where: str) -> None:
         for decimals in table:
             if not (isinstance(decimals, int) and 0 <= decimals <= MAX_DECIMALS):
                 raise WeightsError(f"{where}: {key}: expected decimals 0 to {MAX_DECIMALS}, found {decimals!r}")
-    elif key == "on_mismatch":
-        allowed = field_choices(AccountingSpec, "on_mismatch")
+    elif key in _CHOICES:
+        model, name_in_model = _CHOICES[key]
+        allowed = field_choices(model, name_in_model)
         for name in table:
             if name not in allowed:
-                raise WeightsError(f"{where}: on_mismatch: expected one of {', '.join(allowed)}, found {name!r}")
+                raise WeightsError(f"{where}: {key}: expected one of {', '.join(allowed)}, found {name!r}")
     if not any(table.values()) and key != "events":
         raise WeightsError(f"{where}: {key}: every weight is 0")
 
@@ -359,6 +373,64 @@ def _pool(d: Draw, base: str, quote: str, tokens: Mapping[str, Doc], prices: Map
     depth = min(max(depth, _significant(low * 2, 3)), _significant(high / 2, 3))
     fee = clamp(Decimal(d.choice(("0.05", "0.3", "0.3", "1"))) / 100, fee_bounds, Decimal("0.0001"))
     return {"pair": f"{base}/{quote}", "price": price, "depth": depth, "fee": pct(fee * 100)}
+
+
+# -- the vault and the exchanges ------------------------------------------------------------
+
+V3_REFUSED = ("rebasing", "transfer_fee")
+"""Token features no Uniswap v3 pool may hold (the model's rule: a v3 pool refuses a payment
+short of the amount swapped)."""
+
+
+def _venues(d: Draw, config: FuzzConfig, universe: Doc) -> tuple[str, Doc]:
+    """The vault's kind and, for a vault on the real protocols, each pool's exchange.
+
+    One exchange per route, as the model requires (a real vault trades a route through one
+    router): a pool quoted in the reserve starts a route and draws its exchange, a pool
+    quoted in another token continues that token's route on the same exchange. A route
+    holding a rebasing or fee-on-transfer token is never drawn on Uniswap v3. Uniswap v2
+    pools charge its one fee (0.3%); a v3 pool keeps the drawn fee, which is one of v3's
+    tiers (0.05%, 0.3%, 1%). The extra pool between two tokens (`second_route`) stays only
+    when both tokens' routes are on one exchange. Drawn from a stream of its own: a run
+    that draws the legacy vault is the document it was before vaults were drawn."""
+    kind = d.weighted(dict(config.weights.vault))
+    reserve, tokens = universe["reserve"], universe["tokens"]
+    if kind == VaultKind.legacy or any(t.get("rebasing") for t in tokens.values()):
+        return VaultKind.legacy.value, universe  # HARNESS_LIMITS["rebasing-on-protocols"]
+    root: dict[str, str] = {}  # token -> the first token of its route (the one quoted in the reserve)
+    members: dict[str, list[str]] = {}
+    extra: list[int] = []
+    for index, pool in enumerate(universe["pools"]):
+        base, quote = str(pool["pair"]).split("/")
+        if base in root:  # the second route: both tokens already have theirs
+            extra.append(index)
+            continue
+        root[base] = base if quote == reserve else root[quote]
+        members.setdefault(root[base], []).append(base)
+    dex_of: dict[str, str] = {}
+    for first, route in members.items():
+        weights = dict(config.weights.dex)
+        if any(tokens[t].get(feature) for t in route for feature in V3_REFUSED):
+            weights.pop(Dex.uniswap_v3.value, None)
+        dex_of[first] = d.weighted(weights) if any(weights.values()) else Dex.fixture.value
+    pools: list[Doc] = []
+    for index, pool in enumerate(universe["pools"]):
+        base, quote = str(pool["pair"]).split("/")
+        dex = dex_of[root[base]]
+        if index in extra and (quote == reserve or dex_of[root[quote]] != dex):
+            continue  # it would join two routes on different exchanges
+        pools.append(_on_dex(pool, dex))
+    return kind, {**universe, "pools": pools}
+
+
+def _on_dex(pool: Doc, dex: str) -> Doc:
+    """A pool document on `dex`: its `dex:` key (none for the fixture AMM), its fee the dex's."""
+    if dex == Dex.fixture:
+        return pool
+    fee = pool["fee"]
+    if dex == Dex.uniswap_v2 or Decimal(str(fee).rstrip("%")) / 100 not in V3_FEE_TIERS:
+        fee = pct(V2_FEE * 100)
+    return {"pair": pool["pair"], "dex": dex, **{k: v for k, v in pool.items() if k != "pair"}, "fee": fee}
 
 
 # -- strategies ---------------------------------------------------------------------------
@@ -487,7 +559,7 @@ def _external_transfer(d: Draw, w: WorldView, at: timedelta) -> Body:
     token = d.choice(list(w.tokens))
     value = d.magnitude(Decimal(1), Decimal(5_000))  # in reserve currency
     amount = _amount(value / w.prices[token], int(w.tokens[token]["decimals"]))
-    return {"token": token, "amount": -amount if d.chance(50) else amount}
+    return {"token": token, "amount": amount.copy_negate() if d.chance(50) else amount}  # exact: no rounding to 28 digits
 
 
 @generates("crash", 6)
@@ -594,6 +666,7 @@ def generate_document(seed: int, config: FuzzConfig, *, name: str, description: 
     """The scenario document of one run, drawn from its seed alone."""
     root = Draw(seed)
     universe, prices = _universe(root.fork("universe"), config)
+    vault, universe = _venues(root.fork("vault"), config, universe)
     reserve = str(universe["reserve"])
     assets = [s for s in universe["tokens"] if s != reserve]
     people = root.fork("investors")
@@ -613,6 +686,7 @@ def generate_document(seed: int, config: FuzzConfig, *, name: str, description: 
     timeline = list(_timeline(root.fork("timeline"), view, config))
     doc: Doc = {"name": name, "description": description, "seed": seed % (1 << 63), "clock": clock,
                 "chain": {"backend": config.backend}, "universe": universe,
+                **({"vault": {"kind": vault}} if vault != VaultKind.legacy else {}),
                 "strategy": {"module": module, "parameters": parameters}, "accounting": accounting,
                 "investors": list(investors), "timeline": timeline}
     return doc
@@ -684,6 +758,8 @@ HARNESS_LIMITS = {
     "fault-then-event": "node faults are placed after the other events of their instant: harness "
                         "events (a withdrawal reads the investor's shares) would consume them",
     "rebasing-with-fee": "a rebasing token with a transfer fee: the fixture's rebasing token has no fee",
+    "rebasing-on-protocols": "a rebasing token in a world on the real protocols (a vault other than legacy): "
+                             "deploying it fails, its mint runs out of harness/protocols/tokens.py's MINT_GAS",
 }
 """What the generator never draws, and why: things the harness cannot carry out."""
 

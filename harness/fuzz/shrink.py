@@ -10,8 +10,10 @@ until none makes progress or the attempt budget is spent:
    events after it go.
 2. **drop events**: halves, quarters, ... single events (delta debugging).
 3. **earlier**: each event moved to 0s, else to the tick at or before it.
-4. **universe**: a token (with its pools and the events that name it), a pool not needed
-   for routing, a token's rebasing, transfer fee or unusual decimals, an investor.
+4. **universe**: the vault back to legacy (every pool on the fixture AMM with it), else
+   every pool on the fixture AMM, else each pool's `dex -> fixture`; a token (with its
+   pools and the events that name it), a pool not needed for routing, a token's rebasing,
+   transfer fee or unusual decimals, an investor.
 5. **strategy and policy**: each strategy parameter back to its default, the accounting
    policy and trigger checks back to the defaults.
 6. **values**: amounts, moves and counts rounded down to one significant digit, then halved.
@@ -35,6 +37,7 @@ from harness.fuzz.emit import render
 from harness.fuzz.generate import Doc, carried_out, event_kind
 from harness.scenario import parse_scenario_text
 from harness.scenario.quantities import format_duration, parse_duration
+from runner.universe import Dex
 
 Test = Callable[[str], bool]
 """Scenario text -> whether it fails with the signature being shrunk."""
@@ -163,8 +166,26 @@ class Shrinker:
             index += 1
         return progress
 
-    def _universe(self) -> bool:
+    def _venues(self) -> bool:
+        """The real protocols out where the failure does not need them: the legacy vault
+        (which trades the fixture AMM only), else every pool on the fixture AMM, else
+        one pool at a time (a candidate mixing exchanges on a route does not validate)."""
+        on_dex = [i for i, p in enumerate(self.doc["universe"]["pools"]) if p.get("dex", Dex.fixture) != Dex.fixture]
+        if "vault" in self.doc:
+            candidate = {k: v for k, v in _on_fixture(self.doc, on_dex).items() if k != "vault"}
+            if self._try(candidate, "universe", "vault -> legacy"):
+                return True
+        if len(on_dex) > 1 and self._try(_on_fixture(self.doc, on_dex), "universe", "every pool's dex -> fixture"):
+            return True
         progress = False
+        for index in on_dex:
+            pool = self.doc["universe"]["pools"][index]
+            if self._try(_on_fixture(self.doc, [index]), "universe", f"{pool['pair']}: dex {pool['dex']} -> fixture"):
+                progress = True
+        return progress
+
+    def _universe(self) -> bool:
+        progress = self._venues()
         universe = self.doc["universe"]
         for symbol in [s for s in universe["tokens"] if s != universe["reserve"]]:
             if symbol in self.doc["universe"]["tokens"] and self._try(
@@ -255,6 +276,14 @@ def _with_until(doc: Doc, until: timedelta) -> Doc:
     clock = {**doc["clock"], "until": format_duration(until)}
     timeline = [e for e in doc["timeline"] if _offset(e["at"]) <= until]
     return {**doc, "clock": clock, "timeline": timeline}
+
+
+def _on_fixture(doc: Doc, indices: list[int]) -> Doc:
+    """The document with the pools at `indices` on the fixture AMM (their fees kept)."""
+    out = copy.deepcopy(doc)
+    for index in indices:
+        out["universe"]["pools"][index].pop("dex", None)
+    return out
 
 
 def _mentions(entry: Doc, text: str) -> bool:

@@ -155,3 +155,52 @@ def test_until_and_cycle_shape_the_clock() -> None:
     s = parse_scenario_text(p.text, "<clock>")
     assert s.clock.until == timedelta(days=3) and s.clock.cycle == timedelta(hours=12)
     assert all(e.at <= timedelta(days=3) for e in s.timeline)
+
+
+def test_vaults_and_real_exchanges_are_drawn_within_the_models_rules() -> None:
+    from runner.universe import V2_FEE, V3_FEE_TIERS
+
+    config = FuzzConfig(backend="revm")
+    legacy_only = FuzzConfig(backend="revm", weights=weights_from({"vault": {"legacy": 1}}))
+    seen: dict[str, int] = {}
+    for k in range(80):
+        p = fresh(11, k, config)
+        scenario = parse_scenario_text(p.text, f"<run {k}>")  # routes on one exchange, fees, v3 tokens: the model's checks
+        kind = str(scenario.vault.kind)
+        seen[kind] = seen.get(kind, 0) + 1
+        for pool in scenario.universe.pools:
+            seen[str(pool.dex)] = seen.get(str(pool.dex), 0) + 1
+            if str(pool.dex) == "uniswap-v2":
+                assert pool.fee == V2_FEE
+            if str(pool.dex) == "uniswap-v3":
+                assert pool.fee in V3_FEE_TIERS and pool.fee != Decimal("0.0001")  # 0.05%, 0.3%, 1%
+                seen[f"v3 {pool.fee}"] = seen.get(f"v3 {pool.fee}", 0) + 1
+        if kind == "legacy":
+            assert "vault:" not in p.text and "dex:" not in p.text
+            assert p.text == fresh(11, k, legacy_only).text  # the vault's draw perturbs nothing else
+        else:
+            assert not any(t.rebasing for t in scenario.universe.tokens.values())  # HARNESS_LIMITS
+    assert seen["legacy"] >= 20 and seen["erc4626"] >= 20  # a fair share of runs each
+    assert seen["uniswap-v2"] >= 10 and seen["uniswap-v3"] >= 10 and seen["fixture"] >= 10
+    assert {"v3 0.0005", "v3 0.003", "v3 0.01"} <= set(seen)
+
+
+def test_vault_and_dex_weights_are_checked_and_obeyed() -> None:
+    with pytest.raises(WeightsError, match="vault: expected one of legacy, erc4626.*'erc4627'"):
+        weights_from({"vault": {"erc4627": 1}})
+    with pytest.raises(WeightsError, match="dex: expected one of fixture, uniswap-v2, uniswap-v3"):
+        weights_from({"dex": {"uniswap-v4": 1}})
+    with pytest.raises(WeightsError, match="vault: every weight is 0"):
+        weights_from({"vault": {"legacy": 0}})
+    v3 = FuzzConfig(backend="revm", weights=weights_from({"vault": {"erc4626": 1}, "dex": {"uniswap-v3": 1},
+                                                           "rebasing": 0, "transfer_fee": 0}))
+    for k in range(10):
+        doc = fresh(2, k, v3).doc
+        assert doc["vault"] == {"kind": "erc4626"}
+        assert {p["dex"] for p in doc["universe"]["pools"]} == {"uniswap-v3"}
+    fot = FuzzConfig(backend="revm", weights=weights_from({"vault": {"erc4626": 1}, "dex": {"uniswap-v3": 1},
+                                                            "rebasing": 0, "transfer_fee": 100}))
+    for k in range(10):  # a fee-on-transfer token never in a v3 pool; with v2 weighted 0, the fixture AMM
+        doc = fresh(2, k, fot).doc
+        parse_scenario_text(fresh(2, k, fot).text, "<fot>")
+        assert all(p.get("dex", "fixture") == "fixture" for p in doc["universe"]["pools"])

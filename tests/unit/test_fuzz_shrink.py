@@ -47,3 +47,37 @@ def test_shrinking_is_deterministic_and_bounded() -> None:
     b = shrink(doc, _fails, max_attempts=25)
     assert a.text == b.text and a.log == b.log
     assert a.attempts <= 25
+
+
+def _on_protocols_doc() -> dict:
+    from harness.fuzz.generate import weights_from
+
+    config = FuzzConfig(backend="revm", weights=weights_from({"vault": {"erc4626": 1}, "rebasing": 0,
+                                                                "transfer_fee": 0}))
+    for k in range(200):
+        p = fresh(4, k, config)
+        dexes = [pool.get("dex") for pool in p.doc["universe"]["pools"]]
+        if "uniswap-v3" in dexes and "uniswap-v2" in dexes and _fails(p.text):
+            return p.doc
+    raise AssertionError("no document with both exchanges drawn")
+
+
+def test_the_real_protocols_are_shrunk_away_when_the_failure_does_not_need_them() -> None:
+    doc = _on_protocols_doc()
+    result = shrink(doc, _fails, max_attempts=400)
+    assert "vault" not in result.doc and "dex:" not in result.text
+    assert "vault -> legacy" in result.log
+
+
+def test_a_failure_that_needs_uniswap_v3_keeps_its_v3_pool_and_only_that() -> None:
+    def needs_v3(text: str) -> bool:
+        scenario = parse_scenario_text(text, "<candidate>")
+        return _fails(text) and any(str(p.dex) == "uniswap-v3" for p in scenario.universe.pools)
+
+    doc = _on_protocols_doc()
+    result = shrink(doc, needs_v3, max_attempts=400)
+    assert result.doc["vault"] == {"kind": "erc4626"}
+    dexes = [p.get("dex", "fixture") for p in result.doc["universe"]["pools"]]
+    assert dexes.count("uniswap-v3") == 1 and "uniswap-v2" not in dexes  # the rest back on the fixture AMM
+    assert needs_v3(result.text)
+    assert not any(line == "vault -> legacy" for line in result.log)
