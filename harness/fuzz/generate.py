@@ -204,8 +204,7 @@ class Weights:
     on_mismatch: Mapping[str, int] = field(default_factory=lambda: {"report": 5, "correct": 3, "abort": 2})
     # The strategy vault; any but legacy trades on the real DEXes, each route's exchange
     # drawn from `dex` (a legacy vault trades the fixture AMM only: the model's rule).
-    # erc4626 twice as often: a universe with a rebasing token gets the legacy vault anyway
-    # (HARNESS_LIMITS), and the legacy vault's stale NAV fails fair-shares by design.
+    # erc4626 twice as often: the legacy vault's stale NAV fails fair-shares by design.
     vault: Mapping[str, int] = field(default_factory=lambda: {"legacy": 1, "erc4626": 2})
     dex: Mapping[str, int] = field(default_factory=lambda: {"fixture": 1, "uniswap-v2": 2, "uniswap-v3": 3})
     rebasing: int = 20
@@ -395,8 +394,8 @@ def _venues(d: Draw, config: FuzzConfig, universe: Doc) -> tuple[str, Doc]:
     that draws the legacy vault is the document it was before vaults were drawn."""
     kind = d.weighted(dict(config.weights.vault))
     reserve, tokens = universe["reserve"], universe["tokens"]
-    if kind == VaultKind.legacy or any(t.get("rebasing") for t in tokens.values()):
-        return VaultKind.legacy.value, universe  # HARNESS_LIMITS["rebasing-on-protocols"]
+    if kind == VaultKind.legacy:
+        return VaultKind.legacy.value, universe
     root: dict[str, str] = {}  # token -> the first token of its route (the one quoted in the reserve)
     members: dict[str, list[str]] = {}
     extra: list[int] = []
@@ -758,8 +757,6 @@ HARNESS_LIMITS = {
     "fault-then-event": "node faults are placed after the other events of their instant: harness "
                         "events (a withdrawal reads the investor's shares) would consume them",
     "rebasing-with-fee": "a rebasing token with a transfer fee: the fixture's rebasing token has no fee",
-    "rebasing-on-protocols": "a rebasing token in a world on the real protocols (a vault other than legacy): "
-                             "deploying it fails, its mint runs out of harness/protocols/tokens.py's MINT_GAS",
 }
 """What the generator never draws, and why: things the harness cannot carry out."""
 

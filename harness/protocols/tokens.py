@@ -9,7 +9,7 @@ from runner.chain.abi import artifact
 from runner.universe import Token
 
 TOKEN_DEPLOY_GAS = 1_500_000
-MINT_GAS = 80_000
+MINT_GAS = 150_000  # RebasingToken.mint writes shares, total shares and supply: ~100k
 APPROVE_GAS = 60_000
 SET_GAS = 60_000
 
