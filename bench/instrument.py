@@ -17,6 +17,7 @@ the cheapest node round trip), so runs are timed with the probe attached.
 from __future__ import annotations
 
 import json
+import sys
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -129,9 +130,14 @@ class Probe:
 
     def attach_run(self, run: Any) -> None:
         """Phase attribution on a ScenarioRun (and its pool's `world`)."""
+        # The engine's per-instant driver (`harness.engine._Driver`) is made inside `run()`:
+        # its methods are wrapped on the class for the probe's lifetime (detach restores them).
+        driver = getattr(sys.modules.get(type(run).__module__), "_Driver", None)
         for name, phase in (("_tick", "tick"), ("_event", "event")):
             if callable(getattr(run, name, None)):
                 self._shadow(run, name, self._phase_wrapper(phase, getattr(run, name)))
+            elif driver is not None and callable(vars(driver).get(name)):
+                self._shadow(driver, name, self._phase_wrapper(phase, vars(driver)[name]))
         pool = getattr(run, "pool", None)
         if pool is not None and callable(getattr(pool, "world", None)):
             self._shadow(pool, "world", self._phase_wrapper("world", pool.world))
