@@ -127,9 +127,13 @@ class World:
         with self.block():
             self.mint(reserve, wallet.address, units)
             self._tx(wallet, reserve.address, self.token_contract(reserve), "approve", self.universe.vault, units)
-            self._tx(wallet, self.universe.vault, "Vault", "deposit", units, wallet.address,
-                     action=f"deposit by {investor}")
+            self._deposit_call(wallet, investor, units)
         return units
+
+    def _deposit_call(self, wallet: Wallet, investor: str, units: int) -> None:
+        """The vault call of a deposit, after the investor approved `units` (a real vault
+        kind may call something else: the async vault requests)."""
+        self._tx(wallet, self.universe.vault, "Vault", "deposit", units, wallet.address, action=f"deposit by {investor}")
 
     def investor_shares(self, investor: str) -> int:
         wallet = self.accounts.investor(investor)

@@ -58,7 +58,7 @@ _CONFIGURED = False
 class DaskExecutor:
     """Runs a campaign's jobs on the workers of the cluster at `address`."""
 
-    def __init__(self, address: str, timeout: float = 30.0) -> None:
+    def __init__(self, address: str, timeout: float = 30.0) -> None:  # float-ok: seconds, not money
         self.client = _client(address, timeout)
 
     def map(self, jobs: Sequence[Job]) -> list[Verdict]:

@@ -70,7 +70,7 @@ def _valid(doc: Doc) -> str | None:
 class Shrinker:
     """Greedy, pass-based reduction of one failing document."""
 
-    def __init__(self, doc: Doc, test: Test, *, max_attempts: int = 300, deadline: float | None = None) -> None:
+    def __init__(self, doc: Doc, test: Test, *, max_attempts: int = 300, deadline: float | None = None) -> None:  # float-ok: a wall-clock deadline, not money
         text = _valid(doc)
         if text is None:
             raise ValueError("the document to shrink does not validate")
@@ -346,7 +346,7 @@ def _smaller(value: Any) -> Iterator[Any]:
             yield -Decimal(shown) if sign == "-" else Decimal(shown)
 
 
-def shrink(doc: Doc, test: Test, *, max_attempts: int = 300, deadline: float | None = None) -> ShrinkResult:
+def shrink(doc: Doc, test: Test, *, max_attempts: int = 300, deadline: float | None = None) -> ShrinkResult:  # float-ok: a wall-clock deadline, not money
     """The smallest document the passes reach for which `test` still holds."""
     return Shrinker(doc, test, max_attempts=max_attempts, deadline=deadline).run()
 

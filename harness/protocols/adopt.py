@@ -172,27 +172,30 @@ def _exchanges(r: _Reader, scenario: Scenario) -> tuple[UniswapV2Deployment | No
     v2 = v3 = None
     if adopt.uniswap_v2 is not None:
         factory, router = _hex(adopt.uniswap_v2.factory), _hex(adopt.uniswap_v2.router)
-        r.contract(("adopt", "uniswap_v2", "factory"), factory, "the UniswapV2Factory")
-        r.contract(("adopt", "uniswap_v2", "router"), router, "a UniswapV2Router02")
-        of = r.address(("adopt", "uniswap_v2", "router"), router, ROUTER02, "factory", "a UniswapV2Router02")
-        if of != factory:
-            raise r.fail(("adopt", "uniswap_v2", "router"), router,
-                         f"expected a Router02 of factory {checksum(factory)}, found one of {checksum(of)}")
-        weth = r.address(("adopt", "uniswap_v2", "router"), router, ROUTER02, "WETH", "a UniswapV2Router02")
+        weth = _router_of(r, "uniswap_v2", factory, router, ROUTER02, "WETH", "the UniswapV2Factory",
+                          "a UniswapV2Router02", "Router02")
         v2 = UniswapV2Deployment(factory, router, weth, pair_init_code_hash())
     if adopt.uniswap_v3 is not None:
         factory, router = _hex(adopt.uniswap_v3.factory), _hex(adopt.uniswap_v3.router)
         quoter = _hex(adopt.uniswap_v3.quoter)
-        r.contract(("adopt", "uniswap_v3", "factory"), factory, "the UniswapV3Factory")
-        r.contract(("adopt", "uniswap_v3", "router"), router, "a v3 SwapRouter")
+        weth = _router_of(r, "uniswap_v3", factory, router, SWAP_ROUTER, "WETH9", "the UniswapV3Factory",
+                          "a v3 SwapRouter", "SwapRouter")
         r.contract(("adopt", "uniswap_v3", "quoter"), quoter, "the v3 view quoter")
-        of = r.address(("adopt", "uniswap_v3", "router"), router, SWAP_ROUTER, "factory", "a v3 SwapRouter")
-        if of != factory:
-            raise r.fail(("adopt", "uniswap_v3", "router"), router,
-                         f"expected a SwapRouter of factory {checksum(factory)}, found one of {checksum(of)}")
-        weth = r.address(("adopt", "uniswap_v3", "router"), router, SWAP_ROUTER, "WETH9", "a v3 SwapRouter")
         v3 = UniswapV3Deployment(factory, router, b"", b"", quoter, weth, ())
     return v2, v3
+
+
+def _router_of(r: _Reader, dex: str, factory: bytes, router: bytes, abi: str, weth_fn: str, factory_is: str,
+               router_is: str, short: str) -> bytes:
+    """Check that `factory` and `router` have code and that the router is the factory's;
+    returns the router's WETH."""
+    key = ("adopt", dex, "router")
+    r.contract(("adopt", dex, "factory"), factory, factory_is)
+    r.contract(key, router, router_is)
+    of = r.address(key, router, abi, "factory", router_is)
+    if of != factory:
+        raise r.fail(key, router, f"expected a {short} of factory {checksum(factory)}, found one of {checksum(of)}")
+    return r.address(key, router, abi, weth_fn, router_is)
 
 
 def _pool(r: _Reader, index: int, spec: PoolSpec, tokens: dict[str, Token], v2: UniswapV2Deployment | None,

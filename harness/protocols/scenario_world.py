@@ -34,6 +34,7 @@ from harness.protocols.world import (
 from harness.world import Claim, PoolDecl, Redemption, TokenDecl, World
 from runner.chain.abi import artifact
 from runner.chain.client import ChainClient
+from runner.chain.wallet import Wallet
 from runner.models import v3math
 from runner.models.v3state import full_pool_state, read_pool_states
 from runner.universe import Dex, Pool, Universe, VaultKind
@@ -88,20 +89,14 @@ class ProtocolScenarioWorld(World):
     def asynchronous(self) -> bool:
         return self.universe.vault_kind == VaultKind.async_
 
-    def deposit(self, investor: str, amount: Decimal) -> int:
+    def _deposit_call(self, wallet: Wallet, investor: str, units: int) -> None:
         """On the async vault a deposit is a request (`requestDeposit`): the assets wait in
         the vault, outside its NAV, until the runner settles the epoch."""
         if not self.asynchronous:
-            return super().deposit(investor, amount)
-        wallet = self.accounts.investor(investor)
-        reserve = self.universe.reserve
-        units = reserve.to_units(amount)
-        with self.block():
-            self.mint(reserve, wallet.address, units)
-            self._tx(wallet, reserve.address, self.token_contract(reserve), "approve", self.universe.vault, units)
-            self._tx(wallet, self.universe.vault, ASYNC_VAULT, "requestDeposit", units, wallet.address, wallet.address,
-                     action=f"deposit request by {investor}")
-        return units
+            super()._deposit_call(wallet, investor, units)
+            return
+        self._tx(wallet, self.universe.vault, ASYNC_VAULT, "requestDeposit", units, wallet.address, wallet.address,
+                 action=f"deposit request by {investor}")
 
     def claim_settled(self) -> list[Claim]:
         """Every investor's settled requests claimed, in the investors' order, in one block:

@@ -89,7 +89,7 @@ class FaultSchedule:
     _bounds: tuple[tuple[float, WireFault], ...] = field(init=False, repr=False)  # float-ok
 
     def __post_init__(self) -> None:
-        rates = {WireFault(k): float(v) for k, v in self.rates.items()}
+        rates = {WireFault(k): float(v) for k, v in self.rates.items()}  # float-ok: probabilities
         bad = {k: v for k, v in rates.items() if not 0.0 <= v <= 1.0}
         if bad:
             raise ValueError(f"fault rates must be probabilities in [0, 1], found {bad}")

@@ -12,6 +12,7 @@ twice books nothing the second time.
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 
 from runner.chain.abi import artifact
 from runner.chain.backend import Log
@@ -115,23 +116,9 @@ class VaultSyncModel:
             amount = reserve.from_units(int(ev["assets"]))
             shares = reserve.from_units(int(ev["shares"]))
             qty = amount if deposit else -amount
-            old = portfolio.reserve.quantity
             owner = ev.get("owner")
-            update = BalanceUpdate(
-                balance_update_id=0,
-                cause=BalanceUpdateCause.deposit if deposit else BalanceUpdateCause.redemption,
-                asset=reserve.symbol,
-                quantity=qty,
-                old_balance=old,
-                new_balance=old + qty,
-                block_number=log.block_number,
-                timestamp=ts,
-                event_key=key,
-                tx_hash="0x" + log.tx_hash.hex(),
-                owner=str(owner) if owner is not None else None,
-                shares=shares,
-                reserve_value=amount,
-            )
+            update = _reserve_flow(state, log, key, ts, reserve.symbol, deposit, qty, amount, shares,
+                                   owner=str(owner) if owner is not None else None)
             return portfolio.add_balance_update(update, None)
         for token in self._rebasing:
             if log.address != token.address:
@@ -183,21 +170,29 @@ class VaultSyncModel:
         supply_change = reserve.from_units(int(ev["shares"]))  # minted (deposits) or burned (redemptions)
         nav = reserve.from_units(int(ev["totalAssets"]))
         change = amount if deposit else -amount  # into the cash, or out of it into the claims' reserve
-        old = state.portfolio.reserve.quantity
-        update = BalanceUpdate(
-            balance_update_id=0,
-            cause=BalanceUpdateCause.deposit if deposit else BalanceUpdateCause.redemption,
-            asset=reserve.symbol,
-            quantity=change,
-            old_balance=old,
-            new_balance=old + change,
-            block_number=log.block_number,
-            timestamp=ts,
-            event_key=key,
-            tx_hash="0x" + log.tx_hash.hex(),
-            shares=supply_change,
-            reserve_value=amount,
-            notes=f"{'deposit' if deposit else 'redemption'} requests of epoch {int(ev['requestId'])} settled at "
-                  f"NAV {nav}",
-        )
+        update = _reserve_flow(state, log, key, ts, reserve.symbol, deposit, change, amount, supply_change,
+                               notes=f"{'deposit' if deposit else 'redemption'} requests of epoch "
+                                     f"{int(ev['requestId'])} settled at NAV {nav}")
         return state.portfolio.add_balance_update(update, None)
+
+
+def _reserve_flow(state: State, log: Log, key: str, ts: datetime, asset: str, deposit: bool, change: Decimal,
+                  amount: Decimal, shares: Decimal, *, owner: str | None = None, notes: str = "") -> BalanceUpdate:
+    """The reserve's movement of a vault deposit or redemption event, keyed by the event."""
+    old = state.portfolio.reserve.quantity
+    return BalanceUpdate(
+        balance_update_id=0,
+        cause=BalanceUpdateCause.deposit if deposit else BalanceUpdateCause.redemption,
+        asset=asset,
+        quantity=change,
+        old_balance=old,
+        new_balance=old + change,
+        block_number=log.block_number,
+        timestamp=ts,
+        event_key=key,
+        tx_hash="0x" + log.tx_hash.hex(),
+        owner=owner,
+        shares=shares,
+        reserve_value=amount,
+        notes=notes,
+    )
