@@ -187,7 +187,7 @@ class InProcessHost:
         finally:
             self.kill.active = False
         ids = set(details.get("trades", []))
-        trades = sorted((t for t in self.state.portfolio.all_trades() if t.trade_id in ids), key=lambda t: t.trade_id)
+        trades = self.state.portfolio.trades_with_ids(ids)
         return Outcome(OutcomeKind.ok, trades=trades, status=details.get("status", "ok"))
 
     def trigger_check(self, ts: datetime) -> Outcome:

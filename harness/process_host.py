@@ -208,8 +208,7 @@ class ProcessHost:
         self.state = self.store.load()
 
     def _trades(self, ids: list[int]) -> list[Any]:
-        wanted = set(ids)
-        return sorted((t for t in self.state.portfolio.all_trades() if t.trade_id in wanted), key=lambda t: t.trade_id)
+        return self.state.portfolio.trades_with_ids(set(ids))
 
     def tick(self, ts: datetime, cycle: int) -> Outcome:
         outcome, reply = self._command({"cmd": "tick", "cycle": cycle}, ts)

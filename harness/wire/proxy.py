@@ -33,9 +33,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.wire.faults import ArmedFault, DuplicateAnswer, FaultSchedule, WireFault
-from harness.wire.http import HttpProtocolError, Upstream, read_request, reset, response_bytes
+from harness.wire.http import read_request, reset, response_bytes
 from harness.wire.lag import LaggedView
 from harness.wire.methods import rpc_targets
+from runner.chain.http import HttpProtocolError, KeepAliveConnection
 from runner.chain.methods import NodeMethod
 
 JOIN_DEADLINE = 5.0  # float-ok: seconds a thread gets to finish after stop()
@@ -93,7 +94,7 @@ class WireProxy:
 
     def __init__(self, upstream: str, *, hold: float = 30.0, slow: float = 0.05,  # float-ok: seconds
                  upstream_timeout: float = 30.0) -> None:  # float-ok: seconds
-        Upstream(upstream, upstream_timeout)  # validates the URL now, not on first request
+        KeepAliveConnection(upstream, upstream_timeout)  # validates the URL now, not on first request
         self.upstream = upstream
         self.hold = hold
         self.slow_delay = slow
@@ -113,7 +114,7 @@ class WireProxy:
         self._listener: socket.socket | None = None
         self._threads: set[threading.Thread] = set()
         self._conns: set[socket.socket] = set()
-        self._upstreams: set[Upstream] = set()
+        self._upstreams: set[KeepAliveConnection] = set()
         self._acceptor: threading.Thread | None = None
         self.host = "127.0.0.1"
         self.port = 0
@@ -178,7 +179,7 @@ class WireProxy:
 
     def retarget(self, upstream: str) -> None:
         """Forward to another node from now on (a restarted node on a new port)."""
-        Upstream(upstream, self.upstream_timeout)
+        KeepAliveConnection(upstream, self.upstream_timeout)
         with self._lock:
             self.upstream = upstream
             upstreams = list(self._upstreams)
@@ -283,7 +284,7 @@ class WireProxy:
 
     def _serve(self, conn: socket.socket) -> None:
         with self._lock:
-            upstream = Upstream(self.upstream, self.upstream_timeout)
+            upstream = KeepAliveConnection(self.upstream, self.upstream_timeout)
             self._upstreams.add(upstream)
         rfile = conn.makefile("rb")
         try:
@@ -306,7 +307,7 @@ class WireProxy:
                 self._upstreams.discard(upstream)
                 self._threads.discard(threading.current_thread())
 
-    def _handle(self, conn: socket.socket, upstream: Upstream, body: bytes) -> bool:
+    def _handle(self, conn: socket.socket, upstream: KeepAliveConnection, body: bytes) -> bool:
         """Answer one request; False when the connection must end (a fault closed it)."""
         with self._lock:
             self._requests += 1
@@ -384,7 +385,7 @@ class WireProxy:
         except OSError:
             return False
 
-    def _forward_raw(self, upstream: Upstream, body: bytes) -> _Answer:
+    def _forward_raw(self, upstream: KeepAliveConnection, body: bytes) -> _Answer:
         with self._lock:
             self._forwarded += 1
         try:
@@ -394,7 +395,7 @@ class WireProxy:
             return _Answer(502, msg.encode())
         return _Answer(status, data)
 
-    def _exchange(self, upstream: Upstream, body: bytes, decoded: Any) -> _Answer:
+    def _exchange(self, upstream: KeepAliveConnection, body: bytes, decoded: Any) -> _Answer:
         """Forward one request as the current view answers it (lagged or not)."""
         view = self._lag
         if view is None or decoded is None:

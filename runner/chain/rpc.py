@@ -10,17 +10,15 @@ and provider behaviour matter more than the microseconds. `open_rpc` picks.
 
 from __future__ import annotations
 
-import base64
-import http.client
 import ipaddress
 import json
 import select
-import socket
 from collections.abc import Sequence
 from typing import Any, Protocol
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 from runner.chain.errors import NodeError, NodeTimeout
+from runner.chain.http import KeepAliveConnection, TruncatedAnswer
 
 
 class RpcFault(NodeError):
@@ -109,20 +107,13 @@ class JsonRpcClient:
             raise ValueError(f"{redact_url(url)}: the raw client speaks plain HTTP only; open_rpc() picks web3.py for "
                              f"{parts.scheme}")
         self.url = url
-        self._host = parts.hostname or "127.0.0.1"
-        self._port = parts.port or 80
-        self._path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-        self._headers = {"Content-Type": "application/json"}
-        if parts.username is not None:
-            token = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
-            self._headers["Authorization"] = "Basic " + base64.b64encode(token).decode()
         self.timeout = timeout
-        self._conn: http.client.HTTPConnection | None = None
+        self._http = KeepAliveConnection(url, timeout)
         self._idle: select.poll | None = None  # polls the kept-alive socket between requests
         self._next_id = 0
         self.calls = 0  # requests sent, for the benchmark's floor comparison
 
-    def _connection(self) -> http.client.HTTPConnection:
+    def _connection(self) -> KeepAliveConnection:
         """The kept-alive connection, replaced first if the node closed it while idle.
 
         Between requests an open connection has nothing to read: polling readable means
@@ -131,39 +122,30 @@ class JsonRpcClient:
         lost after the node had carried them out (a broadcast sent twice, unseen by the
         retry policy, came back as "already imported" and was taken for a rejection).
         """
-        conn = self._conn
-        if conn is not None and (conn.sock is None or self._idle is None or self._idle.poll(0)):
+        http = self._http
+        if http.sock is not None and (self._idle is None or self._idle.poll(0)):
             self.close()
-            conn = None
-        if conn is None:
-            conn = http.client.HTTPConnection(self._host, self._port, timeout=self.timeout)
-            conn.connect()
-            assert conn.sock is not None
-            conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if http.sock is None:
+            sock = http.connect()
             self._idle = select.poll()
-            self._idle.register(conn.sock, select.POLLIN | select.POLLERR | select.POLLHUP)
-            self._conn = conn
-        return conn
+            self._idle.register(sock, select.POLLIN | select.POLLERR | select.POLLHUP)
+        return http
 
     def _post(self, body: bytes, method: str) -> Any:
         self.calls += 1
         try:
-            conn = self._connection()
-            conn.request("POST", self._path, body, self._headers)
-            response = conn.getresponse()
-            payload = response.read()
+            status, payload = self._connection().post(body)
         except TimeoutError as exc:
             self.close()
             raise NodeTimeout(method, f"no answer within {self.timeout}s") from exc
-        except http.client.IncompleteRead as exc:
+        except TruncatedAnswer as exc:
             self.close()
-            got = len(exc.partial)
-            raise NodeError(method, f"truncated answer: {got} of {got + (exc.expected or 0)} bytes") from exc
-        except (http.client.HTTPException, OSError) as exc:
+            raise NodeError(method, f"truncated answer: {exc.got} of {exc.expected} bytes") from exc
+        except (OSError, ValueError) as exc:  # HttpProtocolError is a ConnectionError
             self.close()
             raise NodeError(method, f"cannot reach {redact_url(self.url)}: {type(exc).__name__}: {exc}") from exc
-        if response.status != 200:
-            raise HttpStatusError(method, response.status, payload)
+        if status != 200:
+            raise HttpStatusError(method, status, payload)
         try:
             return json.loads(payload)
         except ValueError as exc:
@@ -213,6 +195,4 @@ class JsonRpcClient:
 
     def close(self) -> None:
         self._idle = None
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        self._http.close()

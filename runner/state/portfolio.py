@@ -46,6 +46,12 @@ class Portfolio:
         for p in self.all_positions():
             yield from p.trades.values()
 
+    def trades_with_ids(self, ids: set[int]) -> list[TradeExecution]:
+        """These trades by id: looked up per position, since walking every trade ever made
+        once per cycle is quadratic over a long run."""
+        found = [p.trades[i] for p in self.all_positions() for i in ids if i in p.trades]
+        return sorted(found, key=lambda t: t.trade_id)
+
     def get_trade(self, trade_id: int) -> TradeExecution:
         for t in self.all_trades():
             if t.trade_id == trade_id:

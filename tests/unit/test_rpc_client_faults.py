@@ -99,6 +99,28 @@ class TestBrokenAnswers:
             JsonRpcClient(f"http://127.0.0.1:{srv.port}", 2).request("eth_call")
         assert info.value.code == -32000
 
+    def test_a_chunked_answer_is_read_whole(self, serve: Callable[..., OneShot]) -> None:
+        """A node (or a proxy in front of it) may answer in chunks: the body is their join."""
+        def chunked(conn: socket.socket) -> None:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                         b"15\r\n{\"jsonrpc\":\"2.0\",\"id\"\r\n12\r\n:1,\"result\":\"0x7\"}\r\n0\r\n\r\n")
+            conn.recv(65536)
+
+        srv = serve(chunked)
+        assert JsonRpcClient(f"http://127.0.0.1:{srv.port}", 2).request("eth_chainId") == "0x7"
+
+    def test_a_truncated_answer_says_how_much_came(self, serve: Callable[..., OneShot]) -> None:
+        """Closed inside the announced body: a NodeError with the bytes received and announced."""
+        def truncated(conn: socket.socket) -> None:
+            conn.recv(65536)
+            conn.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\n{"jsonr')
+            conn.close()
+
+        srv = serve(truncated)
+        with pytest.raises(NodeError, match="truncated answer: 7 of 40 bytes"):
+            JsonRpcClient(f"http://127.0.0.1:{srv.port}", 2).request("eth_chainId")
+
     def test_refused_connection_is_a_node_error(self) -> None:
         """Nothing listening: a NodeError, not a raw ConnectionRefusedError."""
         s = socket.create_server(("127.0.0.1", 0))
@@ -137,8 +159,8 @@ class TestNoResend:
         srv = serve(one_answer_then_close)
         rpc = JsonRpcClient(f"http://127.0.0.1:{srv.port}", 2)
         assert rpc.request("eth_chainId") == "0x2a"
-        assert rpc._conn is not None and rpc._conn.sock is not None
-        rpc._conn.sock.recv(1, socket.MSG_PEEK)  # blocks until the server's FIN has arrived
+        assert rpc._http.sock is not None
+        rpc._http.sock.recv(1, socket.MSG_PEEK)  # blocks until the server's FIN has arrived
         rpc._next_id = 0
         assert rpc.request("eth_chainId") == "0x2a"
         assert srv.accepted == 2
