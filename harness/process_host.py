@@ -205,7 +205,7 @@ class ProcessHost:
     def _after_child(self, ts: datetime, open_block_ts: int | None = None) -> None:
         """The child sealed blocks, left one being built, and saved state: take all up."""
         self.world.chain.resync(int(ts.timestamp()), open_block_ts)  # head: asked again
-        self.state = self.store.load()
+        self.state = self.store.reload()  # what the child appended since the last command
 
     def _trades(self, ids: list[int]) -> list[Any]:
         return self.state.portfolio.trades_with_ids(set(ids))

@@ -192,11 +192,27 @@ def check_finite(obj: Any, where: str, source: str) -> None:
                                   "restore the file from a backup or run the scenario again", source, where)
 
 
+@dataclasses.dataclass(frozen=True)
+class Verified:
+    """History whose amounts this process range-checked when it first read it (a reload
+    of a followed state): only the new records' amounts are checked again; every
+    cross-check of the state as a whole still runs."""
+
+    stats: int = 0  # leading rows of state.stats
+    checks: int = 0  # leading accounting checks
+    balance_updates: frozenset[int] = frozenset()
+    closed_positions: frozenset[int] = frozenset()
+
+
+_NOTHING_VERIFIED = Verified()
+
+
 class _Checker:
-    def __init__(self, state: State, origin: Origin, source: str) -> None:
+    def __init__(self, state: State, origin: Origin, source: str, verified: Verified) -> None:
         self.state = state
         self.origin = origin
         self.source = source
+        self.verified = verified
 
     def fail(self, kind: str, key: int, what: str) -> None:
         where = self.origin(kind, key)
@@ -207,10 +223,12 @@ class _Checker:
         state, p = self.state, self.state.portfolio
         if not _in_range(p.reserve.quantity):
             self.fail("reserve", 0, f"reserve cash is {p.reserve.quantity}, not a number an amount can be")
-        for i, stat in enumerate(state.stats):
+        known = self.verified
+        for i, stat in enumerate(state.stats[known.stats:], known.stats):
             check_finite(stat, self.origin("stat", i), self.source)
         for i, check in enumerate(state.accounting_checks):
-            check_finite(check, self.origin("check", i), self.source)
+            if i >= known.checks:
+                check_finite(check, self.origin("check", i), self.source)
             if check.check_id != i + 1:
                 self.fail("check", i, f"accounting check #{check.check_id} is number {i + 1} of the list")
         self._balance_updates()
@@ -219,8 +237,10 @@ class _Checker:
 
     def _balance_updates(self) -> None:
         p = self.state.portfolio
+        known = self.verified.balance_updates
         for key, bu in p.balance_updates.items():
-            check_finite(bu, self.origin("balance_update", key), self.source)
+            if key not in known:
+                check_finite(bu, self.origin("balance_update", key), self.source)
             if bu.balance_update_id != key:
                 self.fail("balance_update", key, f"balance update #{bu.balance_update_id} filed as #{key}")
             if not 0 < key < p.next_balance_update_id:
@@ -239,8 +259,10 @@ class _Checker:
             if bu.position_id is not None:
                 booked.setdefault(bu.position_id, []).append(bu.balance_update_id)
         for group, positions in (("open", p.open_positions), ("closed", p.closed_positions)):
+            known = self.verified.closed_positions if group == "closed" else frozenset()
             for key, pos in positions.items():
-                check_finite(pos, self.origin("position", key), self.source)
+                if key not in known:
+                    check_finite(pos, self.origin("position", key), self.source)
                 pid = pos.position_id
                 if pid != key:
                     self.fail("position", key, f"position #{pid} filed as #{key}")
@@ -311,10 +333,10 @@ class _Checker:
                       f"(reserve balance updates, sells, buys, capital in flight) add up to {cash}")
 
 
-def verify_state(state: State, origin: Origin, source: str) -> None:
+def verify_state(state: State, origin: Origin, source: str, verified: Verified | None = None) -> None:
     """Raise StateInvariantError (naming origin(kind, key)) unless the state agrees with itself."""
     try:
-        _Checker(state, origin, source).run()
+        _Checker(state, origin, source, verified or _NOTHING_VERIFIED).run()
     except ArithmeticError as exc:  # amounts are range-checked first: a safety net, not a path
         raise StateInvariantError(f"{source}: amounts the checks cannot add up exactly ({type(exc).__name__}); "
                                   "restore the file from a backup or run the scenario again", source) from None
@@ -338,6 +360,7 @@ def describe(kind: str, key: int) -> str:
 
 
 __all__ = [
+    "Verified",
     "chain_next",
     "chain_seed",
     "check_finite",

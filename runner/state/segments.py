@@ -52,6 +52,7 @@ from runner.state.errors import (
     StateWriteError,
 )
 from runner.state.integrity import (
+    Verified,
     chain_next,
     chain_seed,
     check_seal,
@@ -140,6 +141,25 @@ class _Saved:
     unfinished: set[int] = field(default_factory=set)  # ...and these were not final then
 
 
+@dataclass(frozen=True)
+class _Tail:
+    """Where a segment stood at a reader's last load: its committed bytes, records and tip."""
+
+    length: int
+    count: int
+    tip: bytes
+
+
+@dataclass
+class _Followed:
+    """What `reload` read last: the segments' tails and their records, already verified."""
+
+    generation: int
+    tails: dict[str, _Tail]
+    items: dict[str, list[Any]]
+    origins: dict[tuple[str, int], str]
+
+
 class SegmentedStateStore(StateStore):
     """`state.json` plus append-only history segments; see the module docstring."""
 
@@ -147,6 +167,7 @@ class SegmentedStateStore(StateStore):
         super().__init__(path, fsync=fsync)
         self.dir = self.path.with_name(self.path.name + ".d")
         self._saved = _Saved()
+        self._followed: _Followed | None = None
         self.bytes_written = 0
         self._paths: dict[tuple[str, int | None], Path] = {}
 
@@ -341,14 +362,29 @@ class SegmentedStateStore(StateStore):
         with bounded_nesting():
             return self._load()
 
-    def _load(self) -> State:
+    def reload(self) -> State:
+        """The state again, reading only the history appended since this store's last reload.
+
+        For a reader that follows another process's saves (the harness's mirror of a
+        runner process, after every command): a full load there re-read and re-verified
+        the whole history each time, quadratic over a run. It is exact because the live
+        file's chain tip commits to every record before it: the records read earlier
+        plus the new ones must end in that tip, or the segment is read whole again. The
+        records it hands back are shared with the next reload's state, so its caller must
+        not change them (history never changes once written); a new generation, or a
+        segment shorter than before, is read whole.
+        """
+        with bounded_nesting():
+            return self._load(follow=True)
+
+    def _load(self, follow: bool = False) -> State:
         source = str(self.path)
         raw = self._read_live()
         if has_seal(raw):
             check_seal(raw, source)
             for _attempt in range(3):
                 try:
-                    return self._load_current(raw)
+                    return self._load_current(raw, follow)
                 except StateDamaged:
                     # A writer that committed a new generation meanwhile removes the segments
                     # this reader's live file named: read the new live file and try again.
@@ -357,7 +393,7 @@ class SegmentedStateStore(StateStore):
                         raise
                     check_seal(again, source)
                     raw = again
-            return self._load_current(raw)
+            return self._load_current(raw, follow)
         try:
             head = _head.decode(raw)
         except DECODE_ERRORS as exc:
@@ -375,7 +411,7 @@ class SegmentedStateStore(StateStore):
         self._saved = _Saved()
         return state
 
-    def _load_current(self, raw: bytes) -> State:
+    def _load_current(self, raw: bytes, follow: bool = False) -> State:
         source = str(self.path)
         try:
             live = msgspec.json.decode(raw, type=_Live)
@@ -389,16 +425,28 @@ class SegmentedStateStore(StateStore):
                                    source)
         state = decode_state(bytes(live.state), source)
         saved = _Saved(generation=live.generation)
-        origins: dict[tuple[str, int], str] = {}
+        before = self._followed if follow else None
+        if before is not None and (before.generation != live.generation or any(
+                live.segments[n].length < t.length or live.segments[n].count < t.count
+                for n, t in before.tails.items())):
+            before = None  # rewritten, not appended to: read whole
+        origins: dict[tuple[str, int], str] = dict(before.origins) if before else {}
         items: dict[str, list[Any]] = {}
         for name in SEGMENTS:
             seg = live.segments[name]
-            items[name], clean = self._read_segment(name, live.generation, seg, origins)
+            after = before.tails[name] if before else None
+            new, clean = self._read_segment(name, live.generation, seg, origins, after)
+            items[name] = before.items[name] + new if before else new
             saved.lengths[name], saved.counts[name] = seg.length, seg.count
             saved.tips[name] = bytes.fromhex(seg.tip)  # checked against the chain by _read_segment
             if clean:
                 saved.clean.add(name)
-        self._assemble(state, items, origins, saved)
+        verified = {n: t.count for n, t in before.tails.items()} if before else {}
+        self._assemble(state, items, origins, saved, verified)
+        if follow:
+            self._followed = _Followed(
+                live.generation, {n: _Tail(saved.lengths[n], saved.counts[n], saved.tips[n]) for n in SEGMENTS},
+                {n: list(v) for n, v in items.items()}, origins)
         return state
 
     def _load_legacy(self, raw: bytes) -> State:
@@ -418,7 +466,8 @@ class SegmentedStateStore(StateStore):
         self._saved = _Saved()  # not a generation this store can append to
         return state
 
-    def _read_committed(self, path: Path, length: int, count: int) -> tuple[bytes, int]:
+    def _read_committed(self, path: Path, length: int, count: int, start: int = 0) -> tuple[bytes, int]:
+        """The committed bytes from `start` on, and the file's size."""
         live = self.path.name
         try:
             fd, st = files.open_regular_stat(path)
@@ -433,25 +482,29 @@ class SegmentedStateStore(StateStore):
                 raise StateDamaged(f"{path}: truncated: {size} bytes, {live} committed {length} "
                                    f"({count} records); restore it from a backup or run the scenario again",
                                    str(path))
-            return files.read_exactly(fd, length), size
+            if start:
+                os.lseek(fd, start, os.SEEK_SET)
+            return files.read_exactly(fd, length - start), size
         finally:
             os.close(fd)
 
-    def _read_segment(self, name: str, gen: int, seg: _Segment,
-                      origins: dict[tuple[str, int], str]) -> tuple[list[Any], bool]:
-        """The committed records of one segment, verified; and whether the file ends there."""
+    def _read_segment(self, name: str, gen: int, seg: _Segment, origins: dict[tuple[str, int], str],
+                      after: _Tail | None = None) -> tuple[list[Any], bool]:
+        """The committed records of one segment (those past `after`, when given), verified;
+        and whether the file ends there."""
         path = self.segment_path(name, gen)
         live = self.path.name
-        if seg.length == 0:  # nothing committed: the file need not exist
+        first, skip = (after.length, after.count) if after else (0, 0)
+        if seg.length == first:  # nothing (new) committed: the file need not exist
             data, size = b"", (path.stat().st_size if path.exists() else 0)
         else:
-            data, size = self._read_committed(path, seg.length, seg.count)
-        h = chain_seed(name, gen)
+            data, size = self._read_committed(path, seg.length, seg.count, first)
+        h = after.tip if after else chain_seed(name, gen)
         decoder = _DECODERS[name]
         out = []
         lines = data.split(b"\n")
         complete = lines[:-1]  # the committed bytes end with a newline: the last piece is empty
-        for i, line in enumerate(complete, 1):
+        for i, line in enumerate(complete, skip + 1):
             parts = split_record_line(line)
             if parts is None:
                 raise StateDamaged(f"{path}: record {i} (line {i}): damaged: not a checksummed record line; "
@@ -466,13 +519,13 @@ class SegmentedStateStore(StateStore):
                 out.append(decoder.decode(record))
             except DECODE_ERRORS as exc:
                 raise StateFormatError(f"{path}: record {i} (line {i}): {exc}", str(path)) from None
-            origins[(name, len(out) - 1)] = f"{path}: record {i}"
+            origins[(name, i - 1)] = f"{path}: record {i}"
         if lines[-1]:
-            k = len(complete) + 1
+            k = skip + len(complete) + 1
             raise StateDamaged(f"{path}: record {k} (line {k}): damaged: its line end is missing (cut or changed); "
                                "restore it from a backup or run the scenario again", str(path))
-        if len(complete) != seg.count:
-            raise StateDamaged(f"{path}: its first {seg.length} bytes hold {len(complete)} complete records, "
+        if skip + len(complete) != seg.count:
+            raise StateDamaged(f"{path}: its first {seg.length} bytes hold {skip + len(complete)} complete records, "
                                f"{live} commits {seg.count}; restore it from a backup or run the scenario again",
                                str(path))
         if h.hex() != seg.tip:
@@ -502,8 +555,10 @@ class SegmentedStateStore(StateStore):
         return out
 
     def _assemble(self, state: State, items: dict[str, list[Any]], origins: dict[tuple[str, int], str],
-                  saved: _Saved) -> None:
-        """History back into the state, each record's origin kept for the invariant checks."""
+                  saved: _Saved, verified: dict[str, int] | None = None) -> None:
+        """History back into the state, each record's origin kept for the invariant checks.
+        `verified`: how many leading records of each segment a reload verified before
+        (their amounts are not range-checked again; the state as a whole is)."""
         source = str(self.path)
         live = source
         where: dict[tuple[str, int], str] = {}
@@ -563,7 +618,13 @@ class SegmentedStateStore(StateStore):
         def origin(kind: str, key: int) -> str:
             return where.get((kind, key)) or f"{live}: {describe(kind, key)}"
 
-        verify_state(state, origin, source)
+        known = verified or {}
+        prior = Verified(
+            stats=known.get("stats", 0), checks=known.get("checks", 0),
+            balance_updates=frozenset(b.balance_update_id for b in items["balance_updates"][:known.get("balance_updates", 0)]),
+            closed_positions=frozenset(c.position_id for c in items["closed_positions"][:known.get("closed_positions", 0)]),
+        ) if known else None
+        verify_state(state, origin, source, prior)
         self._saved = saved
 
 

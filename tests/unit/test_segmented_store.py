@@ -96,3 +96,71 @@ class TestSegmentedStore:
         os.truncate(store.segment_path("stats"), 3)
         with pytest.raises(StateFormatError, match=r"stats\.1\.jsonl: truncated"):
             open_store(tmp_path / "state.json").load()
+
+
+class TestReload:
+    """`reload` follows another writer's saves reading only what they appended."""
+
+    def test_follows_every_save_exactly(self, tmp_path: Path, t0: datetime) -> None:
+        """After each of 40 saves (a position closed midway, a trade left unfinished), the
+        follower's reload equals a fresh full load, and it read only the appended bytes."""
+        path = tmp_path / "state.json"
+        writer, follower = SegmentedStateStore(path), SegmentedStateStore(path)
+        state = _funded(t0)
+        for c in range(40):
+            _cycle(state, t0, c)
+            if c == 20:
+                p = state.portfolio
+                p.close_position(p.open_position_for("WETH/USDC"), t0, "strategy")  # type: ignore[arg-type]
+            writer.save(state)
+            assert encode_state(follower.reload()) == encode_state(open_store(path).load()) == encode_state(state)
+        tails = follower._followed.tails  # type: ignore[union-attr]
+        assert tails["stats"].count == 40 and tails["closed_positions"].count == 1
+
+    def test_a_new_generation_is_read_whole(self, tmp_path: Path, t0: datetime) -> None:
+        """A writer that starts a new generation (a new run into the directory) is not
+        appended to the old history: the follower reads the new one whole."""
+        path = tmp_path / "state.json"
+        follower = SegmentedStateStore(path)
+        first = _funded(t0)
+        for c in range(5):
+            _cycle(first, t0, c)
+        SegmentedStateStore(path).save(first)
+        assert len(follower.reload().stats) == 5
+        second = _funded(t0)
+        _cycle(second, t0, 0)
+        SegmentedStateStore(path).save(second)  # a store that never loaded: a new generation
+        again = follower.reload()
+        assert len(again.stats) == 1 and encode_state(again) == encode_state(second)
+
+    def test_a_damaged_appended_record_is_still_caught(self, tmp_path: Path, t0: datetime) -> None:
+        """A record appended after the last reload and then changed on disk fails the
+        reload's checksum check, as it fails a full load."""
+        path = tmp_path / "state.json"
+        writer, follower = SegmentedStateStore(path), SegmentedStateStore(path)
+        state = _funded(t0)
+        _cycle(state, t0, 0)
+        writer.save(state)
+        follower.reload()
+        _cycle(state, t0, 1)
+        writer.save(state)
+        seg = writer.segment_path("stats")
+        data = seg.read_bytes()
+        at = data.rindex(b"1001")  # the new row's NAV
+        seg.write_bytes(data[:at] + b"9001" + data[at + 4:])
+        with pytest.raises(StateFormatError, match=r"stats\.1\.jsonl: record 2 \(line 2\): damaged: checksum"):
+            follower.reload()
+
+    def test_a_new_record_out_of_range_is_still_caught(self, tmp_path: Path, t0: datetime) -> None:
+        """Amounts of what a reload reads for the first time are range-checked: a NaN NAV
+        saved after the last reload is refused, naming its record."""
+        path = tmp_path / "state.json"
+        writer, follower = SegmentedStateStore(path), SegmentedStateStore(path)
+        state = _funded(t0)
+        _cycle(state, t0, 0)
+        writer.save(state)
+        follower.reload()
+        state.stats.append(CycleStatistics(1, t0, Decimal("NaN"), Decimal(0), Decimal(1000), 1))
+        writer.save(state)
+        with pytest.raises(StateFormatError, match=r"stats\.1\.jsonl: record 2"):
+            follower.reload()

@@ -215,11 +215,12 @@ def test_a_reader_follows_a_writer_that_starts_a_new_generation(tmp_path: Path, 
     original = SegmentedStateStore._read_committed
     interleaved = []
 
-    def read_committed(self: SegmentedStateStore, seg: Path, length: int, count: int) -> tuple[bytes, int]:
+    def read_committed(self: SegmentedStateStore, seg: Path, length: int, count: int,
+                       start: int = 0) -> tuple[bytes, int]:
         if not interleaved:
             interleaved.append(True)
             SegmentedStateStore(path).save(newer)  # another process, as it were: generation 2
-        return original(self, seg, length, count)
+        return original(self, seg, length, count, start)
 
     monkeypatch.setattr(SegmentedStateStore, "_read_committed", read_committed)
     loaded = open_store(path).load()
