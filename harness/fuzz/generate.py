@@ -661,6 +661,22 @@ START = "2024-01-01T00:00:00Z"
 """Every generated run starts here: runs of one universe share its deployed world."""
 
 
+LEGACY_FAIR_SHARES = ("the legacy vault prices deposits and redemptions at the NAV posted at the last tick, stale "
+                      "after any price move: its known flaw (scenarios/protocols/legacy-deposit-after-price-move)")
+"""Why a legacy-vault run skips fair-shares: the flaw is the contract's, shown by a bundled
+scenario; reported on every such run it drowned the campaign's findings, and a shrink
+could move a real ERC-4626 fair-shares failure onto it."""
+
+
+def vault_entries(kind: str) -> Doc:
+    """The document's entries for its vault: the kind (legacy by default, so none), and on
+    the legacy vault fair-shares skipped for its known flaw. The generator and the
+    shrinker's `vault -> legacy` step both write a vault through this."""
+    if kind == VaultKind.legacy:
+        return {"invariants": {"skip": [{"name": "fair-shares", "reason": LEGACY_FAIR_SHARES}]}}
+    return {"vault": {"kind": kind}}
+
+
 def generate_document(seed: int, config: FuzzConfig, *, name: str, description: str) -> Doc:
     """The scenario document of one run, drawn from its seed alone."""
     root = Draw(seed)
@@ -685,7 +701,7 @@ def generate_document(seed: int, config: FuzzConfig, *, name: str, description: 
     timeline = list(_timeline(root.fork("timeline"), view, config))
     doc: Doc = {"name": name, "description": description, "seed": seed % (1 << 63), "clock": clock,
                 "chain": {"backend": config.backend}, "universe": universe,
-                **({"vault": {"kind": vault}} if vault != VaultKind.legacy else {}),
+                **vault_entries(vault),
                 "strategy": {"module": module, "parameters": parameters}, "accounting": accounting,
                 "investors": list(investors), "timeline": timeline}
     return doc

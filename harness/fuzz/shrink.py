@@ -34,10 +34,10 @@ from typing import Any
 
 from harness.errors import HarnessError
 from harness.fuzz.emit import render
-from harness.fuzz.generate import Doc, carried_out, event_kind
+from harness.fuzz.generate import Doc, carried_out, event_kind, vault_entries
 from harness.scenario import parse_scenario_text
 from harness.scenario.quantities import format_duration, parse_duration
-from runner.universe import Dex
+from runner.universe import Dex, VaultKind
 
 Test = Callable[[str], bool]
 """Scenario text -> whether it fails with the signature being shrunk."""
@@ -172,7 +172,8 @@ class Shrinker:
         one pool at a time (a candidate mixing exchanges on a route does not validate)."""
         on_dex = [i for i, p in enumerate(self.doc["universe"]["pools"]) if p.get("dex", Dex.fixture) != Dex.fixture]
         if "vault" in self.doc:
-            candidate = {k: v for k, v in _on_fixture(self.doc, on_dex).items() if k != "vault"}
+            fixture = {k: v for k, v in _on_fixture(self.doc, on_dex).items() if k != "vault"}
+            candidate = {**fixture, **vault_entries(VaultKind.legacy.value)}
             if self._try(candidate, "universe", "vault -> legacy"):
                 return True
         if len(on_dex) > 1 and self._try(_on_fixture(self.doc, on_dex), "universe", "every pool's dex -> fixture"):
