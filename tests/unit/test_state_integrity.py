@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -358,3 +359,30 @@ def test_deep_json_is_an_error_even_when_the_recursion_limit_is_raised(tmp_path:
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 1, (done.returncode, done.stderr[-500:])
     assert done.stderr.count("\n") == 1 and "recursion" in done.stderr and str(path) in done.stderr
+
+
+class TestBooksKnownOffTheChain:
+    """A negative reserve is what a forger plants, unless the books are known to be off
+    the chain: then it is what a redemption paid from funds the books never saw leaves
+    (fuzz seed 11 run 12, scenarios/regressions/invariant-state-round-trip-s11-r12.yaml)."""
+
+    @staticmethod
+    def _last_check_flags_the_reserve(corrected: bool) -> Callable[[list[dict[str, Any]]], list[dict[str, Any]]]:
+        def edit(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            row = next(r for r in records[-1]["rows"] if r["asset"] == "USDC")
+            row.update(verdict="mismatch", correction_id=7 if corrected else None)
+            return records
+        return edit
+
+    def test_a_reported_reserve_mismatch_lets_the_books_go_negative(self, saved: Path) -> None:
+        _redeem_too_much(saved)
+        forge_segment(saved, "checks", self._last_check_flags_the_reserve(corrected=False))
+        assert open_store(saved).load().portfolio.reserve.quantity == Decimal(-17130)
+
+    def test_a_corrected_one_does_not(self, saved: Path) -> None:
+        """Corrected, the books were brought back to the chain: a negative reserve after
+        that is a forgery again."""
+        _redeem_too_much(saved)
+        forge_segment(saved, "checks", self._last_check_flags_the_reserve(corrected=True))
+        with pytest.raises(StateInvariantError, match="plus capital in flight is -15130: a holding cannot be negative"):
+            open_store(saved).load()
