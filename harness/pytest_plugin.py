@@ -143,11 +143,16 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 
 
 def backends_for(scenario: Any, choice: str) -> list[str]:
-    """The backends a scenario runs on under `--dst-backend choice`."""
+    """The backends a scenario runs on under `--dst-backend choice`: of those chosen, the
+    ones that can carry out every event it has (a revm scenario restarting its node, as
+    `harness fuzz` writes them, is not an eth-tester item)."""
+    from harness.scenario.model import backend_problems
+
     if scenario.chain.backend not in PORTABLE:
         # It needs what only a node has (a mempool, a process, a fork): that backend only.
         return [scenario.chain.backend] if choice in ("all", "both", "anvil") else []
-    return {"all": list(SCENARIO_BACKENDS), "both": ["eth-tester", "anvil"]}.get(choice, [choice])
+    chosen = {"all": list(SCENARIO_BACKENDS), "both": ["eth-tester", "anvil"]}.get(choice, [choice])
+    return [b for b in chosen if next(backend_problems(scenario, b), None) is None]
 
 
 class ScenarioFile(pytest.Module):
