@@ -114,6 +114,8 @@ class VaultSyncModel:
               again: list[BalanceUpdate] | None = None) -> BalanceUpdate | None:
         """Book the log's update; `again`: the reorg entries of an event booked before and
         reversed since, which the chain holds again (booked by runner.repair.rebook_event)."""
+        if again is None and log.address == self.universe.vault and self._async:
+            return self._book_settlement(state, log, key, ts)
         found = self._update(state, log, key, ts, passed=again is None)
         if found is None:
             return None
@@ -178,6 +180,11 @@ class VaultSyncModel:
             )
             return update, pos
         return None
+
+    def _book_settlement(self, state: State, log: Log, key: str, ts: datetime) -> BalanceUpdate | None:
+        """Book an async vault's settlement (see _settlement), the first time it is read."""
+        update = self._settlement(state, log, key, ts)
+        return state.portfolio.add_balance_update(update, None) if update is not None else None
 
     def _settlement(self, state: State, log: Log, key: str, ts: datetime) -> BalanceUpdate | None:
         """An async vault's settlement, booked as the epoch's deposit (its assets become
