@@ -18,6 +18,15 @@ as booked is reversed, not edited: reversal entries (BalanceUpdates keyed
 `reorg:<tx>:<asset>`) give the reserve and the position back what the vanished swap
 moved, with the reason. A transaction the node still holds is left: it will be mined
 again, and repair never guesses.
+
+The synced events (vault deposits and redemptions, an async vault's settlements, rebases
+and interest) are booked from their logs, keyed `0x<tx>:<log index>`: one a reorg removed
+is reversed the same way (`reverse_vanished_events`, called by the sync when it notices
+a reorg), by an entry keyed `reorg:<tx>:<log index>`. The transaction may be mined again
+in the new chain: at another log index it is a new event, booked by the sync as any
+other; at the same one, the sync books it again (`rebook_event`) by `reorg:<tx>:<log
+index>:2`, and a further reorg's reversal is `...:3`, and so on: an event's entries
+alternate, so it counts once while the chain holds it and not at all while it does not.
 """
 
 from __future__ import annotations
@@ -29,6 +38,7 @@ from decimal import Decimal
 
 from runner.models.execution import ExecutionModel
 from runner.state import BalanceUpdate, BalanceUpdateCause, State, TradeExecution, TradeStatus
+from runner.universe import Universe
 
 logger = logging.getLogger(__name__)
 
@@ -95,10 +105,104 @@ def repair_unfinished(state: State, execution: ExecutionModel, ts: datetime,
     return report
 
 
+EVENT_CAUSES = (BalanceUpdateCause.deposit, BalanceUpdateCause.redemption, BalanceUpdateCause.rebase,
+                BalanceUpdateCause.interest)
+"""The causes booked from a log (keyed `0x<tx>:<log index>`) that a reorg can remove."""
+
+
+def reorged_event(key: str) -> str | None:
+    """The event key (`0x<tx>:<log index>`) a reorg entry of a synced event is about;
+    None for anything else (a trade's reversal is `reorg:<tx>:<asset symbol>`)."""
+    if not key.startswith(REORG_KEY):
+        return None
+    parts = key[len(REORG_KEY):].split(":")
+    return f"{parts[0]}:{parts[1]}" if len(parts) >= 2 and parts[1].isdigit() else None
+
+
+def reorg_entries(state: State) -> dict[str, list[BalanceUpdate]]:
+    """Per synced event key, the reorg entries booked for it, in booking order: odd in
+    number while the event is reversed, even while it counts."""
+    out: dict[str, list[BalanceUpdate]] = {}
+    for bu in sorted(state.portfolio.balance_updates.values(), key=lambda b: b.balance_update_id):
+        event = reorged_event(bu.event_key)
+        if event is not None:
+            out.setdefault(event, []).append(bu)
+    return out
+
+
+def _entry_key(event: str, n: int) -> str:
+    return f"{REORG_KEY}{event}" if n == 1 else f"{REORG_KEY}{event}:{n}"
+
+
+def signed_shares(bu: BalanceUpdate) -> Decimal:
+    """The share supply change an entry books (a redemption's shares are burned)."""
+    if bu.shares is None:
+        return Decimal(0)
+    return -bu.shares if bu.cause == BalanceUpdateCause.redemption else bu.shares
+
+
+def reverse_vanished_events(state: State, universe: Universe, on_chain: set[str], since_block: int, block: int,
+                            ts: datetime) -> list[BalanceUpdate]:
+    """A reorg replaced blocks from `since_block` on: every synced event counted from
+    those blocks whose log the chain no longer has (`on_chain`: the keys of the logs the
+    sync read from `since_block` to its head) is reversed by a correction entry that
+    gives back what it booked (the reserve and the share supply of a deposit or
+    redemption, the position's tokens of a rebase). Returns the entries booked; booking
+    them again books nothing (an event already reversed is left)."""
+    portfolio = state.portfolio
+    entries = reorg_entries(state)
+    out: list[BalanceUpdate] = []
+    for bu in sorted(portfolio.balance_updates.values(), key=lambda b: b.balance_update_id):
+        if bu.cause not in EVENT_CAUSES or bu.event_key in on_chain:
+            continue
+        done = entries.get(bu.event_key, [])
+        if len(done) % 2:
+            continue  # reversed, and not on the chain again since
+        last_block = done[-1].block_number if done else bu.block_number  # where the chain had it last
+        if last_block < since_block:
+            continue
+        qty = -(bu.quantity + sum((e.quantity for e in done), Decimal(0)))
+        shares = -(signed_shares(bu) + sum((signed_shares(e) for e in done), Decimal(0)))
+        if qty == 0 and shares == 0:
+            continue
+        pos = None
+        if bu.position_id is not None:  # a rebase or interest: the tokens leave the position again
+            pos = portfolio.open_positions.get(bu.position_id)
+            if pos is None:
+                pair = universe.pair_for(bu.asset)
+                pos = portfolio.open_position_for(pair) or portfolio.open_position(pair, bu.asset, ts)
+        old = pos.quantity if pos is not None else portfolio.reserve.quantity
+        why = (f"{bu.cause.value} {bu.event_key} (block {last_block}) vanished in a reorg: the chain no longer "
+               "has its log")
+        logger.warning("reorg: %s; reversed: %s %s%s", why, qty, bu.asset, f", {shares} shares" if shares else "")
+        out.append(portfolio.add_balance_update(BalanceUpdate(
+            balance_update_id=0, cause=BalanceUpdateCause.correction, asset=bu.asset, quantity=qty,
+            old_balance=old, new_balance=old + qty, block_number=block, timestamp=ts,
+            event_key=_entry_key(bu.event_key, len(done) + 1), tx_hash=bu.tx_hash, owner=bu.owner,
+            shares=shares if bu.shares is not None else None, notes=why), pos))
+        entries.setdefault(bu.event_key, []).append(out[-1])
+    return out
+
+
+def rebook_event(update: BalanceUpdate, done: list[BalanceUpdate]) -> BalanceUpdate:
+    """`update` is what the sync books for a log it booked before and a reorg reversed
+    since (`done`: that event's reorg entries, odd in number): the chain holds the event
+    again, so it counts again, as the entry `reorg:<key>:<n>`."""
+    event = update.event_key
+    update.event_key = _entry_key(event, len(done) + 1)
+    update.shares = signed_shares(update) if update.shares is not None else None
+    update.cause = BalanceUpdateCause.correction
+    update.notes = (f"{event} is on the chain again (block {update.block_number}) after a reorg reversed it: "
+                    "booked again" + (f"; {update.notes}" if update.notes else ""))
+    logger.warning("reorg: %s", update.notes)
+    done.append(update)
+    return update
+
+
 def reversed_by_reorg(state: State) -> set[str]:
     """The tx hashes whose settled trades a reorg reversal entry took back."""
     return {bu.tx_hash for bu in state.portfolio.balance_updates.values()
-            if bu.event_key.startswith(REORG_KEY) and bu.tx_hash is not None}
+            if bu.event_key.startswith(REORG_KEY) and bu.tx_hash is not None and reorged_event(bu.event_key) is None}
 
 
 def recheck_after_reorg(state: State, execution: ExecutionModel, ts: datetime, since_block: int) -> list[BalanceUpdate]:

@@ -32,7 +32,7 @@ from harness.audit.chain import ChainBooks, ChainEntry
 from harness.audit.model import AuditRow, ChainAudit, Status
 from runner.accounting import SHARES
 from runner.chain.backend import Backend, Receipt
-from runner.repair import REORG_KEY
+from runner.repair import REORG_KEY, reorg_entries, reorged_event
 from runner.state import BalanceUpdate, BalanceUpdateCause, State, TradeExecution, TradeStatus
 from runner.universe import Universe
 
@@ -327,7 +327,10 @@ class _Comparison:
                 by_check[int(parts[1])].append(bu)
             else:
                 orphans.append(bu)
-        orphans = [bu for bu in orphans if not self._reorg_reversal(bu)]
+        events = reorg_entries(self.state)
+        orphans = [bu for bu in orphans if reorged_event(bu.event_key) is None and not self._reorg_reversal(bu)]
+        for event, entries in sorted(events.items(), key=lambda kv: kv[1][0].balance_update_id):
+            self._reorged_event(event, entries)
         checks = sorted(self.state.accounting_checks, key=lambda c: c.check_id)
         known = {c.check_id for c in checks}
         orphans += [bu for cid, bus in by_check.items() if cid not in known for bu in bus]
@@ -394,6 +397,52 @@ class _Comparison:
             p.explained_by = p.explained_by or f"reversed by balance update #{bu.balance_update_id} after a reorg"
             p.extra.append(f"reversed by balance update #{bu.balance_update_id}")
         return True
+
+    def _reorged_event(self, event: str, entries: list[BalanceUpdate]) -> None:
+        """The entries the runner booked for a synced event (`0x<tx>:<log index>`) after
+        reorgs (`reorg:<event>`, `reorg:<event>:<n>`: reversed when the chain lost its log,
+        booked again when the chain had it again) pair with that event's own rows: they
+        match when, together, they book exactly what those rows leave unpaired (all of a
+        deposit the chain no longer has; nothing for one it mined again as booked).
+        Otherwise each is a correction that books something else."""
+        pool = [d for d in self.drafts if d.group == event and d.kind != "correction" and d.ledger is not None
+                and not d.resolved and _diff(d) != 0]
+        owed: dict[str, Decimal] = defaultdict(lambda: D0)
+        for d in pool:
+            owed[d.asset] += _diff(d)
+        booked: dict[str, Decimal] = defaultdict(lambda: D0)
+        for bu in entries:
+            booked[bu.asset] += bu.quantity
+            if bu.shares is not None:
+                booked[SHARES] += bu.shares
+        exact = all(owed[a] == booked[a] for a in {*owed, *booked})
+        refs = ", ".join(f"#{bu.balance_update_id}" for bu in entries)
+        for bu in entries:
+            others = ", ".join(f"#{e.balance_update_id}" for e in entries if e is not bu)
+            amounts = {bu.asset: bu.quantity, **({SHARES: bu.shares} if bu.shares is not None else {})}
+            led = _Ledger(f"balance update #{bu.balance_update_id}", "correction", bu.block_number, amounts,
+                          balance_update_id=bu.balance_update_id, group=bu.event_key, zero_asset=bu.asset,
+                          tx_hash=bu.tx_hash or "")
+            before = len(self.drafts)
+            if exact:
+                note = (f"a reorg entry of {event}" + (f": with {others}" if others else "") + ", it books exactly what the chain's rows of that event "
+                        "leave unpaired (" + ", ".join(f"{_s(owed[a])} {a}" for a in sorted({*owed, *booked})) + ")")
+            else:
+                note = (f"a reorg entry of {event}: {refs} book " + ", ".join(f"{_s(booked[a])} {a}" for a in sorted(booked))
+                        + ", the chain's rows of that event leave " +
+                        (", ".join(f"{_s(owed[a])} {a}" for a in sorted(owed)) or "nothing") + " unpaired")
+            self.pair(None, led, "correction", note)
+            for d in self.drafts[before:]:
+                d.resolved = True
+                d.owed = d.ledger_amount if exact else owed[d.asset]
+                if exact and bu is entries[-1]:
+                    d.resolves = list(pool)
+        if exact:
+            for p in pool:
+                p.resolved = True
+                p.corrected_by = entries[-1].balance_update_id
+                p.explained_by = p.explained_by or f"reversed by balance update {refs} after a reorg"
+                p.extra.append(f"reversed by balance update {refs}")
 
     def _unresolved(self, block: int, when: datetime) -> dict[str, list[_Draft]]:
         """Rows not yet paired that a check at `block` (at time `when`) can see: chain

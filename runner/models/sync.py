@@ -18,7 +18,8 @@ from runner.chain.abi import artifact
 from runner.chain.backend import Log
 from runner.chain.client import ChainClient
 from runner.models.async_vault import ASYNC_VAULT
-from runner.state import BalanceUpdate, BalanceUpdateCause, State
+from runner.repair import rebook_event, reorg_entries, reverse_vanished_events
+from runner.state import BalanceUpdate, BalanceUpdateCause, State, TradingPosition
 from runner.universe import Token, Universe, VaultKind
 
 REORG_WINDOW = 64
@@ -49,6 +50,7 @@ class VaultSyncModel:
     def sync(self, state: State, ts: datetime, end_block: int | None = None) -> list[BalanceUpdate]:
         head = self.chain.block_number() if end_block is None else end_block
         self._hashes = {}
+        reorgs = state.sync.reorgs_detected
         start = self._resume_from(state, head)
         if head < start:
             state.sync.last_synced_at = ts
@@ -56,12 +58,16 @@ class VaultSyncModel:
         sources = [self.universe.vault, *(t.address for t in self._rebasing)]
         logs: list[Log] = list(self.chain.backend.get_logs(sources, [], start, head))
         logs.sort(key=lambda lg: (lg.block_number, lg.log_index))
+        keys = [f"0x{log.tx_hash.hex()}:{log.log_index}" for log in logs]
         updates: list[BalanceUpdate] = []
-        for log in logs:
-            key = f"0x{log.tx_hash.hex()}:{log.log_index}"
-            if state.portfolio.has_event(key):
+        if state.sync.reorgs_detected > reorgs:  # what was booked from the replaced blocks may be gone
+            updates += reverse_vanished_events(state, self.universe, set(keys), start, head, ts)
+        reversed_ = reorg_entries(state)
+        for log, key in zip(logs, keys, strict=True):
+            again = len(reversed_.get(key, ())) % 2 == 1  # a reorg reversed it; the chain has it again
+            if state.portfolio.has_event(key) and not again:
                 continue
-            update = self._book(state, log, key, ts)
+            update = self._book(state, log, key, ts, again=reversed_.get(key, []) if again else None)
             if update is not None:
                 updates.append(update)
         state.sync.last_block = head
@@ -80,7 +86,7 @@ class VaultSyncModel:
 
         If the block we synced last is gone or has another hash, a reorg replaced it: read
         again from REORG_WINDOW blocks before it. Booked events are keyed, so re-reading
-        books only what is new; what vanished stays booked for the accounting check to flag.
+        books only what is new; what vanished is reversed (runner.repair.reverse_vanished_events).
         """
         sync = state.sync
         if sync.last_block == 0 or sync.last_block_hash is None:
@@ -104,12 +110,30 @@ class VaultSyncModel:
             return 0
         return int(shares * new_total // total_shares - shares * old_total // total_shares)
 
-    def _book(self, state: State, log: Log, key: str, ts: datetime) -> BalanceUpdate | None:
+    def _book(self, state: State, log: Log, key: str, ts: datetime,
+              again: list[BalanceUpdate] | None = None) -> BalanceUpdate | None:
+        """Book the log's update; `again`: the reorg entries of an event booked before and
+        reversed since, which the chain holds again (booked by runner.repair.rebook_event)."""
+        if again is None and log.address == self.universe.vault and self._async:
+            return self._book_settlement(state, log, key, ts)
+        found = self._update(state, log, key, ts, passed=again is None)
+        if found is None:
+            return None
+        update, pos = found
+        if again is not None:
+            update = rebook_event(update, again)
+        return state.portfolio.add_balance_update(update, pos)
+
+    def _update(self, state: State, log: Log, key: str, ts: datetime,
+                passed: bool = True) -> tuple[BalanceUpdate, TradingPosition | None] | None:
+        """What the log books and where (None: the reserve), not yet booked; a rebase that
+        moved nothing of ours is remembered as passed (`passed`) and books nothing."""
         topic = log.topics[0] if log.topics else b""
         portfolio = state.portfolio
         reserve = self.universe.reserve
         if log.address == self.universe.vault and self._async:
-            return self._book_settlement(state, log, key, ts)
+            update = self._settlement(state, log, key, ts)
+            return (update, None) if update is not None else None
         if log.address == self.universe.vault and topic in (self._deposit.topic, self._withdraw.topic):
             deposit = topic == self._deposit.topic
             ev = (self._deposit if deposit else self._withdraw).decode(log.topics, log.data)
@@ -119,7 +143,7 @@ class VaultSyncModel:
             owner = ev.get("owner")
             update = _reserve_flow(state, log, key, ts, reserve.symbol, deposit, qty, amount, shares,
                                    owner=str(owner) if owner is not None else None)
-            return portfolio.add_balance_update(update, None)
+            return update, None
         for token in self._rebasing:
             if log.address != token.address:
                 continue
@@ -132,11 +156,13 @@ class VaultSyncModel:
             if pos is None or pos.quantity == 0 or old_total == 0:
                 # Read, and nothing of ours moved: remembered, so that reading this block
                 # again (a reorg's re-sync) never books it against a position opened since.
-                portfolio.pass_event(key)
+                if passed:
+                    portfolio.pass_event(key)
                 return None
             delta = token.from_units(self._rebased_units(token, log.block_number, old_total, new_total))
             if delta == 0:
-                portfolio.pass_event(key)
+                if passed:
+                    portfolio.pass_event(key)
                 return None
             new_qty = pos.quantity + delta
             update = BalanceUpdate(
@@ -152,10 +178,15 @@ class VaultSyncModel:
                 tx_hash="0x" + log.tx_hash.hex(),
                 reserve_value=(delta * pos.valuation_price) if pos.valuation_price else None,
             )
-            return portfolio.add_balance_update(update, pos)
+            return update, pos
         return None
 
     def _book_settlement(self, state: State, log: Log, key: str, ts: datetime) -> BalanceUpdate | None:
+        """Book an async vault's settlement (see _settlement), the first time it is read."""
+        update = self._settlement(state, log, key, ts)
+        return state.portfolio.add_balance_update(update, None) if update is not None else None
+
+    def _settlement(self, state: State, log: Log, key: str, ts: datetime) -> BalanceUpdate | None:
         """An async vault's settlement, booked as the epoch's deposit (its assets become
         cash, its shares are minted) or redemption (its assets leave the cash for the
         claims' reserve, its shares are burned). Requests, cancellations, NAV updates and
@@ -170,10 +201,9 @@ class VaultSyncModel:
         supply_change = reserve.from_units(int(ev["shares"]))  # minted (deposits) or burned (redemptions)
         nav = reserve.from_units(int(ev["totalAssets"]))
         change = amount if deposit else -amount  # into the cash, or out of it into the claims' reserve
-        update = _reserve_flow(state, log, key, ts, reserve.symbol, deposit, change, amount, supply_change,
-                               notes=f"{'deposit' if deposit else 'redemption'} requests of epoch "
-                                     f"{int(ev['requestId'])} settled at NAV {nav}")
-        return state.portfolio.add_balance_update(update, None)
+        return _reserve_flow(state, log, key, ts, reserve.symbol, deposit, change, amount, supply_change,
+                             notes=f"{'deposit' if deposit else 'redemption'} requests of epoch "
+                                   f"{int(ev['requestId'])} settled at NAV {nav}")
 
 
 def _reserve_flow(state: State, log: Log, key: str, ts: datetime, asset: str, deposit: bool, change: Decimal,

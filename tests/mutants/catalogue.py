@@ -64,7 +64,7 @@ CATALOGUE: tuple[Mutant, ...] = (
         "sync-rebooks-seen-events", "sync",
         "the sync forgets to skip events it already booked: reading a range again books a deposit twice",
         "runner/models/sync.py",
-        "            if state.portfolio.has_event(key):\n                continue\n",
+        "            if state.portfolio.has_event(key) and not again:\n                continue\n",
         "",
         (BOOKS,),
     ),
@@ -123,6 +123,14 @@ CATALOGUE: tuple[Mutant, ...] = (
         "        if qty_fix == 0 and cash_fix == 0:\n",
         "        if True:\n",
         (REORG,),
+    ),
+    Mutant(
+        "sync-keeps-reorged-events", "sync",
+        "after a reorg the synced events of the replaced blocks are never checked: a deposit the chain lost stays booked",
+        "runner/models/sync.py",
+        "        if state.sync.reorgs_detected > reorgs:  # what was booked from the replaced blocks may be gone\n",
+        "        if False:\n",
+        ("scenarios/regressions/invariant-booked-once-s2026-r51.yaml",),
     ),
     Mutant(
         "valuation-buy-side", "valuation",
