@@ -66,6 +66,17 @@ class Valuation:
         return self.nav / self.share_supply if self.share_supply else None
 
 
+@dataclass(frozen=True)
+class _ViewPlan:
+    """The reads of a `View`, encoded once: for whom each answer is, in call order."""
+
+    symbols: tuple[str, ...]  # a balance each (the async vault's freeCash for its reserve)
+    pools: tuple[Pool, ...]  # getReserves each (v2-style pairs)
+    v3_pools: tuple[Pool, ...]  # slot0 each
+    plain: tuple[Token, ...]  # transferFeeBps each (non-rebasing tokens)
+    calls: tuple[Call, ...]  # the above, then the share supply after the balances
+
+
 def _other_side(pool: Pool, token: Token) -> Token:
     return pool.quote if pool.base.address == token.address else pool.base
 
@@ -96,21 +107,18 @@ class ChainTruth:
     def _call_many(self, calls: list[tuple[bytes, bytes]], block: int) -> list[bytes]:
         return self.backend.call_many([Call(to, data) for to, data in calls], block)
 
-    def view(self, block: int | None = None) -> View:
-        """Balances, share supply, every pool's reserves and every token's transfer fee at
-        `block` (the head by default): one batched read, kept for the last few blocks."""
-        block = self.backend.block_number() if block is None else block
-        cached = self._views.get(block)
-        if cached is not None:
-            return cached
+    @cached_property
+    def _view_plan(self) -> _ViewPlan:
+        """What `view` reads, in its order: the same calls at every block (the universe
+        is fixed for the run), so they are encoded once; only the block changes."""
         u = self.universe
         balance_of, supply = self._erc20.fn("balanceOf"), self._vault.fn("totalSupply")
         reserves_of, fee_of = self._pair.fn("getReserves"), self._erc20.fn("transferFeeBps")
-        symbols = list(u.tokens)
-        pools = [p for p in u.pools.values() if p.dex != Dex.uniswap_v3]
-        v3_pools = [p for p in u.pools.values() if p.dex == Dex.uniswap_v3]
+        symbols = tuple(u.tokens)
+        pools = tuple(p for p in u.pools.values() if p.dex != Dex.uniswap_v3)
+        v3_pools = tuple(p for p in u.pools.values() if p.dex == Dex.uniswap_v3)
         slot0 = self._v3_pool.fn("slot0")
-        plain = [t for t in u.tokens.values() if not t.rebasing]
+        plain = tuple(t for t in u.tokens.values() if not t.rebasing)
         calls = [(u.tokens[s].address, balance_of.encode(u.vault)) for s in symbols]
         if u.vault_kind == VaultKind.async_:
             # The async vault's own view of the reserve that is the strategy's: its balance
@@ -120,12 +128,25 @@ class ChainTruth:
         calls += [(p.address, reserves_of.encode()) for p in pools]
         calls += [(p.address, slot0.encode()) for p in v3_pools]
         calls += [(t.address, fee_of.encode()) for t in plain]
-        out = iter(self._call_many(calls, block))
-        units = {s: int(balance_of.decode_one(next(out))) for s in symbols}
+        return _ViewPlan(symbols, pools, v3_pools, plain, tuple(Call(to, data) for to, data in calls))
+
+    def view(self, block: int | None = None) -> View:
+        """Balances, share supply, every pool's reserves and every token's transfer fee at
+        `block` (the head by default): one batched read, kept for the last few blocks."""
+        block = self.backend.block_number() if block is None else block
+        cached = self._views.get(block)
+        if cached is not None:
+            return cached
+        plan = self._view_plan
+        balance_of, supply = self._erc20.fn("balanceOf"), self._vault.fn("totalSupply")
+        reserves_of, fee_of = self._pair.fn("getReserves"), self._erc20.fn("transferFeeBps")
+        slot0 = self._v3_pool.fn("slot0")
+        out = iter(self.backend.call_many(list(plan.calls), block))
+        units = {s: int(balance_of.decode_one(next(out))) for s in plan.symbols}
         held = Holdings(block, units, int(supply.decode_one(next(out))))
-        reserves = {p.address: tuple(reserves_of.decode(next(out))[:2]) for p in pools}
-        sqrt_prices = {p.address: int(slot0.decode(next(out))[0]) for p in v3_pools}
-        fees = {t.symbol: int(fee_of.decode_one(next(out))) for t in plain}
+        reserves = {p.address: tuple(reserves_of.decode(next(out))[:2]) for p in plan.pools}
+        sqrt_prices = {p.address: int(slot0.decode(next(out))[0]) for p in plan.v3_pools}
+        fees = {t.symbol: int(fee_of.decode_one(next(out))) for t in plan.plain}
         view = View(held, reserves, fees, sqrt_prices)  # type: ignore[arg-type]
         if len(self._views) >= 8:
             self._views.pop(next(iter(self._views)))

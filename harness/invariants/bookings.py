@@ -11,9 +11,9 @@ from __future__ import annotations
 import random
 from collections import Counter
 
-from harness.invariants.core import Moment, Point, Violation, invariant
+from harness.invariants.core import Moment, Point, Violation, copy_state, invariant
 from runner.chain.abi import artifact
-from runner.state import BalanceUpdateCause, TradeStatus, decode_state, encode_state
+from runner.state import BalanceUpdateCause
 from runner.universe import VaultKind
 
 _VAULT = artifact("Vault")
@@ -110,11 +110,9 @@ def booked_once(m: Moment) -> list[Violation]:
                                        f"the vault's {kind} {key} was never booked"))
         m.memory["block"] = end
         m.memory["hash"] = synced
-    # every settled trade's hash, each check (a bug may rewrite an old trade): one pass
-    # per position, and the counting only when a hash repeats
-    settled = (TradeStatus.success, TradeStatus.failed)
-    hashes = [t.blockchain_transactions[-1].tx_hash for pos in state.portfolio.all_positions()
-              for t in pos.trades.values() if t.status in settled and t.blockchain_transactions]
+    # every settled trade's hash, each check (a bug may rewrite an old trade): the point's
+    # one pass over the trades (Moment.trades), and the counting only when a hash repeats
+    hashes = m.trades.settled_hashes()
     shared = [] if len(set(hashes)) == len(hashes) else sorted(h for h, n in Counter(hashes).items() if n > 1)
     if shared:
         out.append(m.violation("booked-once", "one trade per transaction", f"{len(shared)} shared",
@@ -127,7 +125,7 @@ def booked_once(m: Moment) -> list[Violation]:
 def _resync_books_nothing(m: Moment) -> list[Violation]:
     state = m.state
     rng = m.memory.setdefault("rng", random.Random(f"resync:{state.name}"))
-    again = decode_state(encode_state(state))
+    again = copy_state(state)
     earlier = rng.randrange(1, state.sync.last_block)
     again.sync.last_block = earlier
     known = m.truth.backend.block_hash(earlier)

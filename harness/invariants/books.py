@@ -8,13 +8,30 @@ is the runner's own error, flagged or not.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 
 import msgspec
 
-from harness.invariants.core import Moment, NavPoint, Point, Violation, invariant
+from harness.invariants.core import (
+    Moment,
+    NavPoint,
+    Point,
+    Violation,
+    copy_state,
+    decode_known_version,
+    invariant,
+)
 from runner.accounting import SHARES
-from runner.state import CycleKind, State, Verdict, decode_state, encode_state, open_store
+from runner.state import (
+    CycleKind,
+    State,
+    TradeExecution,
+    TradingPosition,
+    Verdict,
+    encode_state,
+    open_store,
+)
 from runner.state.trade import UNFINISHED
 
 
@@ -130,7 +147,7 @@ def ledger_equals_chain(m: Moment) -> list[Violation]:
     u = m.universe
     state = m.state
     if m.point == Point.stop:
-        state = decode_state(encode_state(m.state))
+        state = copy_state(m.state)
         m.spare_runner().sync_model.sync(state, m.time)
         seen = {a: Decimal(0) for a in m.external}
     else:
@@ -171,9 +188,11 @@ def state_round_trip(m: Moment) -> list[Violation]:
             memory = encode_state(m.state)
             disk = encode_state(open_store(m.state_path).load())
         else:
-            memory = _encode_live(m.state)
+            memory = _encode_live(m.state, m.trades.unfinished)
             hot = msgspec.json.decode(m.state_path.read_bytes())
-            disk = _encode_live(decode_state(msgspec.json.encode(hot["state"]), str(m.state_path)))
+            live = hot["state"]
+            version = live.get("schema_version") if isinstance(live, dict) else None  # None: decode_state judges
+            disk = _encode_live(decode_known_version(msgspec.json.encode(live), version, str(m.state_path)))
     except Exception as exc:  # any failure to load is the finding
         return [m.violation("state-round-trip", "a loadable state file", f"{type(exc).__name__}: {exc}",
                             f"{m.state_path} does not load")]
@@ -187,16 +206,22 @@ def state_round_trip(m: Moment) -> list[Violation]:
                         + (" (whole history)" if whole else " (live part)"))]
 
 
-def _encode_live(state: State) -> bytes:
+def _unfinished(pos: TradingPosition) -> dict[int, TradeExecution]:
+    return {tid: t for tid, t in pos.trades.items() if t.status in UNFINISHED}  # = is_unfinished
+
+
+def _encode_live(state: State, unfinished: Callable[[TradingPosition], dict[int, TradeExecution]] = _unfinished) -> bytes:
     """The live part of a state (what the segmented store keeps in `state.json`: no
-    history, open positions with their unfinished trades), encoded without copying."""
+    history, open positions with their unfinished trades), encoded without copying.
+    `unfinished` gives an open position's unfinished trades (the point's `TradeScan`
+    for the state in memory, which has read them already)."""
     p = state.portfolio
     stash = (state.stats, state.accounting_checks, p.balance_updates, p.closed_positions)
     trades = {pid: pos.trades for pid, pos in p.open_positions.items()}
     try:
         state.stats, state.accounting_checks, p.balance_updates, p.closed_positions = [], [], {}, {}
         for pos in p.open_positions.values():
-            pos.trades = {tid: t for tid, t in pos.trades.items() if t.status in UNFINISHED}  # = is_unfinished
+            pos.trades = unfinished(pos)
         return encode_state(state)
     finally:
         state.stats, state.accounting_checks, p.balance_updates, p.closed_positions = stash

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from harness.invariants.core import Moment, Point, Violation, invariant
+from harness.invariants.core import Moment, Point, Violation, copy_state, invariant
 from runner.chain.abi import artifact
 from runner.chain.backend import Receipt
 from runner.repair import reversed_by_reorg
-from runner.state import TradeExecution, TradeStatus, decode_state, encode_state
+from runner.state import TradeExecution, TradeStatus, encode_state
 
 _SWAPPED = artifact("Vault").event("Swapped")
 
@@ -153,7 +153,7 @@ def nothing_unfinished(m: Moment) -> list[Violation]:
 def repair_idempotent(m: Moment) -> list[Violation]:
     """After a restart's repair, repairing again (a fresh runner, the same chain) changes
     nothing: every unfinished trade was resolved once, and only once."""
-    again = decode_state(encode_state(m.state))
+    again = copy_state(m.state)
     fixed = m.spare_runner().repair_state(again, m.time)
     if not fixed and encode_state(again) == encode_state(m.state):
         return []

@@ -8,7 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from harness.invariants.core import Moment, NavPoint, Point, Violation, at_point, names
+from harness.invariants.core import Moment, NavPoint, Point, TradeScan, Violation, at_point, names
 from harness.scenario.model import ExternalTransferEvent, ReorgEvent
 from harness.truth import ChainTruth
 from harness.world import World
@@ -69,10 +69,11 @@ class InvariantSuite:
         self.truth.forget()  # a reorg can give a block number other contents: read afresh per point
         pending = frozenset(self.truth.backend.pending_transactions()) if point == Point.end else frozenset()
         block: int | None = None
+        scan = TradeScan(state)  # one pass over the trades for all of the point's checks
         for inv in at_point(point, self.skip):
             moment = Moment(point, at, time, state, self.world, self.truth, self.tolerance,
                             self.memory.setdefault(inv.name, {}), self.spare_runner, self.state_path, event,
-                            pending, self.first_block, frozenset(self.external), block)
+                            pending, self.first_block, frozenset(self.external), block, scan)
             self.checks += 1
             for v in inv.check(moment):
                 found.append(Violation(v.invariant, v.at, v.time, v.block, v.expected, v.found, v.detail, self.replay))
@@ -87,10 +88,11 @@ class InvariantSuite:
         why, and a check of a half-done cycle may see a symptom rather than the cause."""
         found: list[Violation] = []
         self.truth.forget()
+        scan = TradeScan(state)
         for inv in at_point(Point.tick, {*self.skip, "state-round-trip"}):
             moment = Moment(Point.tick, at, time, state, self.world, self.truth, self.tolerance,
                             dict(self.memory.get(inv.name, {})), self.spare_runner, self.state_path, None,
-                            frozenset(), self.first_block, frozenset(self.external))
+                            frozenset(), self.first_block, frozenset(self.external), _scan=scan)
             self.checks += 1
             found.extend(Violation(v.invariant, v.at, v.time, v.block, v.expected, v.found, v.detail, self.replay)
                          for v in inv.check(moment))
