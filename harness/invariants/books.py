@@ -19,7 +19,6 @@ from harness.invariants.core import (
     Point,
     Violation,
     copy_state,
-    decode_known_version,
     invariant,
 )
 from runner.accounting import SHARES
@@ -29,6 +28,7 @@ from runner.state import (
     TradeExecution,
     TradingPosition,
     Verdict,
+    decode_state,
     encode_state,
     open_store,
 )
@@ -190,9 +190,7 @@ def state_round_trip(m: Moment) -> list[Violation]:
         else:
             memory = _encode_live(m.state, m.trades.unfinished)
             hot = msgspec.json.decode(m.state_path.read_bytes())
-            live = hot["state"]
-            version = live.get("schema_version") if isinstance(live, dict) else None  # None: decode_state judges
-            disk = _encode_live(decode_known_version(msgspec.json.encode(live), version, str(m.state_path)))
+            disk = _encode_live(decode_state(msgspec.json.encode(hot["state"]), str(m.state_path)))
     except Exception as exc:  # any failure to load is the finding
         return [m.violation("state-round-trip", "a loadable state file", f"{type(exc).__name__}: {exc}",
                             f"{m.state_path} does not load")]

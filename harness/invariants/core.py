@@ -18,14 +18,11 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-import msgspec
-
 from harness.truth import ChainTruth
 from harness.vocabulary import InvariantName
 from harness.world import World
 from runner.runner import ChainStrategyRunner
 from runner.state import (
-    SCHEMA_VERSION,
     State,
     TradeExecution,
     TradeStatus,
@@ -33,7 +30,6 @@ from runner.state import (
     decode_state,
     encode_state,
 )
-from runner.state.serialization import DECODE_ERRORS, bounded_nesting
 from runner.state.trade import UNFINISHED
 from runner.universe import Universe
 
@@ -181,33 +177,9 @@ class Moment:
 
 Check = Callable[[Moment], list[Violation]]
 
-_STATE = msgspec.json.Decoder(State)  # the decoder decode_state ends with (same type, same options)
-
-
 def copy_state(state: State) -> State:
-    """An independent copy of `state` (what a check lets a spare runner change): exactly
-    `decode_state(encode_state(state))`, the version read off the state itself."""
-    return decode_known_version(encode_state(state), state.schema_version)
-
-
-def decode_known_version(data: bytes, version: object, source: str = "<bytes>") -> State:
-    """Exactly `decode_state(data, source)`, for `data` a JSON object whose top-level
-    `schema_version` the caller knows to be `version` (it encoded it, or decoded it).
-
-    decode_state first decodes the whole document untyped, only to read that version (a
-    third of a copy's time on a year's state, 40 % of a live file's decode). When it is
-    the int this runner writes, that pass would find it and is skipped; the typed decode
-    is decode_state's own (same type, same options, same nesting bound). Any other
-    version, or a typed decode that fails, goes through decode_state itself, which
-    raises its own error for it."""
-    if type(version) is int and version == SCHEMA_VERSION:
-        try:
-            with bounded_nesting():
-                state: State = _STATE.decode(data)
-            return state
-        except DECODE_ERRORS:
-            pass
-    return decode_state(data, source)
+    """An independent copy of `state`, for a check that lets a spare runner change it."""
+    return decode_state(encode_state(state))
 
 
 @dataclass(frozen=True)
@@ -248,4 +220,4 @@ def at_point(point: Point, skip: Iterable[str] = ()) -> list[Invariant]:
 
 
 __all__ = ["REGISTRY", "SETTLED", "Check", "Invariant", "Moment", "NavPoint", "Point", "TradeScan", "Violation",
-           "at_point", "copy_state", "decode_known_version", "invariant", "names"]
+           "at_point", "copy_state", "invariant", "names"]
