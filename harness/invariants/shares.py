@@ -53,6 +53,13 @@ def fair_shares(m: Moment) -> list[Violation]:
         per_share = before.per_share
         if per_share is None or before.nav <= 0:
             continue  # the first deposit sets the price: one share per unit
+        if u.vault_kind == VaultKind.erc4626:
+            # OpenZeppelin's ERC-4626 (decimals offset 0, as StrategyVault4626) converts at
+            # (totalAssets + 1) / (totalSupply + 1) base units: a virtual share and asset,
+            # its donation guard. Against the bare NAV/share that moves a(S-A)/((A+1)S) base
+            # units, several when a deposit is several times the NAV (fuzz seed 2026 runs 13,
+            # 30, 48). Judged at the vault's own conversion of the chain-truth NAV.
+            per_share = (before.nav + u.reserve.unit) / (before.share_supply + u.reserve.unit)
         fair = shares * per_share
         slack = m.tolerance + per_share * u.reserve.unit + u.reserve.unit
         if abs(fair - assets) <= slack:

@@ -45,6 +45,7 @@ from harness.protocols.vaults import (
 from harness.world import TokenDecl
 from runner.chain.client import ChainClient
 from runner.chain.wallet import Wallet
+from runner.models.routing import shortest_paths
 from runner.models.v3math import FEE_TICK_SPACING
 from runner.universe import Dex, Token
 
@@ -225,11 +226,35 @@ def _fixture_pool(d: Deployer, amm: FixtureAmm, base: Token, quote: Token, p: Pr
     return FixturePool(f"{p.base}/{p.quote}", address, base, quote, p.fee)
 
 
+def _multi_hop(spec: ProtocolWorldSpec, tokens: dict[str, Token], path: tuple[str, ...],
+               v2: UniswapV2Deployment | None, v3: UniswapV3Deployment | None,
+               fixture: FixtureAmm | None) -> TrackedAsset:
+    """Value path[0] along `path` (to the reserve) on the exchange its pools share (the
+    scenario model keeps a route on one exchange); the last declared pool of each hop,
+    as the runner's routing keeps it."""
+    hops = [next(p for p in reversed(spec.pools) if {p.base, p.quote} == {a, b}) for a, b in zip(path, path[1:],
+                                                                                              strict=False)]
+    venue = hops[0].venue
+    if any(h.venue != venue for h in hops):
+        raise ValueError(f"the route {'/'.join(path)} crosses exchanges: a vault values a holding on one")
+    chain = [tokens[s] for s in path]
+    if venue == "v3":
+        assert v3 is not None
+        return v3_route(chain[0], v3.view_quoter, chain, [h.fee for h in hops])
+    router = v2.router if venue == "v2" and v2 is not None else fixture.router if fixture is not None else None
+    assert router is not None
+    return v2_route(chain[0], router, chain)
+
+
 def _tracked_assets(spec: ProtocolWorldSpec, tokens: dict[str, Token], v2: UniswapV2Deployment | None, v3: UniswapV3Deployment | None,
                     fixture: FixtureAmm | None) -> list[TrackedAsset]:
-    """Every non-reserve token, valued through one pool to the reserve."""
+    """Every non-reserve token, valued through one pool to the reserve, or (a token quoted
+    in another token) along the route the runner trades it by (routing.shortest_paths):
+    a vault that left such a holding out priced deposits off a NAV short of it (fuzz seed
+    2026, run 50: WBTC held through WBTC/LINK, deposits priced 1,272 USDC low)."""
     chosen = dict(spec.valuation)
     reserve = tokens[spec.reserve]
+    routes = shortest_paths(spec.reserve, tokens, ((p.base, p.quote) for p in spec.pools))
     out = []
     for symbol, token in tokens.items():
         if symbol == spec.reserve:
@@ -237,7 +262,9 @@ def _tracked_assets(spec: ProtocolWorldSpec, tokens: dict[str, Token], v2: Unisw
         key = chosen.get(symbol) or next(
             (p.key for p in spec.pools if {p.base, p.quote} == {symbol, spec.reserve}), None)
         if key is None:
-            continue  # no route to the reserve: not tracked, so the vaults cannot buy it
+            if symbol in routes:  # no pool to the reserve: the route through other tokens
+                out.append(_multi_hop(spec, tokens, routes[symbol][::-1], v2, v3, fixture))
+            continue  # no route to the reserve at all: not tracked, so the vaults cannot buy it
         decl = next(p for p in spec.pools if p.key == key)
         if decl.venue == "v2":
             assert v2 is not None
