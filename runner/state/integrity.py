@@ -29,6 +29,7 @@ A violation raises `StateInvariantError` naming the file and the record.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import re
 import types
@@ -102,15 +103,9 @@ Origin = Callable[[str, int], str]
 """origin(kind, key) -> where that record came from: 'FILE record N' or 'FILE: WHAT'."""
 
 _EXACT = Context(prec=200, traps=[Inexact, InvalidOperation])
-_plans: dict[type, list[tuple[str, str]]] = {}
-
-
-def _plan(cls: type) -> list[tuple[str, str]]:
+def _make_plan(cls: type) -> list[tuple[str, str]]:
     """Per dataclass: its Decimal fields and the fields holding more dataclasses."""
-    plan = _plans.get(cls)
-    if plan is not None:
-        return plan
-    plan = []
+    plan: list[tuple[str, str]] = []
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
         hint = hints[f.name]
@@ -124,8 +119,13 @@ def _plan(cls: type) -> list[tuple[str, str]]:
             plan.append((f.name, "list"))
         elif origin is dict and len(args) == 2 and dataclasses.is_dataclass(args[1]):
             plan.append((f.name, "dict"))
-    _plans[cls] = plan
     return plan
+
+
+# memoised per class; a functools cache, so the fuzzer's coverage clears it (cache_clear)
+# before each run as it does the runner's other memos: a run reaches the same lines
+# whatever ran before it in the process
+_plan: Callable[[type], list[tuple[str, str]]] = functools.cache(_make_plan)
 
 
 # Far beyond any amount, price or ratio a state holds (token supplies stay below 1e30,
