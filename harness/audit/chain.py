@@ -205,25 +205,20 @@ class _Reader:
             logs = sorted(self.backend.get_logs([u.vault, *(t.address for t in tokens)], [], self.first, self.last),
                           key=lambda lg: (lg.block_number, lg.log_index))
         txs: dict[bytes, _Tx] = defaultdict(_Tx)
+        # the async vault's deposits and redemptions are its epochs' settlements
+        deposit, withdraw = (_DEPOSIT_SETTLED, _REDEEM_SETTLED) if self.asynchronous else (_DEPOSIT, _WITHDRAW)
         for lg in logs:
-            if lg.address == u.vault and lg.topics and self.asynchronous:
-                topic = lg.topics[0]
-                if topic == _DEPOSIT_SETTLED.topic:
-                    txs[lg.tx_hash].deposit = lg
-                elif topic == _REDEEM_SETTLED.topic:
-                    txs[lg.tx_hash].withdraw = lg
-                elif topic == _SWAPPED.topic:
-                    txs[lg.tx_hash].swapped = lg
-                elif topic in _REQUESTERS:
-                    txs[lg.tx_hash].requesters = True
-            elif lg.address == u.vault and lg.topics:
-                topic = lg.topics[0]
-                if topic == _DEPOSIT.topic:
-                    txs[lg.tx_hash].deposit = lg
-                elif topic == _WITHDRAW.topic:
-                    txs[lg.tx_hash].withdraw = lg
-                elif topic == _SWAPPED.topic:
-                    txs[lg.tx_hash].swapped = lg
+            if lg.address != u.vault or not lg.topics:
+                continue
+            topic = lg.topics[0]
+            if topic == deposit.topic:
+                txs[lg.tx_hash].deposit = lg
+            elif topic == withdraw.topic:
+                txs[lg.tx_hash].withdraw = lg
+            elif topic == _SWAPPED.topic:
+                txs[lg.tx_hash].swapped = lg
+            elif self.asynchronous and topic in _REQUESTERS:
+                txs[lg.tx_hash].requesters = True
 
         self.requesters = {h for h, t in txs.items() if t.requesters and t.deposit is None and t.withdraw is None}
         opening, opening_supply = self.balances(self.first - 1, tokens, True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -41,16 +42,22 @@ def _cycle(state: State, t0: datetime, c: int) -> None:
     state.cycle = c
 
 
+def _forty_cycles(state: State, t0: datetime) -> Iterator[int]:
+    """Forty cycles of activity, the position closed at the 21st; yields after each."""
+    for c in range(40):
+        _cycle(state, t0, c)
+        if c == 20:
+            p = state.portfolio
+            p.close_position(p.open_position_for("WETH/USDC"), t0, "strategy")  # type: ignore[arg-type]
+        yield c
+
+
 class TestSegmentedStore:
     def test_round_trip_after_many_saves(self, tmp_path: Path, t0: datetime) -> None:
         """Loading after incremental saves gives a state equal to the one saved, byte for byte."""
         store = SegmentedStateStore(tmp_path / "state.json")
         state = _funded(t0)
-        for c in range(40):
-            _cycle(state, t0, c)
-            if c == 20:
-                p = state.portfolio
-                p.close_position(p.open_position_for("WETH/USDC"), t0, "strategy")  # type: ignore[arg-type]
+        for _ in _forty_cycles(state, t0):
             store.save(state)
         pending = state.portfolio.create_trade(
             state.portfolio.open_position_for("WETH/USDC"), t0, Decimal(1), Decimal(1), Decimal(1))  # type: ignore[arg-type]
@@ -102,16 +109,12 @@ class TestReload:
     """`reload` follows another writer's saves reading only what they appended."""
 
     def test_follows_every_save_exactly(self, tmp_path: Path, t0: datetime) -> None:
-        """After each of 40 saves (a position closed midway, a trade left unfinished), the
-        follower's reload equals a fresh full load, and it read only the appended bytes."""
+        """After each of 40 saves (a position closed midway), the follower's reload equals a
+        fresh full load and the state saved, and its tails end where the last save did."""
         path = tmp_path / "state.json"
         writer, follower = SegmentedStateStore(path), SegmentedStateStore(path)
         state = _funded(t0)
-        for c in range(40):
-            _cycle(state, t0, c)
-            if c == 20:
-                p = state.portfolio
-                p.close_position(p.open_position_for("WETH/USDC"), t0, "strategy")  # type: ignore[arg-type]
+        for _ in _forty_cycles(state, t0):
             writer.save(state)
             assert encode_state(follower.reload()) == encode_state(open_store(path).load()) == encode_state(state)
         tails = follower._followed.tails  # type: ignore[union-attr]
