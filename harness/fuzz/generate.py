@@ -354,13 +354,24 @@ def _universe(d: Draw, config: FuzzConfig) -> tuple[Doc, dict[str, Decimal]]:
     routed = [reserve]
     for symbol in symbols:
         quote = reserve if len(routed) == 1 or not d.chance(w.indirect) else d.choice(routed[1:])
+        if not _poolable(tokens, prices, symbol, quote):  # e.g. a 24-decimal token against a 0-decimal one
+            quote = reserve
         pools.append(_pool(d, symbol, quote, tokens, prices, fee_bounds))
         routed.append(symbol)
     if len(symbols) >= 2 and d.chance(w.second_route):  # a second route between two tokens
         a, b = d.sample(symbols, 2)
-        if not any(p["pair"] in (f"{a}/{b}", f"{b}/{a}") for p in pools):
+        if not any(p["pair"] in (f"{a}/{b}", f"{b}/{a}") for p in pools) and _poolable(tokens, prices, a, b):
             pools.append(_pool(d, a, b, tokens, prices, fee_bounds))
     return {"reserve": reserve, "tokens": tokens, "pools": pools}, prices
+
+
+def _poolable(tokens: Mapping[str, Doc], prices: Mapping[str, Decimal], base: str, quote: str) -> bool:
+    """Whether some depth fits both reserves of a base/quote pool in PoolSpec's bounds. A
+    pool against the reserve always does (the prices drawn are bounded); one between two
+    tokens of far-apart decimals may not, and PoolSpec would refuse the document."""
+    low, high = _pool_depth_bounds(tokens[base]["decimals"], tokens[quote]["decimals"],
+                                   _significant(prices[base] / prices[quote]))
+    return low * 2 <= high / 2
 
 
 def _pool(d: Draw, base: str, quote: str, tokens: Mapping[str, Doc], prices: Mapping[str, Decimal],
