@@ -88,8 +88,8 @@ def _withdraw(event: WithdrawEvent, ctx: EventContext) -> str:
     ctx.withdrawals.append(WithdrawalRecord(ctx.now, event.by, status))
     shares = ctx.world.universe.reserve.from_units(done.shares_units)
     if ctx.world.universe.vault_kind == VaultKind.async_:
-        return f"redemption request {shares} shares by {event.by}"
-    return f"withdraw {shares} shares by {event.by}"
+        return f"redemption request {shares:f} shares by {event.by}"
+    return f"withdraw {shares:f} shares by {event.by}"  # :f: no share count is written 0E-18 or 1E-18
 
 
 @apply.register
