@@ -198,6 +198,21 @@ def _load_for_run(args: argparse.Namespace) -> Any:
     return scenario
 
 
+def _crashed(scenario: Scenario, exc: Exception, out_dir: Path) -> str:
+    """The one line a crash of the runner (or of the harness) gets, as `harness fuzz` names
+    it (`crash:<type>`): a replayed incident that crashes is a finding, not bad input, and
+    its traceback is kept beside the run's log for whoever debugs it."""
+    import traceback
+
+    from runner.state import atomic_write
+
+    path = out_dir / "crash.txt"
+    atomic_write(path, "".join(traceback.format_exception(exc)).encode())
+    first = str(exc).splitlines()[0] if str(exc) else ""
+    return (f"{scenario.source.path}: run crashed (crash:{type(exc).__name__}): {type(exc).__name__}: {first}; "
+            f"traceback in {path}")
+
+
 def _run(args: argparse.Namespace, scenario: Scenario, out_dir: Path) -> int:
     from harness.chains import ChainPool
     from harness.engine import ScenarioRun
@@ -217,6 +232,9 @@ def _run(args: argparse.Namespace, scenario: Scenario, out_dir: Path) -> int:
         result = run.run()
     except HarnessError as exc:
         _out(sys.stderr, str(exc))
+        return EXIT_FAILED
+    except Exception as exc:  # noqa: BLE001 - an unexpected error: one line here, the traceback in a file
+        _out(sys.stderr, _crashed(scenario, exc, out_dir))
         return EXIT_FAILED
     finally:
         pool.close()

@@ -37,3 +37,23 @@ def test_run_refuses_a_backend_that_cannot_carry_the_events(capsys: pytest.Captu
         f"{path}:19: timeline[1].node_restart: expected backend anvil/anvil-fork/revm (set chain: "
         "{backend: anvil} or run with --backend anvil), found backend eth-tester\n"
     )
+
+
+def test_a_crash_is_one_line_with_its_traceback_kept(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """An unexpected error of the runner (planted here) is a finding: `harness run` names it
+    as `harness fuzz` does and keeps the traceback, instead of printing one (seed 1 run 176
+    did: a redemption fulfilment meeting a stalled mempool)."""
+    from runner.runner import ChainStrategyRunner
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("planted: transaction still pending\nsecond line")
+
+    monkeypatch.setattr(ChainStrategyRunner, "tick", broken)
+    path = ROOT / "scenarios/positive-rebase.yaml"
+    assert main(["run", str(path), "--backend", "revm", "--out", str(tmp_path), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert err == (f"{path}: run crashed (crash:RuntimeError): RuntimeError: planted: transaction still pending; "
+                   f"traceback in {tmp_path / 'crash.txt'}\n")
+    kept = (tmp_path / "crash.txt").read_text()
+    assert kept.startswith("Traceback (most recent call last):") and "in broken" in kept and "second line" in kept
