@@ -57,6 +57,7 @@ from harness.scenario.model import (
 from harness.scenario.quantities import format_duration
 from harness.vocabulary import BackendName
 from harness.wire.methods import LAGGABLE
+from runner.strategy.validation import format_decimal
 from runner.universe import V2_FEE, V3_FEE_TIERS, Dex, VaultKind
 
 Doc = dict[str, Any]
@@ -142,7 +143,7 @@ def runnable_on(kind: str, backend: str) -> bool:
 
 def pct(value: Decimal, *, sign: bool = False) -> str:
     """A percentage as written in scenarios: Decimal("1.5") -> "1.5%" ("+1.5%" with sign)."""
-    text = format(value.normalize(), "f")
+    text = format_decimal(value)
     if sign and value > 0:
         text = "+" + text
     return text + "%"

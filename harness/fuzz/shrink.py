@@ -37,6 +37,7 @@ from harness.fuzz.emit import render
 from harness.fuzz.generate import Doc, carried_out, event_kind, vault_entries
 from harness.scenario import parse_scenario_text
 from harness.scenario.quantities import format_duration, parse_duration
+from runner.strategy.validation import format_decimal
 from runner.universe import Dex, VaultKind
 
 Test = Callable[[str], bool]
@@ -335,7 +336,7 @@ def _smaller(value: Any) -> Iterator[Any]:
         if c > 0 and c != number and c not in candidates:
             candidates.append(c)
     for c in candidates:
-        shown = format(c.normalize(), "f")
+        shown = format_decimal(c)
         if percent:
             yield f"{sign}{shown}%"
         elif isinstance(value, int):

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import Context, Decimal
 from pathlib import Path
 from typing import Annotated, Any, ClassVar
 
@@ -120,6 +120,12 @@ MAX_FORK_DEPTH = 4
 CRASH_STEPS: tuple[str, ...] = tuple(STEPS)
 """Runner steps in execution order; a crash at S means the process dies just before S completes."""
 CrashStep = Step
+
+
+_WIDE = Context(prec=2 * 78)
+"""Room for any amount the model takes (at most 2**96 base units, 29 digits, at up to MAX_DECIMALS
+decimals) in scaleb, which rounds to its context's precision: at the default 28 digits
+2**96 base units of a 24-decimal token came out above 2**96 (fuzz seed 4 run 52)."""
 
 
 def _fits(units: Decimal, low: int = 1) -> bool:
@@ -646,7 +652,7 @@ def _reserve_units(amount: Decimal, context: Any, key: str, what: str, token: st
     if symbol is None or symbol not in context.tokens:
         return
     decimals = context.tokens[symbol].decimals
-    if not _fits(abs(amount).scaleb(decimals)):
+    if not _fits(amount.copy_abs().scaleb(decimals, _WIDE)):  # copy_abs: abs() rounds too
         yield Problem((key,), f"{what} {_units_range(decimals)} {symbol} (1 to 2**96 base units)")
 
 

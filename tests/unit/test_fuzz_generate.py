@@ -91,6 +91,20 @@ def test_a_pool_no_depth_can_make_is_routed_through_the_reserve() -> None:
         parse_scenario_text(fresh(1, k, FuzzConfig(backend="revm")).text, f"<run {k}>")
 
 
+def test_amounts_are_written_to_the_base_unit_however_many_digits() -> None:
+    # seed 4 run 52 drew the 2**96 base units of a 24-decimal token (79228.162514264337593543950336,
+    # 29 digits); the emitter wrote it rounded to 28 digits, up, and the model refused it as
+    # above 2**96 base units. format_decimal (the one way a Decimal is written) is exact.
+    from runner.strategy.validation import format_decimal
+
+    top = Decimal(f"{MAX_UNITS}E-24")  # (scaleb would round it to 28 digits itself)
+    assert format_decimal(top) == "79228.162514264337593543950336"
+    assert format_decimal(Decimal("1E+1")) == "10" and format_decimal(Decimal("-0.00")) == "0"
+    text = fresh(4, 52, FuzzConfig(backend="revm")).text
+    assert "amount: 79228.162514264337593543950336}" in text
+    parse_scenario_text(text, "<run 52>")
+
+
 def test_same_seed_same_bytes_other_seed_other_scenarios() -> None:
     config = FuzzConfig(backend="anvil")
     assert [fresh(3, k, config).text for k in range(5)] == [fresh(3, k, config).text for k in range(5)]
