@@ -129,8 +129,8 @@ class VaultSyncModel:
                 continue
             moved = int.from_bytes(log.data[:32], "big")
             source, target = log.topics[1], log.topics[2]
-            shares += (moved if source == vault else 0) - (moved if target == vault else 0)
-            total += (moved if source == bytes(32) else 0) - (moved if target == bytes(32) else 0)
+            shares += (moved if source == vault else 0) - (moved if target == vault else 0)  # sent since, received since
+            total += (moved if target == bytes(32) else 0) - (moved if source == bytes(32) else 0)  # burnt since, minted since
         return shares, total
 
     def _book(self, state: State, log: Log, key: str, ts: datetime,
