@@ -133,6 +133,15 @@ CATALOGUE: tuple[Mutant, ...] = (
         ("scenarios/regressions/invariant-booked-once-s2026-r51.yaml",),
     ),
     Mutant(
+        "reorg-rebooks-the-old-amount", "sync",
+        "an event a reorg reversed and the new chain mined again is booked again at its first amount, not at "
+        "what the new chain's log says (the same signed fulfilment paying other requests)",
+        "runner/repair.py",
+        "    update.cause = BalanceUpdateCause.correction\n",
+        "    update.cause = BalanceUpdateCause.correction\n    update.quantity = -done[-1].quantity\n",
+        ("scenarios/regressions/invariant-booked-once-s6-r87.yaml",),
+    ),
+    Mutant(
         "valuation-buy-side", "valuation",
         "positions are valued at the price it would cost to buy them (the ask), not what they would sell for",
         "runner/models/valuation.py",
