@@ -203,6 +203,14 @@ class Portfolio:
         return counter
 
     def close_position(self, pos: TradingPosition, ts: datetime, closed_by: ClosedBy | None) -> None:
+        """A position closed with nothing left realises the cost it still carries: tokens
+        that left it by a balance update (a drain, a correction, a reorged buy's reversal)
+        were an unrealised loss while it was open, and closing it must not drop that loss
+        from the P&L (fuzz seed 8 run 117: a reversed 26.46 USDC buy, then a failed buy
+        closing the empty position, left the books' P&L 26.46 above NAV less paid in)."""
+        if pos.quantity == 0 and pos.cost_basis:
+            pos.realised_pnl -= pos.cost_basis
+            pos.cost_basis = Decimal(0)
         pos.closed_at = ts
         pos.closed_by = pos.closed_by or closed_by
         self.open_positions.pop(pos.position_id, None)
