@@ -129,6 +129,8 @@ def plan_repair(state_path: Path, scenario: Scenario, rpc_url: str) -> RepairPla
                          + (f" ({t.failure_reason})" if t.status != TradeStatus.success and t.failure_reason else ""))
     for t in report.unresolved:
         lines.append(f"? trade #{t.trade_id} {t.pair}: still pending on the node; left {t.status.value}")
+    if report.fulfilment is not None:  # the redemption queue's payment the state had left pending
+        lines.append(("? " if state.pending_fulfilment is not None else "~ ") + report.fulfilment)
     for pid in report.unfrozen:
         if pid in frozen_before:
             lines.append(f"~ position #{pid}: unfrozen (holdings match the chain)")

@@ -52,6 +52,7 @@ class RepairReport:
     repaired: list[TradeExecution] = field(default_factory=list)
     unresolved: list[TradeExecution] = field(default_factory=list)
     unfrozen: list[int] = field(default_factory=list)
+    fulfilment: str | None = None  # what became of a pending redemption payment, in words
 
     @property
     def fixed(self) -> list[TradeExecution]:

@@ -260,8 +260,11 @@ class ChainStrategyRunner(StrategyRunner):
         confirmed = backend.get_nonce(self.asset_manager.address, confirmed=True)
         hashes = [bytes.fromhex(t.blockchain_transactions[-1].tx_hash[2:]) for t in state.portfolio.all_trades()
                   if t.is_unfinished and t.blockchain_transactions]
+        if state.pending_fulfilment is not None:  # the redemption queue's payment, left unanswered
+            hashes.append(bytes.fromhex(state.pending_fulfilment.tx_hash[2:]))
         pending = backend.pending_among(hashes) if hashes else set()
         report = repair_unfinished(state, self.execution_model, ts, confirmed, pending)
+        report.fulfilment = self.redemptions.resolve(state, confirmed, pending)
         logger.log(logging.INFO if report.fixed or report.unresolved else logging.DEBUG,
                    "repair at confirmed nonce %d: %d settled, %d repaired, %d still pending", confirmed,
                    len(report.settled), len(report.repaired), len(report.unresolved))
@@ -399,7 +402,7 @@ class ChainStrategyRunner(StrategyRunner):
 
         restarted = self.needs_repair and state.cycle > 0
         waiting: list[TradeExecution] = []
-        if self.needs_repair or self.pending_trade_ids:
+        if self.needs_repair or self.pending_trade_ids or state.pending_fulfilment is not None:
             # After a restart, and whenever an earlier broadcast is still unconfirmed:
             # settle what the chain has answered, repair what it never will.
             with timed("repair_state"):
@@ -436,10 +439,14 @@ class ChainStrategyRunner(StrategyRunner):
         owed = self.redemptions.owed() if self.redemptions.active else Decimal(0)
         if self.async_vault.active:  # requested redemptions, at the books' NAV (models/async_vault.py)
             owed = self.async_vault.owed(state.portfolio.nav())
-        if waiting:
-            # Deciding now could buy what an unconfirmed trade already bought: wait.
+        paying = state.pending_fulfilment  # the queue's payment, still in the mempool
+        if waiting or paying is not None:
+            # Deciding now could buy what an unconfirmed trade already bought, or sell for
+            # a payment already on its way: wait.
             trades: list[TradeExecution] = []
-            status = f"waiting for {len(waiting)} unconfirmed trade(s)"
+            status = "; ".join([*([f"waiting for {len(waiting)} unconfirmed trade(s)"] if waiting else []),
+                                *([f"waiting for the unconfirmed redemption payment {paying.tx_hash}"]
+                                  if paying is not None else [])])
         elif owed > 0:
             # Queued redemptions come first: pro-rata sells for what the cash lacks (none
             # when it covers them), and no strategy, which could spend the cash they are owed.
@@ -481,7 +488,7 @@ class ChainStrategyRunner(StrategyRunner):
         # While a trade is unconfirmed the chain may hold its effect before the ledger does
         # (a receipt a lagging node has not served yet): the next cycle's repair and check
         # settle and compare it; comparing now would call a confirmed trade a mismatch.
-        unconfirmed = bool(self.pending_trade_ids)
+        unconfirmed = bool(self.pending_trade_ids) or state.pending_fulfilment is not None
         if self.accounting_checks and self.execution_context.is_live and (approved or moved) and not unconfirmed:
             with timed("check_balances"):
                 self.check_balances_post_execution(universe, state, cycle, ts)
@@ -489,9 +496,12 @@ class ChainStrategyRunner(StrategyRunner):
 
         if owed > 0 and self.redemptions.active and not unconfirmed:
             # Pay the queue now and book its Withdraw events in this cycle (see models/redemptions.py).
-            self.redemptions.fulfil()
-            self.sync_portfolio(ts, universe, state, debug_details)
-            self.revalue_state(ts, state, self.setup_routing(universe)[2])
+            if self.redemptions.fulfil(state, ts, store) is not None:
+                self.sync_portfolio(ts, universe, state, debug_details)
+                self.revalue_state(ts, state, self.setup_routing(universe)[2])
+            else:  # blocks stalled: the next cycle resolves it before anything else
+                assert state.pending_fulfilment is not None
+                status = f"{status}; redemption payment {state.pending_fulfilment.tx_hash} unconfirmed"
         if due is not None and (due.deposit_id is not None or due.redeem_id is not None) and not unconfirmed:
             # Settle the requests seen before this cycle, at the books' NAV, and book them now.
             def refresh() -> Decimal:

@@ -134,9 +134,16 @@ def trades_match_chain(m: Moment) -> list[Violation]:
 
 @invariant("nothing-unfinished", Point.end)
 def nothing_unfinished(m: Moment) -> list[Violation]:
-    """At the end no trade is left planned, started or broadcasted, unless the node still
-    holds its transaction (blocks stalled until the end)."""
+    """At the end no trade is left planned, started or broadcasted, and no redemption
+    payment is left recorded as pending, unless the node still holds its transaction
+    (blocks stalled until the end)."""
     out = []
+    paying = m.state.pending_fulfilment
+    if paying is not None and bytes.fromhex(paying.tx_hash[2:]) not in m.pending:
+        out.append(m.violation("nothing-unfinished", "no redemption payment pending (or pending on the node)",
+                               f"redemption payment {paying.tx_hash} pending",
+                               f"the state still records fulfillRedemptions {paying.tx_hash} (nonce {paying.nonce}) "
+                               "as pending, and the node does not hold it"))
     for t in m.state.portfolio.all_trades():
         if not t.is_unfinished:
             continue

@@ -17,7 +17,7 @@ from typing import Any
 
 from runner.chain.abi import Function
 from runner.chain.backend import Ability, Backend, Call, Receipt
-from runner.chain.errors import ChainError
+from runner.chain.errors import ChainError, TransactionPending
 from runner.chain.wallet import ImpersonatedWallet, Wallet, impersonated_tx_hash
 from runner.errors import CannotImpersonate
 
@@ -193,7 +193,7 @@ class ChainClient:
         self.sent += 1
         receipt = self.wait(tx_hash)
         if receipt is None:
-            raise RuntimeError("impersonated transaction still pending with automine off")
+            raise TransactionPending(tx_hash, "impersonated transaction")
         return receipt
 
     def mine(self) -> int:
@@ -226,11 +226,16 @@ class ChainClient:
         return self.backend.get_receipts(tx_hashes)
 
     def transact(self, wallet: Wallet, to: bytes | None, data: bytes, gas: int, value: int = 0) -> Receipt:
-        """Send and wait: the harness's own set-up transactions, which must land."""
+        """Send and wait: the harness's own set-up transactions, which must land.
+
+        Raises `TransactionPending` when blocks are not being produced (automine off). Not
+        for the runner's tick: a node may leave any of its transactions pending for as long
+        as it likes, so they are broadcast and resolved at a later cycle (the trades, the
+        redemption queue's payment in runner/models/redemptions.py)."""
         tx_hash = self.send(wallet, to, data, gas, value)
         receipt = self.wait(tx_hash)
         if receipt is None:
-            raise RuntimeError("transaction still pending with automine off")
+            raise TransactionPending(tx_hash)
         return receipt
 
     def sync_nonce(self, wallet: Wallet) -> None:

@@ -3,6 +3,7 @@
     ChainError(RuntimeError)
      +-- CallReverted          an eth_call reverted (carries the decoded reason)
      +-- TransactionRejected   the node refused a transaction at broadcast (bad nonce, funds)
+     +-- TransactionPending    a transaction that had to land was not mined (blocks stalled)
      +-- NodeError             the node answered a JSON-RPC error or could not be reached
      |    +-- NodeTimeout      no answer within the deadline: the outcome is unknown
      +-- Unsupported           this backend cannot do that (a dev-chain ability a node lacks)
@@ -26,6 +27,17 @@ class TransactionRejected(ChainError):
     def __init__(self, message: str) -> None:
         self.message = message
         super().__init__(f"transaction rejected by the node: {message}")
+
+
+class TransactionPending(ChainError):
+    """A send-and-wait found no receipt: the node holds the transaction, unmined (blocks
+    are not being produced). Raised only where a transaction must land before the caller
+    can go on (`ChainClient.transact`, `send_as`); the runner's own transactions never
+    wait like that, they are left pending and resolved at a later cycle."""
+
+    def __init__(self, tx_hash: bytes, what: str = "transaction") -> None:
+        self.tx_hash = tx_hash
+        super().__init__(f"{what} 0x{tx_hash.hex()} still pending: no block was produced (automine off)")
 
 
 class NodeError(ChainError):

@@ -14,6 +14,17 @@ can turn holdings into cash:
 - At the end of every cycle with a queue, the runner calls `fulfillRedemptions`, waits
   for it, and syncs again: the vault's `Withdraw` events are booked in the same cycle,
   so the ledger equals the chain when the cycle's checks and statistics run.
+- The node may leave that call pending (blocks stalled) for as long as it likes, so it
+  is written down before the node sees it, as a trade's swap is: signed, recorded in
+  `state.pending_fulfilment`, saved, broadcast. A call the cycle gets no receipt for
+  stays recorded, and the next cycle (or the next process, after a restart) resolves it
+  before anything else (`resolve`, from the runner's repair): mined, its `Withdraw`
+  events are booked by that cycle's sync, as they would have been; still in the
+  mempool, the cycle waits for it (no trades, no second call on top of it, whose nonce
+  would queue behind it); gone (dropped, or its nonce used by another transaction),
+  it is forgotten and the cycle pays the queue afresh if it is still owed. The payouts
+  themselves are the chain's: requests are paid once each by the vault, and booked once
+  each from their logs, so no outcome pays or books one twice.
 
 The legacy vault has no queue (a redemption it cannot pay reverts); nothing here runs for it.
 """
@@ -25,9 +36,11 @@ from datetime import datetime
 from decimal import Decimal
 
 from runner.chain.abi import artifact
+from runner.chain.backend import Receipt
 from runner.chain.client import ChainClient
-from runner.chain.wallet import Wallet
-from runner.state import State, TradeExecution
+from runner.chain.errors import TransactionRejected
+from runner.chain.wallet import Wallet, checksum
+from runner.state import BlockchainTransaction, State, StateStore, TradeExecution
 from runner.universe import Universe, VaultKind
 
 logger = logging.getLogger(__name__)
@@ -82,10 +95,61 @@ class RedemptionQueueModel:
                     fraction)
         return trades
 
-    def fulfil(self) -> bool:
-        """Pay what the cash can of the queue, oldest first; True when the call succeeded."""
+    def fulfil(self, state: State, ts: datetime, store: StateStore | None = None) -> Receipt | None:
+        """Pay what the cash can of the queue, oldest first: the call is signed, recorded
+        as `state.pending_fulfilment` and saved before the node sees it, then broadcast
+        and waited for. Returns its receipt (the record cleared), or None when the node
+        left it pending: the record stays for the next cycle to resolve. A refusal by the
+        node clears the record and propagates, as any node error of the cycle."""
         self.chain.sync_nonce(self.wallet)
-        receipt = self.chain.transact(self.wallet, self.universe.vault, self._fulfil.encode(MAX_FULFIL), FULFIL_GAS)
+        signed = self.chain.sign(self.wallet, self.universe.vault, self._fulfil.encode(MAX_FULFIL), FULFIL_GAS)
+        state.pending_fulfilment = BlockchainTransaction(
+            tx_hash="0x" + signed.tx_hash.hex(), nonce=signed.nonce, from_address=self.wallet.checksum_address,
+            to_address=checksum(self.universe.vault), function="fulfillRedemptions", gas_limit=FULFIL_GAS,
+            broadcast_at=ts)
+        if store is not None:
+            store.save(state)  # write-ahead: a restart finds the call whatever happens next
+        try:
+            self.chain.broadcast(signed)
+        except TransactionRejected:
+            self.wallet.nonce = signed.nonce  # not consumed
+            state.pending_fulfilment = None
+            raise
+        receipt = self.chain.wait(signed.tx_hash)
+        if receipt is None:
+            logger.warning("fulfillRedemptions %s (nonce %d) not mined: left pending for the next cycle",
+                           state.pending_fulfilment.tx_hash, signed.nonce)
+            return None
+        self._answered(state, receipt)
+        return receipt
+
+    def resolve(self, state: State, confirmed_nonce: int, pending: set[bytes]) -> str | None:
+        """What became of the payment an earlier cycle (or process) left pending, from the
+        chain's answers: its receipt, `pending` (the hashes the node still holds) and the
+        account's mined nonce. Mined: the record is cleared (the sync that follows books
+        its Withdraw events). In the mempool: kept, for the cycle to wait on. Neither: it
+        will never be mined; cleared, so the cycle pays the queue afresh. Returns what was
+        found, in words; None when nothing was pending. Resolving again changes nothing."""
+        tx = state.pending_fulfilment
+        if tx is None:
+            return None
+        tx_hash = bytes.fromhex(tx.tx_hash[2:])
+        receipt = self.chain.backend.get_receipt(tx_hash)
+        if receipt is not None:
+            self._answered(state, receipt)
+            return f"redemption payment {tx.tx_hash} mined in block {receipt.block_number}" + \
+                ("" if receipt.success else f", reverted: {receipt.revert_reason}")
+        if tx_hash in pending:
+            logger.info("redemption payment %s still in the mempool; the cycle waits for it", tx.tx_hash)
+            return f"redemption payment {tx.tx_hash} still pending on the node"
+        state.pending_fulfilment = None
+        why = (f"its nonce {tx.nonce} was used by another transaction" if confirmed_nonce > tx.nonce
+               else f"dropped by the node (nonce {tx.nonce} unused)")
+        logger.warning("redemption payment %s will never be mined (%s): paid afresh if the queue is still owed",
+                       tx.tx_hash, why)
+        return f"redemption payment {tx.tx_hash} never mined ({why}): forgotten"
+
+    def _answered(self, state: State, receipt: Receipt) -> None:
+        state.pending_fulfilment = None
         if not receipt.success:
             logger.warning("fulfillRedemptions failed: %s", receipt.revert_reason)
-        return receipt.success

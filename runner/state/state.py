@@ -10,6 +10,7 @@ from runner.state.accounting import AccountingCheck
 from runner.state.portfolio import Portfolio
 from runner.state.position import ReservePosition
 from runner.state.statistics import CycleStatistics
+from runner.state.trade import BlockchainTransaction
 
 if TYPE_CHECKING:
     from runner.universe import Universe
@@ -87,6 +88,11 @@ class State:
     parameters: dict[str, Any] = field(default_factory=dict)
     clean_shutdown: bool = True
     universe: UniverseIdentity | None = None  # None in states written before it was recorded
+    # The redemption queue's payment (fulfillRedemptions) this runner broadcast and the
+    # chain has not answered yet (blocks stalled): a later cycle resolves it
+    # (runner/models/redemptions.py). None when none is pending, and in states written
+    # before it was recorded.
+    pending_fulfilment: BlockchainTransaction | None = None
 
     @classmethod
     def new(cls, name: str, reserve_asset: str, ts: datetime, reserve_decimals: int = 18) -> State:
