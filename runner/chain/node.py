@@ -154,7 +154,17 @@ class RpcBackend:
         )
 
     def _failure_reason(self, tx_hash: bytes, receipt: dict[str, Any]) -> str | None:
-        # A receipt carries no revert data; replay the transaction at its block to read it.
+        """A receipt carries no revert data. The node's call tracer has it as the
+        transaction ran, in its block; a replay at the parent block (for a node without
+        the debug namespace) runs it without the transactions before it in that block: a
+        swap second in its block, reverting for the first one's price impact, replayed
+        fine and read "no reason" on anvil against INSUFFICIENT_OUTPUT_AMOUNT on revm."""
+        try:
+            trace = self.rpc.request("debug_traceTransaction", [_hex(tx_hash), {"tracer": "callTracer"}])
+        except RpcFault:
+            trace = None
+        if isinstance(trace, dict) and "error" in trace:
+            return decode_revert_reason(_unhex(trace.get("output") or "0x"))
         tx = self.rpc.request("eth_getTransactionByHash", [_hex(tx_hash)])
         call = {"from": tx["from"], "to": tx["to"], "data": tx["input"], "gas": tx["gas"]}
         parent = hex(int(receipt["blockNumber"], 16) - 1)
