@@ -28,6 +28,7 @@ from functools import cached_property
 
 from runner.chain.abi import artifact
 from runner.chain.backend import Backend, Call
+from runner.money import estimates, total
 from runner.universe import V2_FEE, Dex, Pool, Token, Universe, VaultKind
 
 BPS = 10_000
@@ -246,6 +247,7 @@ class ChainTruth:
         data = self._v3_quote.encode(token_in.address, token_out.address, pool.fee_pips, amount_in)
         return int(self._v3_quote.decode_one(self._call_many([(self.universe.v3_quoter, data)], block)[0]))
 
+    @estimates  # a price: 28 digits, whatever the caller's context (an invariant's is exact)
     def mid_price(self, symbol: str, block: int) -> Decimal:
         """Reserve per unit of `symbol` along its route, from reserves (no fee, no impact)."""
         route = self.routes.get(symbol)
@@ -280,7 +282,7 @@ class ChainTruth:
         proceeds = self.sale_proceeds_many(others, held.block) if others else {}
         by_asset = {reserve.symbol: reserve.from_units(held.units.get(reserve.symbol, 0))}
         by_asset.update({s: reserve.from_units(v) for s, v in proceeds.items()})
-        nav = sum(by_asset.values(), Decimal(0))
+        nav = total(by_asset.values())  # exactly: 2**96 base units are 29 digits
         return Valuation(held.block, nav, by_asset, reserve.from_units(held.share_supply))
 
 

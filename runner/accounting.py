@@ -9,6 +9,10 @@ them: a difference is within tolerance, or dust, only when it is worth little (0
 WBTC is not dust because it is a small number). Each difference is valued at the pool's
 mid price at the check; `tolerance_units`/`dust_units` are there for those who want
 token units. A token that cannot be priced is judged in units only.
+
+Balances, differences and corrections are exact (runner/money.py): a 24-decimal token's
+10,000 units are 29 digits, past what the default context keeps. The tolerances and
+relative differences a check records are estimates, in the 28 digits they always had.
 """
 
 from __future__ import annotations
@@ -17,13 +21,14 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Context, Decimal, localcontext
+from decimal import Decimal
 from typing import Any
 
 from runner.chain.abi import Function, artifact
 from runner.chain.client import ChainClient
 from runner.chain.wallet import checksum
 from runner.models.async_vault import ASYNC_VAULT
+from runner.money import books, rounded, wide
 from runner.state import (
     AccountingCheck,
     AccountingRow,
@@ -55,9 +60,13 @@ class AccountingPolicy:
 def share_price(state: State, universe: Universe) -> Decimal:
     """The ledger's NAV per share, what a share difference is worth (1 before any share)."""
     shares = ledger_balances(state, universe)[SHARES]
-    return state.portfolio.nav() / shares if shares > 0 else Decimal(1)
+    if shares <= 0:
+        return Decimal(1)
+    with rounded():
+        return state.portfolio.nav() / shares
 
 
+@books
 def ledger_balances(state: State, universe: Universe) -> dict[str, Decimal]:
     """What the ledger says the vault holds, per asset symbol (plus share supply)."""
     portfolio = state.portfolio
@@ -94,15 +103,19 @@ def chain_balances(chain: ChainClient, universe: Universe, block: int | None = N
     return out
 
 
+@books
 def verdict_for(diff: Decimal, ledger: Decimal, price: Decimal | None,
                 policy: AccountingPolicy) -> tuple[Verdict, Decimal]:
-    """The verdict on one row and the tolerance it was judged by (in value)."""
+    """The verdict on one row and the tolerance it was judged by (in value): the
+    difference's value is exact, the tolerance (a product with a relative one) the
+    estimate it always was."""
     units_ok = policy.tolerance_units is not None and abs(diff) <= policy.tolerance_units
     units_dust = policy.dust_units is not None and abs(diff) <= policy.dust_units
     if price is None:  # no price: only a difference in units can be judged
         return (Verdict.ok if diff == 0 or units_ok else Verdict.dust if units_dust else Verdict.mismatch), Decimal(0)
     value = abs(diff) * price
-    tolerance = max(policy.tolerance, abs(ledger) * price * policy.relative_tolerance)
+    with rounded():
+        tolerance = max(policy.tolerance, abs(ledger) * price * policy.relative_tolerance)
     if value <= tolerance or units_ok:
         return Verdict.ok, tolerance
     if value <= policy.dust or units_dust:
@@ -113,10 +126,11 @@ def verdict_for(diff: Decimal, ledger: Decimal, price: Decimal | None,
 def _value(diff: Decimal, price: Decimal, unit: Decimal) -> Decimal:
     """A difference's value to `unit`, exactly: the default context's 28 digits cannot
     hold a large value to a fine unit (an 18-decimal reserve keeps 30 digits below 1)."""
-    with localcontext(Context(prec=120)):
+    with wide():
         return (diff * price).quantize(unit)
 
 
+@books
 def run_check(
     chain: ChainClient,
     universe: Universe,
@@ -142,7 +156,10 @@ def run_check(
         diff = a - b
         price = known.get(asset)
         verdict, tol = verdict_for(diff, b, price, policy)
-        rel = (diff / b) if b else (Decimal(0) if diff == 0 else Decimal(1))
+        with rounded():
+            rel = (diff / b) if b else (Decimal(0) if diff == 0 else Decimal(1))
+        with wide():  # to 1e-12 however large (28 digits end at 1e16)
+            rel = rel.quantize(Decimal("1e-12")) if rel else rel
         address = universe.vault if asset == SHARES else universe.tokens[asset].address
         pos = None
         if asset in universe.tokens and asset != universe.reserve.symbol:
@@ -150,7 +167,7 @@ def run_check(
             pos = p.position_id if p else None
         rows.append(AccountingRow(
             asset=asset, address=checksum(address), on_chain=a, ledger=b, difference=diff,
-            relative_difference=rel.quantize(Decimal("1e-12")) if rel else rel, tolerance=tol,
+            relative_difference=rel, tolerance=tol,
             verdict=verdict, position_id=pos,
             value_difference=_value(diff, price, value_unit) if price is not None else None,
         ))
@@ -166,6 +183,7 @@ def run_check(
     return check
 
 
+@books
 def apply_corrections(state: State, universe: Universe, check: AccountingCheck, ts: datetime) -> list[BalanceUpdate]:
     """Book each mismatch as a correction that says why and by how much."""
     out = []

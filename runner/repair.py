@@ -27,6 +27,8 @@ in the new chain: at another log index it is a new event, booked by the sync as 
 other; at the same one, the sync books it again (`rebook_event`) by `reorg:<tx>:<log
 index>:2`, and a further reorg's reversal is `...:3`, and so on: an event's entries
 alternate, so it counts once while the chain holds it and not at all while it does not.
+
+What a reversal or a repair books is added up exactly (runner/money.py).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from runner.models.execution import ExecutionModel
+from runner.money import books
 from runner.state import BalanceUpdate, BalanceUpdateCause, State, TradeExecution, TradeStatus
 from runner.universe import Universe
 
@@ -59,6 +62,7 @@ class RepairReport:
         return sorted(self.settled + self.repaired, key=lambda t: t.trade_id)
 
 
+@books
 def repair_unfinished(state: State, execution: ExecutionModel, ts: datetime,
                       chain_nonce: int, pending: set[bytes]) -> RepairReport:
     report = RepairReport()
@@ -135,6 +139,7 @@ def _entry_key(event: str, n: int) -> str:
     return f"{REORG_KEY}{event}" if n == 1 else f"{REORG_KEY}{event}:{n}"
 
 
+@books
 def signed_shares(bu: BalanceUpdate) -> Decimal:
     """The share supply change an entry books (a redemption's shares are burned)."""
     if bu.shares is None:
@@ -142,6 +147,7 @@ def signed_shares(bu: BalanceUpdate) -> Decimal:
     return -bu.shares if bu.cause == BalanceUpdateCause.redemption else bu.shares
 
 
+@books
 def reverse_vanished_events(state: State, universe: Universe, on_chain: set[str], since_block: int, block: int,
                             ts: datetime) -> list[BalanceUpdate]:
     """A reorg replaced blocks from `since_block` on: every synced event counted from
@@ -206,6 +212,7 @@ def reversed_by_reorg(state: State) -> set[str]:
             if bu.event_key.startswith(REORG_KEY) and bu.tx_hash is not None and reorged_event(bu.event_key) is None}
 
 
+@books
 def recheck_after_reorg(state: State, execution: ExecutionModel, ts: datetime, since_block: int) -> list[BalanceUpdate]:
     """A reorg replaced blocks from `since_block` on (or later): check every trade the
     ledger settled as successful from those blocks against the chain, and reverse what

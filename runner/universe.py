@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 from enum import StrEnum
 
+from runner.money import books, floor
+
 
 class Dex(StrEnum):
     """Which exchange a pool lives on; decides how the runner prices and trades it.
@@ -45,6 +47,7 @@ V2_FEE = Decimal("0.003")
 """Uniswap v2's one fee (UniswapV2Library.getAmountOut's 997/1000)."""
 
 
+@books  # 2**96 base units are 29 digits: the default context would round them
 @dataclass(frozen=True)
 class Token:
     symbol: str
@@ -65,7 +68,8 @@ class Token:
         return Decimal(units).scaleb(-self.decimals)
 
     def quantize(self, amount: Decimal) -> Decimal:
-        return amount.quantize(self.unit, rounding=ROUND_DOWN)
+        """`amount` rounded down to a whole number of base units."""
+        return floor(amount, self.unit)
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,7 @@ from runner.accounting import SHARES
 from runner.chain.abi import artifact
 from runner.chain.backend import Backend, Call, Log
 from runner.chain.errors import NodeError, NodeTimeout
+from runner.money import books
 from runner.universe import Token, Universe, VaultKind
 
 ZERO = "0x" + "00" * 20
@@ -459,6 +460,7 @@ class _Reader:
         )
 
 
+@books  # every sum exact: a 24-decimal token's 10,000 units are 29 digits
 def read_books(backend: Backend, universe: Universe, first_block: int, last_block: int) -> ChainBooks:
     """The vault's books over blocks first_block..last_block, from the chain alone."""
     return _Reader(backend, universe, first_block, last_block).read()

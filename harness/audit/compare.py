@@ -17,6 +17,9 @@ runner's state read, to compare with them:
 Each row is matched, ledger-only, chain-only or amount-differs. A flagged row is
 explained when the runner's own accounting check saw exactly the difference the audit's
 unresolved rows add up to at that check's block (or when a correction booked it).
+
+Every amount is added up and compared exactly (runner/money.py's `books`: any rounding
+raises), so two amounts that differ at their 29th digit are two amounts.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from decimal import Decimal
 
 from harness.audit.chain import ChainBooks, ChainEntry
 from harness.audit.model import AuditRow, ChainAudit, Status
+from runner import money
 from runner.accounting import SHARES
 from runner.chain.backend import Backend, Receipt
 from runner.repair import REORG_KEY, reorg_entries, reorged_event
@@ -536,6 +540,7 @@ def _status(d: _Draft) -> Status:
     return Status.amount_differs
 
 
+@money.books
 def ledger_holdings(state: State, universe: Universe) -> dict[str, Decimal]:
     """What the ledger says the vault holds at the end: reserve (with capital in flight),
     open positions, shares booked."""
@@ -553,6 +558,7 @@ def ledger_holdings(state: State, universe: Universe) -> dict[str, Decimal]:
     return out
 
 
+@money.books
 def compare(books: ChainBooks, state: State, universe: Universe, backend: Backend) -> ChainAudit:
     c = _Comparison(books, state, universe, backend)
     c.balance_updates()
@@ -579,6 +585,7 @@ def compare(books: ChainBooks, state: State, universe: Universe, backend: Backen
     return audit
 
 
+@money.books
 def recount(audit: ChainAudit) -> None:
     """Counts per class, the unexplained rows, and each book's explanation, from the rows."""
     audit.counts = {s.value: 0 for s in Status}
@@ -599,6 +606,7 @@ def recount(audit: ChainAudit) -> None:
 _STOP = re.compile(r"accounting check #(\d+) \((\w+)\) at block (\d+)")
 
 
+@money.books
 def explain_stop(audit: ChainAudit, error: str | None) -> ChainAudit:
     """The run stopped on an accounting check (policy abort): the runner stops before it
     saves that check, so the state never has it, but the error carries its table. A

@@ -4,6 +4,11 @@ A difference is excused only when the harness planted it (it moved the asset beh
 the runner's back) and an accounting check of the runner flagged it at the same
 instant: the runner saw it and said so, which is its job. A difference nobody planted
 is the runner's own error, flagged or not.
+
+Holdings, NAVs and P&L are added up exactly (runner/money.py; every check runs in the
+exact context, and so do these helpers wherever they are called from): a 24-decimal
+token's 10,000 units are 29 digits, and a comparison that rounds them finds differences,
+or hides them, at the 29th.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from harness.invariants.core import (
     invariant,
 )
 from runner.accounting import SHARES
+from runner.money import books
 from runner.state import (
     CycleKind,
     State,
@@ -52,6 +58,7 @@ def flagged(state: State, moment: Moment) -> dict[str, Decimal]:
     return out
 
 
+@books
 def allowed(m: Moment) -> Decimal:
     """How far NAV may be off without anyone being wrong: each token's difference may be
     up to its tolerance (as the runner's last check at this instant judged it, relative
@@ -66,6 +73,7 @@ def allowed(m: Moment) -> Decimal:
     return sum((rows.get(s, m.tolerance) for s in m.universe.tokens), Decimal(0))
 
 
+@books
 def ledger_units(state: State, moment: Moment) -> dict[str, int]:
     """What the ledger says the vault holds, per token, in base units (read off the state)."""
     u = moment.universe
@@ -77,6 +85,7 @@ def ledger_units(state: State, moment: Moment) -> dict[str, int]:
     return held
 
 
+@books
 def ledger_shares(state: State) -> Decimal:
     total = Decimal(0)
     for bu in state.portfolio.balance_updates.values():

@@ -7,6 +7,11 @@ before a tick or trigger check to
 observe what the runner is about to see). A `Moment` carries the world, the runner's
 state and `ChainTruth` (chain reads below the fault injector, priced by the harness
 alone), plus a per-invariant memory for the few checks that compare across moments.
+
+Every check runs in the exact context (runner/money.py, registered through `books`): an
+amount, a holding or a NAV is added up and compared to the last digit, however many it
+has (a 24-decimal token's 10,000 units are 29, past the default context's 28), and a
+division a check makes without saying how it rounds (`rounded()`, `wide()`) raises.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from typing import Any
 from harness.truth import ChainTruth
 from harness.vocabulary import InvariantName
 from harness.world import World
+from runner.money import books
 from runner.runner import ChainStrategyRunner
 from runner.state import (
     State,
@@ -198,14 +204,15 @@ REGISTRY: dict[str, Invariant] = {}
 
 def invariant(name: str, *points: Point) -> Callable[[Check], Check]:
     """Register a check under `name` (an `InvariantName`: the scenario format's word for
-    it), run at `points`."""
+    it), run at `points`, in the exact context."""
 
     def register(fn: Check) -> Check:
         InvariantName(name)  # a check the scenario format cannot name is a bug here
         if name in REGISTRY:
             raise ValueError(f"invariant {name!r} registered twice")
-        REGISTRY[name] = Invariant(name, frozenset(points), fn)
-        return fn
+        exact = books(fn)
+        REGISTRY[name] = Invariant(name, frozenset(points), exact)
+        return exact
 
     return register
 

@@ -2,6 +2,8 @@
 
 The receipts are the chain's word: a trade's executed amounts are the vault's
 `Swapped` event, its status the receipt's, its LP fee the pools' own fee settings.
+Amounts are compared exactly (runner/money.py: every check runs in the exact context);
+the LP fee and slippage are worked out as the runner estimates them, in 28 digits.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from decimal import Decimal
 from harness.invariants.core import Moment, Point, Violation, copy_state, invariant
 from runner.chain.abi import artifact
 from runner.chain.backend import Receipt
+from runner.money import rounded
 from runner.repair import reversed_by_reorg
 from runner.state import TradeExecution, TradeStatus, encode_state
 
@@ -79,18 +82,20 @@ def costs_as_charged(m: Moment) -> list[Violation]:
                                    f"quantity {t.executed_quantity} for {t.executed_reserve}",
                                    f"trade #{t.trade_id} booked other amounts than its Swapped event"))
             continue
-        keep = Decimal(1)
-        for a, b in zip(t.route, t.route[1:], strict=False):
-            pool = next(p for p in u.pools.values() if {p.base.symbol, p.quote.symbol} == {a, b})
-            keep *= 1 - Decimal(fees[pool.address]) / 10_000
-        fee = chain_reserve * (1 - keep) if t.is_buy else chain_reserve * (1 - keep) / keep
+        with rounded():
+            keep = Decimal(1)
+            for a, b in zip(t.route, t.route[1:], strict=False):
+                pool = next(p for p in u.pools.values() if {p.base.symbol, p.quote.symbol} == {a, b})
+                keep *= 1 - Decimal(fees[pool.address]) / 10_000
+            fee = chain_reserve * (1 - keep) if t.is_buy else chain_reserve * (1 - keep) / keep
         fee = u.reserve.quantize(fee)
         if t.lp_fees_paid is None or abs(t.lp_fees_paid - fee) > u.reserve.unit:
             out.append(m.violation("costs-as-charged", f"LP fee {fee}", f"LP fee {t.lp_fees_paid}",
                                    f"trade #{t.trade_id}'s LP fee is not what its route's pools charge"))
         if chain_qty and t.planned_price:
-            price = chain_reserve / abs(chain_qty)
-            slippage = (price - t.planned_price) / t.planned_price * (1 if t.is_buy else -1)
+            with rounded():
+                price = chain_reserve / abs(chain_qty)
+                slippage = (price - t.planned_price) / t.planned_price * (1 if t.is_buy else -1)
             if t.slippage is None or abs(t.slippage - slippage) > Decimal("1e-18"):
                 out.append(m.violation("costs-as-charged", f"slippage {slippage}", f"slippage {t.slippage}",
                                        f"trade #{t.trade_id}'s slippage is not what its amounts give"))

@@ -14,6 +14,7 @@ from __future__ import annotations
 from harness.invariants.core import Moment, Point, Violation, invariant
 from harness.scenario.model import DepositEvent, WithdrawEvent
 from runner.chain.abi import artifact
+from runner.money import wide
 from runner.universe import VaultKind
 
 _VAULT = artifact("Vault")
@@ -50,25 +51,26 @@ def fair_shares(m: Moment) -> list[Violation]:
         ev = (deposit_ev if deposit else redeem_ev).decode(log.topics, log.data)
         assets, shares = u.reserve.from_units(int(ev["assets"])), u.reserve.from_units(int(ev["shares"]))
         before = m.truth.valuation(log.block_number - 1)
-        per_share = before.per_share
-        if per_share is None or before.nav <= 0:
-            continue  # the first deposit sets the price: one share per unit
-        if u.vault_kind == VaultKind.erc4626:
-            # OpenZeppelin's ERC-4626 (decimals offset 0, as StrategyVault4626) converts at
-            # (totalAssets + 1) / (totalSupply + 1) base units: a virtual share and asset,
-            # its donation guard. Against the bare NAV/share that moves a(S-A)/((A+1)S) base
-            # units, several when a deposit is several times the NAV (fuzz seed 2026 runs 13,
-            # 30, 48). Judged at the vault's own conversion of the chain-truth NAV.
-            per_share = (before.nav + u.reserve.unit) / (before.share_supply + u.reserve.unit)
-        fair = shares * per_share
-        slack = m.tolerance + per_share * u.reserve.unit + u.reserve.unit
-        if abs(fair - assets) <= slack:
-            continue
-        kind = "deposit" if deposit else "redemption"
-        gain = (fair - assets) if deposit else (assets - fair)
-        out.append(m.violation(
-            "fair-shares", f"{shares} shares worth {fair.quantize(u.reserve.unit)} at NAV/share {per_share:.12f}",
-            f"{kind} of {assets} for {shares} shares",
-            f"the {kind} at block {log.block_number} moved {gain.quantize(u.reserve.unit)} "
-            f"{u.reserve.symbol} {'to' if gain > 0 else 'from'} the investor"))
+        with wide():  # a NAV per share to 200 digits: its rounding never shows at a reserve unit
+            per_share = before.per_share
+            if per_share is None or before.nav <= 0:
+                continue  # the first deposit sets the price: one share per unit
+            if u.vault_kind == VaultKind.erc4626:
+                # OpenZeppelin's ERC-4626 (decimals offset 0, as StrategyVault4626) converts at
+                # (totalAssets + 1) / (totalSupply + 1) base units: a virtual share and asset,
+                # its donation guard. Against the bare NAV/share that moves a(S-A)/((A+1)S) base
+                # units, several when a deposit is several times the NAV (fuzz seed 2026 runs 13,
+                # 30, 48). Judged at the vault's own conversion of the chain-truth NAV.
+                per_share = (before.nav + u.reserve.unit) / (before.share_supply + u.reserve.unit)
+            fair = shares * per_share
+            slack = m.tolerance + per_share * u.reserve.unit + u.reserve.unit
+            if abs(fair - assets) <= slack:
+                continue
+            kind = "deposit" if deposit else "redemption"
+            gain = (fair - assets) if deposit else (assets - fair)
+            out.append(m.violation(
+                "fair-shares", f"{shares} shares worth {fair.quantize(u.reserve.unit)} at NAV/share {per_share:.12f}",
+                f"{kind} of {assets} for {shares} shares",
+                f"the {kind} at block {log.block_number} moved {gain.quantize(u.reserve.unit)} "
+                f"{u.reserve.symbol} {'to' if gain > 0 else 'from'} the investor"))
     return out

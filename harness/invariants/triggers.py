@@ -14,6 +14,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from harness.invariants.core import Moment, Point, Violation, invariant
+from runner.money import rounded
 from runner.state import TradeType
 
 TRIGGERS = (TradeType.stop_loss, TradeType.take_profit, TradeType.trailing_stop)
@@ -38,7 +39,9 @@ def triggers_fire(m: Moment) -> list[Violation]:
                 rule = f"take profit {pos.take_profit} at price {price}"
             if pos.trailing_stop_pct is not None:
                 high = highs[pos.position_id] = max(highs.get(pos.position_id, price), price)
-                if rule is None and price <= high * (1 - pos.trailing_stop_pct):
+                with rounded():  # the runner's level, as it works it out (runner/triggers.py)
+                    level = high * (1 - pos.trailing_stop_pct)
+                if rule is None and price <= level:
                     rule = f"trailing stop {pos.trailing_stop_pct} below high {high} at price {price}"
             if rule is not None:
                 crossed[pos.position_id] = rule

@@ -3,6 +3,9 @@
 The order matters for crash safety: every transaction is signed and its hash written to
 the trade (and the state saved by the runner) before the node sees it. Whatever point
 a crash hits, `repair_state()` can then find out from the chain what really happened.
+
+Amounts are converted and booked exactly (runner/money.py); the LP fee a settlement
+records is an estimate from the pools' fee settings, as it always was.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from runner.chain.wallet import Wallet, checksum
 from runner.models.pricing import PricingModel
 from runner.models.routing import RoutingModel
 from runner.models.v3math import encode_path
+from runner.money import books, rounded
 from runner.state import BlockchainTransaction, State, TradeExecution
 from runner.universe import Dex, Token, Universe, VaultKind
 
@@ -51,6 +55,7 @@ def failure_reason(receipt: Receipt) -> str:
     return "reverted without a reason"
 
 
+@books
 class ExecutionModel:
     """Trades through the strategy vault's guarded `swap`, from the asset manager key."""
 
@@ -99,8 +104,10 @@ class ExecutionModel:
                                    f"of {path[0].from_units(amount_in)}")
                 if held == 0:
                     return f"nothing to sell: the vault holds no {path[0].symbol} (ledger {-trade.planned_quantity})"
-                scale = Decimal(held) / Decimal(amount_in) if amount_in else Decimal(0)
-                trade.planned_reserve = path[-1].quantize(trade.planned_reserve * scale)
+                with rounded():  # the plan scaled down: an estimate
+                    scale = Decimal(held) / Decimal(amount_in) if amount_in else Decimal(0)
+                    scaled = trade.planned_reserve * scale
+                trade.planned_reserve = path[-1].quantize(scaled)
                 amount_in = held
             min_out = path[-1].to_units(trade.planned_reserve * (1 - trade.max_slippage))
         deadline = int((ts + DEADLINE).timestamp())
@@ -217,16 +224,19 @@ class ExecutionModel:
         path_pools = self.routing.pools_on(
             self.routing.buy_path(asset.symbol) if trade.is_buy else self.routing.sell_path(asset.symbol)
         )
-        keep = Decimal(1)
-        for p in path_pools:
-            keep *= 1 - p.fee
-        fee_frac = 1 - keep
+        with rounded():  # the share of what was paid the pools kept: an estimate
+            keep = Decimal(1)
+            for p in path_pools:
+                keep *= 1 - p.fee
+            fee_frac = 1 - keep
         if trade.is_buy:
             executed_reserve = reserve.from_units(result.amount_in)
             executed_quantity = asset.from_units(result.amount_out)
-            lp_fee = executed_reserve * fee_frac
+            with rounded():
+                lp_fee = executed_reserve * fee_frac
         else:
             executed_quantity = -asset.from_units(result.amount_in)
             executed_reserve = reserve.from_units(result.amount_out)
-            lp_fee = executed_reserve * fee_frac / keep
+            with rounded():
+                lp_fee = executed_reserve * fee_frac / keep
         portfolio.settle_success(trade, ts, executed_quantity, executed_reserve, reserve.quantize(lp_fee))

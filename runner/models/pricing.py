@@ -4,7 +4,12 @@ router (fee and price impact included). One batched read per question per cycle.
 Constant-product pools (the fixture AMM, Uniswap v2) are priced from their reserves with
 the router's integer formula; Uniswap v3 pools from their state (slot0, liquidity, the
 initialised ticks) with the runner's exact tick math (v3math), which pays what
-SwapRouter.exactInput pays to the unit (tests/integration/test_v3_math.py)."""
+SwapRouter.exactInput pays to the unit (tests/integration/test_v3_math.py).
+
+Prices and fees are estimates, made in the 28 digits they always were whatever the
+caller's context (runner/money.py): the books plan and value with them, and never round
+an amount for them. What a fee-on-transfer token takes is a whole number of base units,
+computed exactly."""
 
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ from runner.chain.client import ChainClient
 from runner.models import v3math
 from runner.models.routing import RoutingModel
 from runner.models.v3state import full_pool_state, read_pool_states
+from runner.money import estimates, exact
 from runner.universe import Dex, Pool, Token, Universe
 
 
@@ -29,6 +35,7 @@ class Quote:
     lp_fee: Decimal  # in reserve units
 
 
+@estimates
 class PricingModel:
     """On-chain pricing for one cycle (or one trigger check); caches what it read."""
 
@@ -103,7 +110,8 @@ class PricingModel:
         rounded down (`amount * bps / 10000`) from what is sent, so the rest rounds up."""
         if not token.transfer_fee:
             return units
-        return units - int((Decimal(units) * token.transfer_fee).to_integral_value(ROUND_DOWN))
+        with exact():  # 2**96 units are 29 digits
+            return units - int((Decimal(units) * token.transfer_fee).to_integral_value(ROUND_DOWN))
 
     def _outputs(self, items: list[tuple[tuple[Token, ...], int]]) -> list[int]:
         """Units delivered at the end of each path for its input.

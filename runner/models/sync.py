@@ -6,7 +6,8 @@ models/async_vault.py) and rebases or interest of rebasing tokens (their events,
 applied to the ledger quantity). An unexplained difference (an airdrop, a drain) is
 left for the accounting check to find, never absorbed silently.
 Every update is keyed by its event (tx hash and log index), so syncing a block range
-twice books nothing the second time.
+twice books nothing the second time. Amounts and balances are booked exactly
+(runner/money.py); a rebase's reserve value is an estimate, as it always was.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from runner.chain.abi import artifact
 from runner.chain.backend import Log
 from runner.chain.client import ChainClient
 from runner.models.async_vault import ASYNC_VAULT
+from runner.money import books, rounded
 from runner.repair import rebook_event, reorg_entries, reverse_vanished_events
 from runner.state import BalanceUpdate, BalanceUpdateCause, State, TradingPosition
 from runner.universe import Token, Universe, VaultKind
@@ -25,6 +27,7 @@ from runner.universe import Token, Universe, VaultKind
 REORG_WINDOW = 64
 
 
+@books
 class VaultSyncModel:
     """Reads the strategy vault's and rebasing tokens' events up to a block."""
 
@@ -188,6 +191,8 @@ class VaultSyncModel:
                     portfolio.pass_event(key)
                 return None
             new_qty = pos.quantity + delta
+            with rounded():  # what the change is worth: an estimate at the valuation price
+                value = (delta * pos.valuation_price) if pos.valuation_price else None
             update = BalanceUpdate(
                 balance_update_id=0,
                 cause=BalanceUpdateCause.interest if interest else BalanceUpdateCause.rebase,
@@ -199,7 +204,7 @@ class VaultSyncModel:
                 timestamp=ts,
                 event_key=key,
                 tx_hash="0x" + log.tx_hash.hex(),
-                reserve_value=(delta * pos.valuation_price) if pos.valuation_price else None,
+                reserve_value=value,
             )
             return update, pos
         return None
@@ -229,6 +234,7 @@ class VaultSyncModel:
                                    f"{int(ev['requestId'])} settled at NAV {nav}")
 
 
+@books
 def _reserve_flow(state: State, log: Log, key: str, ts: datetime, asset: str, deposit: bool, change: Decimal,
                   amount: Decimal, shares: Decimal, *, owner: str | None = None, notes: str = "") -> BalanceUpdate:
     """The reserve's movement of a vault deposit or redemption event, keyed by the event."""

@@ -35,9 +35,10 @@ import re
 import types
 import typing
 from collections.abc import Callable, Iterator
-from decimal import Context, Decimal, Inexact, InvalidOperation, localcontext
+from decimal import Decimal, localcontext
 from typing import Any
 
+from runner.money import EXACT
 from runner.state.errors import StateDamaged, StateInvariantError
 from runner.state.state import State
 from runner.state.trade import TradeStatus
@@ -102,7 +103,7 @@ def split_record_line(line: bytes) -> tuple[bytes, bytes] | None:
 Origin = Callable[[str, int], str]
 """origin(kind, key) -> where that record came from: 'FILE record N' or 'FILE: WHAT'."""
 
-_EXACT = Context(prec=200, traps=[Inexact, InvalidOperation])
+_EXACT = EXACT  # every sum of in-range amounts fits its 200 digits; any rounding raises
 def _make_plan(cls: type) -> list[tuple[str, str]]:
     """Per dataclass: its Decimal fields and the fields holding more dataclasses."""
     plan: list[tuple[str, str]] = []

@@ -1,5 +1,10 @@
 """The portfolio: reserves, positions and the external balance updates, and the only
-place that moves money between them (so every movement has one implementation)."""
+place that moves money between them (so every movement has one implementation).
+
+Every method runs in the exact context (runner/money.py): a balance is the exact sum of
+its movements, whatever their digits (a 24-decimal token's 10,000 units are 29). The
+estimates a settlement records (the executed price, slippage, a sell's pro-rata cost and
+the P&L it moves) are made in the 28 digits they always were, and say so."""
 
 from __future__ import annotations
 
@@ -8,12 +13,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
+from runner.money import books, rounded
 from runner.state.balance_update import BalanceUpdate
 from runner.state.position import ReservePosition, TradingPosition
 from runner.state.trade import TradeExecution, TradeStatus, TradeType
 from runner.state.vocabulary import ClosedBy
 
 
+@books
 @dataclass
 class Portfolio:
     reserve: ReservePosition
@@ -144,22 +151,27 @@ class Portfolio:
         trade.executed_reserve = executed_reserve
         trade.lp_fees_paid = lp_fees
         if executed_quantity != 0:
-            trade.executed_price = executed_reserve / abs(executed_quantity)
-            if trade.planned_price:
-                trade.slippage = (
-                    (trade.executed_price - trade.planned_price) / trade.planned_price
-                    * (1 if trade.is_buy else -1)
-                )
+            with rounded():  # a price, and its distance from the planned one
+                trade.executed_price = executed_reserve / abs(executed_quantity)
+                if trade.planned_price:
+                    trade.slippage = (
+                        (trade.executed_price - trade.planned_price) / trade.planned_price
+                        * (1 if trade.is_buy else -1)
+                    )
         if trade.is_buy:
             self.reserve.quantity += trade.planned_reserve - executed_reserve
-            pos.cost_basis += executed_reserve
+            with rounded():  # P&L attribution, in the digits it always had
+                pos.cost_basis += executed_reserve
         else:
             self.reserve.quantity += executed_reserve
             if pos.quantity > 0:
-                share = min(Decimal(1), abs(executed_quantity) / pos.quantity)
-                cost = pos.cost_basis * share
-                pos.realised_pnl += executed_reserve - cost
-                pos.cost_basis -= cost
+                # A sell takes its pro-rata share of the cost basis: a division, so the
+                # P&L it moves is an estimate (the books' holdings and cash stay exact).
+                with rounded():
+                    share = min(Decimal(1), abs(executed_quantity) / pos.quantity)
+                    cost = pos.cost_basis * share
+                    pos.realised_pnl += executed_reserve - cost
+                    pos.cost_basis -= cost
         pos.quantity += executed_quantity
         self.reserve.last_updated_at = ts
 
@@ -241,7 +253,15 @@ class Portfolio:
         return cache
 
     def add_balance_update(self, update: BalanceUpdate, position: TradingPosition | None) -> BalanceUpdate:
-        """Apply an external change once; returns the stored update."""
+        """Apply an external change once; returns the stored update.
+
+        An update of a holding (a position's, or the reserve's) must say the balance it
+        leaves is the one it found plus its quantity, exactly: one added up where the
+        digits round is refused before anything moves."""
+        if (position is not None or update.asset == self.reserve.asset) and \
+                update.new_balance != update.old_balance + update.quantity:
+            raise ValueError(f"balance update {update.event_key} ({update.asset}) books {update.quantity} from "
+                             f"{update.old_balance} to {update.new_balance}: not their exact sum (rounded?)")
         update.balance_update_id = self.next_balance_update_id
         self.next_balance_update_id += 1
         self.balance_updates[update.balance_update_id] = update

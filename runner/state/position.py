@@ -1,15 +1,18 @@
-"""Positions: the reserve and each trading position's token holdings."""
+"""Positions: the reserve and each trading position's token holdings (their methods run
+in the exact context, runner/money.py)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 
+from runner.money import books, floor, rounded
 from runner.state.trade import TradeExecution, TradeStatus
 from runner.state.vocabulary import ClosedBy, PositionState
 
 
+@books
 @dataclass
 class ReservePosition:
     """Cash in the reserve token, in token units."""
@@ -24,6 +27,7 @@ class ReservePosition:
         return Decimal(1).scaleb(-self.decimals)
 
 
+@books
 @dataclass
 class TradingPosition:
     """Holdings of one base token against the reserve, across its trades.
@@ -72,10 +76,17 @@ class TradingPosition:
 
     def value_in(self, unit: Decimal) -> Decimal:
         """What the holdings would fetch if sold now (valuation price, after fees),
-        rounded down to the reserve's smallest unit: value is never overstated."""
+        rounded down to the reserve's smallest unit: value is never overstated.
+
+        The product is an estimate, in 28 digits: the valuation price is a quote's
+        proceeds divided by the quantity, rounded, so the exact product lands a hair
+        below the proceeds about half the time, and rounded down that is one unit less
+        than the quote pays. The 28 digits give the proceeds back, as they always did."""
         if self.valuation_price is None:
             return Decimal(0)
-        return (self.quantity * self.valuation_price).quantize(unit, rounding=ROUND_DOWN)
+        with rounded():
+            value = self.quantity * self.valuation_price
+        return floor(value, unit)
 
     def recomputed_quantity(self) -> Decimal:
         traded = sum(

@@ -14,6 +14,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated, Any
 
+from runner.money import exact, total
 from runner.state import State, TradeExecution
 from runner.strategy.parameters import Asset, Fraction, StrategyParameters, parameter
 from runner.strategy.position_manager import PositionManager
@@ -92,12 +93,15 @@ def decide_trades(
                 sells.append(trade)
         elif delta > 0:
             buys.append((pair, delta))
-    cash = pm.cash() + sum((t.planned_reserve for t in sells), Decimal(0))
+    # What the buys may spend, exactly (runner/money.py): rounded up, it could plan a buy
+    # of more than the reserve holds (an 18-decimal reserve's 10**10 units are 29 digits).
+    cash = total([pm.cash(), *(t.planned_reserve for t in sells)])
     buy_trades: list[TradeExecution] = []
     for pair, delta in buys:
         amount = min(delta, cash)
         trade = pm.adjust_position(pair, amount, min_trade)
         if trade:
-            cash -= trade.planned_reserve
+            with exact():
+                cash -= trade.planned_reserve
             buy_trades.append(trade)
     return sells + buy_trades

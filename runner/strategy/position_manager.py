@@ -1,7 +1,10 @@
 """The helper strategies plan trades with: open, close, adjust, and exit triggers.
 
 It only plans: trades come back as `planned`, priced with the cycle's on-chain quotes;
-the runner approves, executes and settles them.
+the runner approves, executes and settles them. What it plans is booked, so its amounts
+are exact (runner/money.py): a sell of a whole 24-decimal position of 10,000 tokens is
+29 digits, all of them. Trigger levels and a value's quantity at a price are estimates,
+in the 28 digits they always had.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from runner.money import books, rounded
 from runner.state import State, TradeExecution, TradeType, TradingPosition
 from runner.universe import Universe
 
@@ -17,6 +21,7 @@ if TYPE_CHECKING:  # only a type here; importing it pulls in the ABI codec
     from runner.models.pricing import PricingModel
 
 
+@books
 class PositionManager:
     def __init__(
         self,
@@ -93,8 +98,9 @@ class PositionManager:
         trade = self.buy(pair, value)
         pos = self.state.portfolio.position_of(trade)
         price = self.pricing.mid_price(pos.asset)
-        pos.stop_loss = price * (1 - stop_loss_pct) if stop_loss_pct else None
-        pos.take_profit = price * (1 + take_profit_pct) if take_profit_pct else None
+        with rounded():
+            pos.stop_loss = price * (1 - stop_loss_pct) if stop_loss_pct else None
+            pos.take_profit = price * (1 + take_profit_pct) if take_profit_pct else None
         pos.trailing_stop_pct = trailing_stop_pct
         pos.trailing_high = price if trailing_stop_pct else None
         return trade
@@ -117,5 +123,6 @@ class PositionManager:
         price = pos.valuation_price or self.pricing.mid_price(pos.asset)
         if price <= 0:
             return None
-        quantity = min(pos.quantity, -delta_value / price)
+        with rounded():
+            quantity = min(pos.quantity, -delta_value / price)
         return self.sell(pair, quantity)
