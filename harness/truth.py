@@ -27,7 +27,7 @@ from decimal import Decimal
 from functools import cached_property
 
 from runner.chain.abi import artifact
-from runner.chain.backend import Backend, Call
+from runner.chain.backend import Backend, Call, Receipt
 from runner.money import estimates, total
 from runner.universe import V2_FEE, Dex, Pool, Token, Universe, VaultKind
 
@@ -175,6 +175,66 @@ class ChainTruth:
         v2_bps = int(V2_FEE * BPS)
         fees.update({p.address: v2_bps for p in self.universe.pools.values() if p.dex == Dex.uniswap_v2})
         return fees
+
+    # -- what a transaction moved -------------------------------------------------
+    def rebasing_change(self, token: Token, receipt: Receipt) -> int | None:
+        """How much the vault's balance of rebasing `token` changed in `receipt`'s
+        transaction, in base units: its balance (shares x pooled / total shares, rounded
+        down) just before and just after the transaction, which no read at a block gives
+        when the block holds other transactions too.
+
+        The token's shares and totals are read at the block before and carried through the
+        block's logs of the token in order (TransferShares moves shares, a mint's or burn's
+        Transfer the pooled amount, Rebase and InterestAccrued set it); the carried state
+        must then be what the chain reads at the block (shares, totals and balance), else
+        a change went unlogged and this is None, as it is for a transaction that moved
+        none of the token."""
+        u = self.universe
+        rebasing = artifact("RebasingToken")
+        shares_of, total_shares, total_pooled = (rebasing.fn(n) for n in ("sharesOf", "getTotalShares", "getTotalPooled"))
+        balance_of = self._erc20.fn("balanceOf")
+        transfer, moved_shares = rebasing.event("Transfer"), rebasing.event("TransferShares")
+        set_pooled = {rebasing.event(n).topic: rebasing.event(n) for n in ("Rebase", "InterestAccrued")}
+        calls = [(token.address, shares_of.encode(u.vault)), (token.address, total_shares.encode()),
+                 (token.address, total_pooled.encode()), (token.address, balance_of.encode(u.vault))]
+        block = receipt.block_number
+
+        def read(at: int) -> tuple[int, int, int, int]:
+            raw = self._call_many(calls, at)
+            return (int(shares_of.decode_one(raw[0])), int(total_shares.decode_one(raw[1])),
+                    int(total_pooled.decode_one(raw[2])), int(balance_of.decode_one(raw[3])))
+
+        def balance(held: int, supply: int, pooled: int) -> int:
+            return held * pooled // supply if supply else 0
+
+        held, supply, pooled, _ = read(block - 1)
+        vault, zero = "0x" + u.vault.hex(), "0x" + "00" * 20
+        before = after = None
+        for lg in sorted(self.backend.get_logs(token.address, [], block, block), key=lambda lg: lg.log_index):
+            ours = lg.tx_hash == receipt.tx_hash
+            if ours and before is None:
+                before = balance(held, supply, pooled)
+            topic = lg.topics[0] if lg.topics else b""
+            if topic == moved_shares.topic:
+                ev = moved_shares.decode(lg.topics, lg.data)
+                src, dst, n = str(ev["from"]).lower(), str(ev["to"]).lower(), int(ev["sharesValue"])
+                held += (n if dst == vault else 0) - (n if src == vault else 0)
+                supply += (n if src == zero else 0) - (n if dst == zero else 0)
+                pooled = pooled if supply else 0  # the last share's burn drops the dust
+            elif topic == transfer.topic:
+                ev = transfer.decode(lg.topics, lg.data)
+                src, dst, n = str(ev["from"]).lower(), str(ev["to"]).lower(), int(ev["value"])
+                pooled += (n if src == zero else 0) - (n if dst == zero else 0)
+            elif topic in set_pooled:
+                pooled = int(set_pooled[topic].decode(lg.topics, lg.data)["newTotalPooled"])
+            if ours:
+                after = balance(held, supply, pooled)
+        if before is None or after is None:
+            return None
+        end = read(block)
+        if end != (held, supply, pooled, balance(held, supply, pooled)):
+            return None
+        return after - before
 
     # -- routes and sales --------------------------------------------------------
     @cached_property

@@ -16,6 +16,7 @@ from runner.chain.backend import Receipt
 from runner.money import rounded
 from runner.repair import reversed_by_reorg
 from runner.state import TradeExecution, TradeStatus, encode_state
+from runner.universe import VaultKind
 
 _SWAPPED = artifact("Vault").event("Swapped")
 
@@ -35,9 +36,11 @@ def _swapped(receipt: Receipt, vault: bytes) -> tuple[int, int] | None:
 @invariant("costs-as-charged", Point.tick, Point.trigger, Point.restart)
 def costs_as_charged(m: Moment) -> list[Violation]:
     """Each trade settled since the last check carries what its receipt says: status,
-    executed amounts (the vault's Swapped event, to the base unit), the LP fee the
-    route's pools charge (their fee settings read from chain) and the slippage those
-    amounts give against the planned price."""
+    executed amounts (the vault's Swapped event, to the base unit; for a rebasing token
+    the legacy vault sold, the vault's balance change in the transaction, as
+    ChainTruth.rebasing_change reads it), the LP fee the route's pools charge (their fee
+    settings read from chain) and the slippage those amounts give against the planned
+    price."""
     done: set[int] = m.memory.setdefault("done", set())
     settled = (TradeStatus.success, TradeStatus.failed)
     # the ids not checked yet by a set difference per position (in C; a trade is filed
@@ -73,6 +76,12 @@ def costs_as_charged(m: Moment) -> list[Violation]:
             continue
         asset = u.tokens[u.pool(t.pair).base.symbol]
         units_in, units_out = amounts
+        token_in = u.reserve if t.is_buy else asset
+        if u.vault_kind == VaultKind.legacy and token_in.rebasing:
+            # The legacy vault's amountIn is what it sent; a rebasing token debits the sender
+            # by shares rounded down, so the chain's word is the vault's balance change.
+            moved = m.truth.rebasing_change(token_in, receipt)
+            units_in = -moved if moved is not None else units_in
         if t.is_buy:
             chain_reserve, chain_qty = u.reserve.from_units(units_in), asset.from_units(units_out)
         else:

@@ -76,6 +76,12 @@ class ExecutionModel:
         real = artifact(STRATEGY_VAULT)
         self._swap_v2, self._swap_v3 = real.fn("swapV2"), real.fn("swapV3")
         self._balance_of = artifact("TestToken").fn("balanceOf")
+        rebasing = artifact("RebasingToken")
+        self._shares_of, self._total_shares = rebasing.fn("sharesOf"), rebasing.fn("getTotalShares")
+        self._total_pooled = rebasing.fn("getTotalPooled")
+        self._transfer, self._transfer_shares = rebasing.event("Transfer"), rebasing.event("TransferShares")
+        self._rebase, self._interest = rebasing.event("Rebase"), rebasing.event("InterestAccrued")
+        self._tokens_by_address = {t.address: t for t in universe.tokens.values()}
         self.known_balances: dict[str, int] | None = None  # this cycle's on-chain balances
         self._signed: dict[int, tuple[SignedTransaction, bytes]] = {}  # trade id -> (signed, calldata)
 
@@ -200,22 +206,80 @@ class ExecutionModel:
 
     # -- 4. settle -----------------------------------------------------------
     def swap_result(self, receipt: Receipt) -> SwapResult | None:
+        """What the swap moved in and out of the vault, in base units: its Swapped event.
+
+        The real vaults measure both amounts from their own balances, and the fixture
+        Router measures what reached the legacy vault; but the legacy vault's `amountIn`
+        is what it sent, and a rebasing token debits its sender by shares rounded down
+        (a unit less than sent, now and then). That input is booked as the vault's
+        balance really moved (`_balance_change`), so the books stay the chain's."""
         for log in receipt.logs:
             if log.address == self.universe.vault and log.topics and log.topics[0] == self._swapped.topic:
                 ev = self._swapped.decode(log.topics, log.data)
-                return SwapResult(int(ev["amountIn"]), int(ev["amountOut"]))
+                amount_in = int(ev["amountIn"])
+                if self.universe.vault_kind == VaultKind.legacy:
+                    token_in = self._tokens_by_address.get(bytes.fromhex(str(ev["tokenIn"])[2:]))
+                    if token_in is not None and token_in.rebasing:
+                        moved = self._balance_change(token_in, receipt)
+                        amount_in = -moved if moved is not None else amount_in
+                return SwapResult(amount_in, int(ev["amountOut"]))
         return None
+
+    def _balance_change(self, token: Token, receipt: Receipt) -> int | None:
+        """How much the vault's balance of rebasing `token` changed in `receipt`'s
+        transaction, as the token computes it (shares x pooled / total shares, rounded
+        down) just before and just after it.
+
+        The token's state at the block before, then each of the block's logs of the
+        token applied in order: every change of it logs (TransferShares moves shares, a
+        mint's or burn's Transfer changes the pool, Rebase and InterestAccrued set it), so
+        other transactions in the block, before or after this one, are accounted for.
+        None when the transaction logged nothing of the token."""
+        block = receipt.block_number
+        vault = "0x" + self.universe.vault.hex()
+        zero = "0x" + "00" * 20
+        shares, total_shares, pooled = (int(x) for x in self.chain.read_many([
+            (token.address, self._shares_of, (self.universe.vault,)),
+            (token.address, self._total_shares, ()),
+            (token.address, self._total_pooled, ()),
+        ], block - 1))
+        logs = sorted(self.chain.backend.get_logs(token.address, [], block, block), key=lambda lg: lg.log_index)
+        before = after = None
+        for log in logs:
+            mine = log.tx_hash == receipt.tx_hash
+            if mine and before is None:
+                before = shares * pooled // total_shares if total_shares else 0
+            topic = log.topics[0] if log.topics else b""
+            if topic == self._transfer_shares.topic:
+                ev = self._transfer_shares.decode(log.topics, log.data)
+                src, dst, moved = str(ev["from"]).lower(), str(ev["to"]).lower(), int(ev["sharesValue"])
+                shares += (moved if dst == vault else 0) - (moved if src == vault else 0)
+                total_shares += (moved if src == zero else 0) - (moved if dst == zero else 0)
+                if total_shares == 0:  # the last share burned: the token drops any dust left
+                    pooled = 0
+            elif topic == self._transfer.topic:
+                ev = self._transfer.decode(log.topics, log.data)
+                src, dst, value = str(ev["from"]).lower(), str(ev["to"]).lower(), int(ev["value"])
+                pooled += (value if src == zero else 0) - (value if dst == zero else 0)
+            elif topic in (self._rebase.topic, self._interest.topic):
+                ev = (self._rebase if topic == self._rebase.topic else self._interest).decode(log.topics, log.data)
+                pooled = int(ev["newTotalPooled"])
+            if mine:
+                after = shares * pooled // total_shares if total_shares else 0
+        if before is None or after is None:
+            return None
+        return after - before
 
     def settle(self, state: State, trade: TradeExecution, receipt: Receipt, ts: datetime,
                pricing: PricingModel | None = None) -> None:
         """Book a receipt on the trade and the portfolio, exactly once."""
+        result = self.swap_result(receipt) if receipt.success else None  # may read the chain: before any change
         tx = trade.blockchain_transactions[-1]
         tx.block_number = receipt.block_number
         tx.status = receipt.status
         tx.gas_used = receipt.gas_used
         tx.revert_reason = receipt.revert_reason
         portfolio = state.portfolio
-        result = self.swap_result(receipt) if receipt.success else None
         if result is None:
             portfolio.settle_failure(trade, ts, failure_reason(receipt) if not receipt.success else "no Swapped event")
             return
