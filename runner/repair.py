@@ -8,8 +8,12 @@ For each trade left planned, started or broadcasted:
                                    book a counter entry restoring the reserve.
 Both "pending" and "used by another tx" are the node's answers (the transaction by its
 hash, the nonce as mined at the latest block), never a process's memory.
-Frozen positions whose holdings match the chain are unfrozen. Running it twice changes
-nothing the second time: only unfinished trades are touched, and they end finished.
+Frozen positions whose holdings match the chain are unfrozen (the runner's
+`unfreeze_matching`; after a restart or a tick's repair, once the sync and the accounting
+check have brought the books to the chain's head, never between repair and sync, where a
+rebase not booked yet would keep a matching position frozen for the next repair to free).
+Running it twice changes nothing the second time: only unfinished trades are touched,
+and they end finished; a position left frozen on synced books stays frozen.
 
 After a reorg (`recheck_after_reorg`) the trades settled from the replaced blocks are
 checked against the chain the reorg left. A settled trade is final (the state store

@@ -245,15 +245,25 @@ class ChainStrategyRunner(StrategyRunner):
         Returns the trades repair fixed. The next tick then starts from a state that
         agrees with the chain (or says where it does not), exactly as a live restart.
         """
-        fixed = self.repair_state(state, ts)
+        report = self.repair(state, ts, unfreeze=False)
         self.needs_repair = False
         self.sync_portfolio(ts, self.universe, state, {})
         if self.accounting_checks:
             self.check_accounts(self.universe, state, end_block=state.sync.last_block,
                                 cycle=state.cycle, kind=CheckKind.restart, ts=ts)
-        return fixed
+        report.unfrozen = self.unfreeze_matching(state)  # on the books the sync and the check left
+        return report.fixed
 
-    def repair(self, state: State, ts: datetime) -> RepairReport:
+    def repair(self, state: State, ts: datetime, unfreeze: bool = True) -> RepairReport:
+        """Resolve the unfinished trades from the chain (runner/repair.py), then, unless
+        `unfreeze` is False, unfreeze the frozen positions the chain confirms.
+
+        A caller that syncs right after (a restart's resume, a tick) passes False and
+        unfreezes after its sync and accounting check (`unfreeze_matching`): judged
+        before the sync, a position whose token rebased (or paid interest) since the
+        last save differs from the chain only by an event not booked yet, stays frozen,
+        and the next repair, on the synced books, unfreezes it: repair would not be
+        idempotent (seed 1 run 78, invariant repair-idempotent)."""
         backend = self.chain.backend
         # Both from the node, never from this process's memory: a restarted process has
         # none, and a node that still holds a transaction may mine it any block now.
@@ -270,15 +280,27 @@ class ChainStrategyRunner(StrategyRunner):
                    len(report.settled), len(report.repaired), len(report.unresolved))
         # Still in the mempool: the next tick waits for them instead of trading on top.
         self.pending_trade_ids = {t.trade_id for t in report.unresolved}
-        on_chain = chain_balances(self.chain, self.universe)
-        ledger = ledger_balances(state, self.universe)
-        for pos in list(state.portfolio.open_positions.values()):
-            if pos.is_frozen and on_chain.get(pos.asset) == ledger.get(pos.asset):
-                pos.frozen_at = None
-                pos.frozen_reason = None
-                report.unfrozen.append(pos.position_id)
+        if unfreeze:
+            report.unfrozen = self.unfreeze_matching(state)
         self._resync_nonce(self.asset_manager)
         return report
+
+    def unfreeze_matching(self, state: State) -> list[int]:
+        """Unfreeze every frozen open position whose holdings the chain confirms (the
+        vault's balance of its token at the head equals the ledger's); returns their ids.
+        Meant for books synced to that head: what it leaves frozen, a repair right after
+        leaves frozen too."""
+        on_chain = chain_balances(self.chain, self.universe)  # read even with none frozen: one kill point, always
+        ledger = ledger_balances(state, self.universe)
+        unfrozen = []
+        for pos in list(state.portfolio.open_positions.values()):
+            if pos.is_frozen and on_chain.get(pos.asset) == ledger.get(pos.asset):
+                logger.info("position #%d %s unfrozen: the chain holds what the ledger says (%s %s)",
+                            pos.position_id, pos.pair, ledger.get(pos.asset), pos.asset)
+                pos.frozen_at = None
+                pos.frozen_reason = None
+                unfrozen.append(pos.position_id)
+        return unfrozen
 
     def _resync_nonce(self, wallet: Wallet) -> None:
         """Take the wallet's next nonce from the node, never from this process's memory.
@@ -402,11 +424,13 @@ class ChainStrategyRunner(StrategyRunner):
 
         restarted = self.needs_repair and state.cycle > 0
         waiting: list[TradeExecution] = []
-        if self.needs_repair or self.pending_trade_ids or state.pending_fulfilment is not None:
+        repaired = self.needs_repair or bool(self.pending_trade_ids) or state.pending_fulfilment is not None
+        if repaired:
             # After a restart, and whenever an earlier broadcast is still unconfirmed:
-            # settle what the chain has answered, repair what it never will.
+            # settle what the chain has answered, repair what it never will. Frozen
+            # positions are judged after the sync and the check (see `repair`).
             with timed("repair_state"):
-                report = self.repair(state, ts)
+                report = self.repair(state, ts, unfreeze=False)
             debug_details["repaired_trades"] = [t.trade_id for t in report.fixed]
             waiting = report.unresolved
             self.pending_trade_ids = {t.trade_id for t in waiting}
@@ -425,6 +449,8 @@ class ChainStrategyRunner(StrategyRunner):
             with timed("check_accounts"):
                 start_check = self.check_accounts(universe, state, end_block=state.sync.last_block,
                                                   cycle=cycle, kind=kind, ts=ts)
+        if repaired:
+            self.unfreeze_matching(state)
         self._step(Step.check_accounts)
 
         with timed("setup_routing"):

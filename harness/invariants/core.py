@@ -23,6 +23,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+import msgspec
+
 from harness.truth import ChainTruth
 from harness.vocabulary import InvariantName
 from harness.world import World
@@ -188,6 +190,36 @@ def copy_state(state: State) -> State:
     return decode_state(encode_state(state))
 
 
+_MISSING = object()
+
+
+def first_difference(a: Any, b: Any, path: str = "state") -> tuple[str, Any, Any] | None:
+    """The first place two plain documents (decoded JSON: dicts, lists, scalars) differ,
+    walked in `a`'s key order then `b`'s extra keys: (its path, `a`'s value there, `b`'s),
+    a missing key or item as `<missing>`; None when they are equal."""
+    if a == b:
+        return None
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in [*a, *(k for k in b if k not in a)]:
+            found = first_difference(a.get(key, _MISSING), b.get(key, _MISSING), f"{path}.{key}")
+            if found is not None:
+                return found
+        return None
+    if isinstance(a, list) and isinstance(b, list):
+        for i in range(max(len(a), len(b))):
+            found = first_difference(a[i] if i < len(a) else _MISSING, b[i] if i < len(b) else _MISSING,
+                                     f"{path}[{i}]")
+            if found is not None:
+                return found
+        return None
+    return path, "<missing>" if a is _MISSING else a, "<missing>" if b is _MISSING else b
+
+
+def state_difference(a: State, b: State) -> tuple[str, Any, Any] | None:
+    """The first path at which two states' documents (as the state file holds them) differ."""
+    return first_difference(msgspec.json.decode(encode_state(a)), msgspec.json.decode(encode_state(b)))
+
+
 @dataclass(frozen=True)
 class Invariant:
     name: str
@@ -227,4 +259,4 @@ def at_point(point: Point, skip: Iterable[str] = ()) -> list[Invariant]:
 
 
 __all__ = ["REGISTRY", "SETTLED", "Check", "Invariant", "Moment", "NavPoint", "Point", "TradeScan", "Violation",
-           "at_point", "copy_state", "invariant", "names"]
+           "at_point", "copy_state", "first_difference", "invariant", "names", "state_difference"]

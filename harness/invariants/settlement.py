@@ -10,7 +10,14 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from harness.invariants.core import Moment, Point, Violation, copy_state, invariant
+from harness.invariants.core import (
+    Moment,
+    Point,
+    Violation,
+    copy_state,
+    invariant,
+    state_difference,
+)
 from runner.chain.abi import artifact
 from runner.chain.backend import Receipt
 from runner.money import rounded
@@ -173,10 +180,26 @@ def nothing_unfinished(m: Moment) -> list[Violation]:
 @invariant("repair-idempotent", Point.restart)
 def repair_idempotent(m: Moment) -> list[Violation]:
     """After a restart's repair, repairing again (a fresh runner, the same chain) changes
-    nothing: every unfinished trade was resolved once, and only once."""
+    nothing: every unfinished trade was resolved once, and only once, and no position
+    left frozen is one a repair frees. A violation names the trades fixed again and the
+    first path of the state document that changed, with its value after each repair."""
     again = copy_state(m.state)
     fixed = m.spare_runner().repair_state(again, m.time)
     if not fixed and encode_state(again) == encode_state(m.state):
         return []
-    return [m.violation("repair-idempotent", "0 trades changed", f"{len(fixed)} trade(s) changed",
-                        "a second repair changed the state: " + ", ".join(f"#{t.trade_id} {t.status.value}" for t in fixed))]
+    what = [f"trade(s) {', '.join(f'#{t.trade_id} {t.status.value}' for t in fixed)} fixed again"] if fixed else []
+    diff = state_difference(m.state, again)
+    if diff is not None:
+        path, before, after = diff
+        what.append(f"first difference at {path}: {_brief(before)} after the first repair, "
+                    f"{_brief(after)} after the second")
+    elif not fixed:  # the same content, encoded otherwise: a mapping's order
+        what.append("the same values in another order (the encoded state differs, no value does)")
+    expected, found = ("0 trades changed", f"{len(fixed)} trade(s) changed") if fixed or diff is None else \
+        (f"{diff[0]} = {_brief(diff[1])}", f"{diff[0]} = {_brief(diff[2])}")
+    return [m.violation("repair-idempotent", expected, found, "a second repair changed the state: " + "; ".join(what))]
+
+
+def _brief(value: object, limit: int = 160) -> str:
+    text = "null" if value is None else repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= limit else text[:limit] + "…"

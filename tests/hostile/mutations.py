@@ -19,7 +19,12 @@ from typing import Any, Protocol, TypeVar
 from hypothesis import strategies as st
 
 ROOT = Path(__file__).resolve().parents[2]
-BASES = sorted(path.read_text() for path in (ROOT / "scenarios").rglob("*.yaml"))
+BASES = sorted(path.read_text() for path in (ROOT / "scenarios").rglob("*.yaml")
+               if "regressions" not in path.relative_to(ROOT / "scenarios").parts)
+"""The bundled scenarios, not the fuzzer's shrunk reproductions (scenarios/regressions/):
+one is committed with every fix, and each would move every seeded draw of the fixed
+batches (test_the_batch_is_not_trivial counted 2 failing runs of 60, not 3, once the
+seed 1 run 78 reproduction was added)."""
 T = TypeVar("T")
 
 HOSTILE_VALUES = [

@@ -108,7 +108,9 @@ def _second_repair_changes_them(found: list[Violation], base: RunResult) -> None
     never_sent = sorted(r["trade_id"] for r in base.repaired if r["status"] == TradeStatus.repaired)
     v = found[0]
     assert v.expected == "0 trades changed" and number(v.found) == len(never_sent)
-    assert v.detail.endswith(", ".join(f"#{i} started" for i in never_sent))
+    assert f"trade(s) {', '.join(f'#{i} started' for i in never_sent)} fixed again" in v.detail
+    # and what the second repair changed, by path, with both values
+    assert re.search(r"; first difference at state\.\S+: .+ after the first repair, .+ after the second$", v.detail)
 
 
 def _trailing_high_not_on_disk(found: list[Violation], base: RunResult) -> None:

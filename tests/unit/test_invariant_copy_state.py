@@ -1,6 +1,8 @@
 """`copy_state` is `decode_state(encode_state(state))`: an equal, independent state; and
 `decode_state` reads the schema version off the document before the typed decode,
-refusing every version but this runner's, whatever the rest of the document holds."""
+refusing every version but this runner's, whatever the rest of the document holds.
+`state_difference` names the first path at which two states differ, with both values
+(what a check that compares a state with its copy says)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from datetime import UTC, datetime
 import msgspec
 import pytest
 
-from harness.invariants.core import copy_state
+from harness.invariants.core import copy_state, first_difference, state_difference
 from runner.state import SCHEMA_VERSION, State, StateFormatError, decode_state, encode_state
 from tests.statefiles import rich_states
 
@@ -67,3 +69,32 @@ def test_what_is_no_json_object_is_no_state_file(data: bytes) -> None:
 def test_a_state_decodes_to_what_was_encoded() -> None:
     state: State = rich_states(T0)[-1]
     assert encode_state(decode_state(encode_state(state))) == encode_state(state)
+
+
+def test_equal_states_have_no_difference() -> None:
+    state = rich_states(T0)[-1]
+    assert state_difference(state, copy_state(state)) is None
+
+
+def test_the_first_difference_is_named_by_its_path_with_both_values() -> None:
+    state = rich_states(T0)[-1]
+    copy = copy_state(state)
+    pos = next(iter(copy.portfolio.open_positions.values()))
+    pos.frozen_at, pos.frozen_reason = (None, None) if pos.is_frozen else (T0, "frozen here")
+    before = next(iter(state.portfolio.open_positions.values()))
+    path, mine, theirs = state_difference(state, copy)  # type: ignore[misc]
+    assert path == f"state.portfolio.open_positions.{pos.position_id}.frozen_at"
+    assert (mine, theirs) == ((None, "2024-01-01T00:00:00Z") if not before.is_frozen
+                              else (msgspec.json.decode(msgspec.json.encode(before.frozen_at)), None))
+
+
+@pytest.mark.parametrize(("a", "b", "found"), [
+    ({"x": 1, "y": [1, 2]}, {"x": 1, "y": [1, 3]}, ("state.y[1]", 2, 3)),
+    ({"x": [1]}, {"x": [1, 2]}, ("state.x[1]", "<missing>", 2)),
+    ({"x": 1}, {"x": 1, "z": {"w": 0}}, ("state.z", "<missing>", {"w": 0})),
+    ({"x": {"a": 1, "b": 2}}, {"x": {"a": 9, "b": 8}}, ("state.x.a", 1, 9)),  # the first, in document order
+    ({"x": "1"}, {"x": 1}, ("state.x", "1", 1)),
+])
+def test_first_difference(a: object, b: object, found: tuple[str, object, object]) -> None:
+    assert first_difference(a, b) == found
+    assert first_difference(a, a) is None
