@@ -25,7 +25,7 @@ from runner.models.execution import ExecutionModel
 from runner.state import TradeStatus
 
 REPO = Path(__file__).resolve().parents[2]
-SMOKE = REPO / "tests" / "fuzz" / "smoke-weights.yaml"
+SMOKE = REPO / "tests" / "fuzz" / "planted-bug-weights.yaml"  # pinned: the seed below was chosen with these
 KNOWN_TIER = Decimal("0.003")
 
 
