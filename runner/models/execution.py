@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from runner.chain.abi import artifact
-from runner.chain.backend import Receipt
+from runner.chain.backend import Log, Receipt
 from runner.chain.client import ChainClient, SignedTransaction
 from runner.chain.wallet import Wallet, checksum
 from runner.models.pricing import PricingModel
@@ -192,12 +192,19 @@ class ExecutionModel:
         return self.chain.backend.get_receipt(bytes.fromhex(trade.blockchain_transactions[-1].tx_hash[2:]))
 
     # -- 4. settle -----------------------------------------------------------
-    def swap_result(self, receipt: Receipt) -> SwapResult | None:
+    def swapped_log(self, receipt: Receipt) -> Log | None:
+        """The vault's Swapped log in the receipt (None: no swap happened)."""
         for log in receipt.logs:
             if log.address == self.universe.vault and log.topics and log.topics[0] == self._swapped.topic:
-                ev = self._swapped.decode(log.topics, log.data)
-                return SwapResult(int(ev["amountIn"]), int(ev["amountOut"]))
+                return log
         return None
+
+    def swap_result(self, receipt: Receipt) -> SwapResult | None:
+        log = self.swapped_log(receipt)
+        if log is None:
+            return None
+        ev = self._swapped.decode(log.topics, log.data)
+        return SwapResult(int(ev["amountIn"]), int(ev["amountOut"]))
 
     def settle(self, state: State, trade: TradeExecution, receipt: Receipt, ts: datetime,
                pricing: PricingModel | None = None) -> None:
@@ -212,6 +219,10 @@ class ExecutionModel:
         if result is None:
             portfolio.settle_failure(trade, ts, failure_reason(receipt) if not receipt.success else "no Swapped event")
             return
+        swapped = self.swapped_log(receipt)
+        if swapped is not None and receipt.block_number > state.sync.last_block:
+            # mined after the last sync: the next one checks a reorg has not replaced it
+            state.sync.booked_swaps[f"0x{swapped.tx_hash.hex()}:{swapped.log_index}"] = receipt.block_number
         asset = self.universe.pool(trade.pair).base
         reserve = self.universe.reserve
         path_pools = self.routing.pools_on(

@@ -111,7 +111,7 @@ def test_weights_file_and_its_errors(tmp_path: Path) -> None:
     config = FuzzConfig(backend="anvil", weights=w)
     for k in range(20):
         doc = fresh(5, k, config).doc
-        assert not any(event_kind(e) in ("rebase", "interest", "reorg") for e in doc["timeline"])
+        assert not any(event_kind(e) in ("rebase", "interest") for e in doc["timeline"])
         assert doc["universe"]["tokens"][doc["universe"]["reserve"]]["decimals"] in (6, 2)
     with pytest.raises(WeightsError, match="did you mean 'rebasing'"):
         weights_from({"rebasin": 3})
