@@ -118,6 +118,15 @@ def costs_as_charged(m: Moment) -> list[Violation]:
     return out
 
 
+def _booked_swaps_gone(m: Moment) -> bool:
+    """A swap the runner settled after its last sync is no longer where it booked it."""
+    for key, block in m.state.sync.booked_swaps.items():
+        logs = m.truth.backend.get_logs(m.universe.vault, [_SWAPPED.topic], block, block) if block <= m.block else []
+        if key not in {f"0x{lg.tx_hash.hex()}:{lg.log_index}" for lg in logs}:
+            return True
+    return False
+
+
 @invariant("trades-match-chain", Point.restart, Point.end)
 def trades_match_chain(m: Moment) -> list[Violation]:
     """No trade lost or doubled across restarts: the swaps the vault made (its Swapped
@@ -141,8 +150,10 @@ def trades_match_chain(m: Moment) -> list[Violation]:
         # chain a reorg left: it still holds the trades of the replaced blocks, and takes
         # them back when it syncs again (runner.repair.recheck_after_reorg). What it settled
         # on the chain it knew is not judged against one it has not read (as booked-once).
+        # So is one that replaced only the blocks of the trades it settled after its last
+        # sync (SyncState.booked_swaps): their Swapped logs are gone from where it booked them.
         synced = m.truth.backend.block_hash(sync.last_block)
-        if synced is None or "0x" + synced.hex() != sync.last_block_hash:
+        if synced is None or "0x" + synced.hex() != sync.last_block_hash or _booked_swaps_gone(m):
             extra = []
     if not lost and not extra and len(set(settled)) == len(settled):
         return []

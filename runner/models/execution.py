@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from runner.chain.abi import artifact
-from runner.chain.backend import Receipt
+from runner.chain.backend import Log, Receipt
 from runner.chain.client import ChainClient, SignedTransaction
 from runner.chain.wallet import Wallet, checksum
 from runner.models.pricing import PricingModel
@@ -205,6 +205,13 @@ class ExecutionModel:
         return self.chain.backend.get_receipt(bytes.fromhex(trade.blockchain_transactions[-1].tx_hash[2:]))
 
     # -- 4. settle -----------------------------------------------------------
+    def swapped_log(self, receipt: Receipt) -> Log | None:
+        """The vault's Swapped log in the receipt (None: no swap happened)."""
+        for log in receipt.logs:
+            if log.address == self.universe.vault and log.topics and log.topics[0] == self._swapped.topic:
+                return log
+        return None
+
     def swap_result(self, receipt: Receipt) -> SwapResult | None:
         """What the swap moved in and out of the vault, in base units: its Swapped event.
 
@@ -213,17 +220,17 @@ class ExecutionModel:
         is what it sent, and a rebasing token debits its sender by shares rounded down
         (a unit less than sent, now and then). That input is booked as the vault's
         balance really moved (`_balance_change`), so the books stay the chain's."""
-        for log in receipt.logs:
-            if log.address == self.universe.vault and log.topics and log.topics[0] == self._swapped.topic:
-                ev = self._swapped.decode(log.topics, log.data)
-                amount_in = int(ev["amountIn"])
-                if self.universe.vault_kind == VaultKind.legacy:
-                    token_in = self._tokens_by_address.get(bytes.fromhex(str(ev["tokenIn"])[2:]))
-                    if token_in is not None and token_in.rebasing:
-                        moved = self._balance_change(token_in, receipt)
-                        amount_in = -moved if moved is not None else amount_in
-                return SwapResult(amount_in, int(ev["amountOut"]))
-        return None
+        log = self.swapped_log(receipt)
+        if log is None:
+            return None
+        ev = self._swapped.decode(log.topics, log.data)
+        amount_in = int(ev["amountIn"])
+        if self.universe.vault_kind == VaultKind.legacy:
+            token_in = self._tokens_by_address.get(bytes.fromhex(str(ev["tokenIn"])[2:]))
+            if token_in is not None and token_in.rebasing:
+                moved = self._balance_change(token_in, receipt)
+                amount_in = -moved if moved is not None else amount_in
+        return SwapResult(amount_in, int(ev["amountOut"]))
 
     def _balance_change(self, token: Token, receipt: Receipt) -> int | None:
         """How much the vault's balance of rebasing `token` changed in `receipt`'s
@@ -283,6 +290,10 @@ class ExecutionModel:
         if result is None:
             portfolio.settle_failure(trade, ts, failure_reason(receipt) if not receipt.success else "no Swapped event")
             return
+        swapped = self.swapped_log(receipt)
+        if swapped is not None and receipt.block_number > state.sync.last_block:
+            # mined after the last sync: the next one checks a reorg has not replaced it
+            state.sync.booked_swaps[f"0x{swapped.tx_hash.hex()}:{swapped.log_index}"] = receipt.block_number
         asset = self.universe.pool(trade.pair).base
         reserve = self.universe.reserve
         path_pools = self.routing.pools_on(

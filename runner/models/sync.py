@@ -21,7 +21,7 @@ from runner.chain.client import ChainClient
 from runner.models.async_vault import ASYNC_VAULT
 from runner.money import books, rounded
 from runner.repair import rebook_event, reorg_entries, reverse_vanished_events
-from runner.state import BalanceUpdate, BalanceUpdateCause, State, TradingPosition
+from runner.state import BalanceUpdate, BalanceUpdateCause, State, SyncState, TradingPosition
 from runner.universe import Token, Universe, VaultKind
 
 REORG_WINDOW = 64
@@ -58,13 +58,18 @@ class VaultSyncModel:
         self._hashes = {}
         reorgs = state.sync.reorgs_detected
         start = self._resume_from(state, head)
+        logs = self._read_logs(start, head)
+        if state.sync.reorgs_detected == reorgs and state.sync.booked_swaps:
+            # The swaps settled since the last sync were mined after it: the synced block
+            # may stand while a reorg replaced theirs. Each must be among the logs read.
+            start = self._check_booked_swaps(state, logs, start, head, end_block is None)
+            if state.sync.reorgs_detected > reorgs:
+                logs = self._read_logs(start, head)
+        self._forget_booked_swaps(state, head, reorgs)
+        self._logs, self._head = logs, head
         if head < start:
             state.sync.last_synced_at = ts
             return []
-        sources = [self.universe.vault, *(t.address for t in self._rebasing)]
-        logs: list[Log] = list(self.chain.backend.get_logs(sources, [], start, head))
-        logs.sort(key=lambda lg: (lg.block_number, lg.log_index))
-        self._logs, self._head = logs, head
         keys = [f"0x{log.tx_hash.hex()}:{log.log_index}" for log in logs]
         updates: list[BalanceUpdate] = []
         if state.sync.reorgs_detected > reorgs:  # what was booked from the replaced blocks may be gone
@@ -83,6 +88,48 @@ class VaultSyncModel:
         state.sync.last_synced_at = ts
         return updates
 
+    def _read_logs(self, start: int, head: int) -> list[Log]:
+        """The vault's and the rebasing tokens' logs from `start` to `head`, in chain order."""
+        if head < start:
+            return []
+        sources = [self.universe.vault, *(t.address for t in self._rebasing)]
+        logs: list[Log] = list(self.chain.backend.get_logs(sources, [], start, head))
+        logs.sort(key=lambda lg: (lg.block_number, lg.log_index))
+        return logs
+
+    def _check_booked_swaps(self, state: State, logs: list[Log], start: int, head: int, at_head: bool) -> int:
+        """The first block to read, again: `start` while every swap settled since the last
+        sync (`SyncState.booked_swaps`, mined after it) is where it was booked, in `logs`
+        (from `start` to `head`). One that is not, or whose block is above the chain's head
+        (`at_head`: `head` is the chain's), went with a reorg that replaced only blocks
+        after the synced one (regressions/invariant-trades-match-chain-s1-r24): as for a
+        replaced synced block, read again from REORG_WINDOW blocks before it."""
+        sync = state.sync
+        read = {f"0x{lg.tx_hash.hex()}:{lg.log_index}": lg.block_number for lg in logs}
+        gone = [key for key, block in sync.booked_swaps.items()
+                if start <= block and (block <= head or at_head) and read.get(key) != block]
+        if not self._noticed(sync, bool(gone)):
+            return start
+        return max(1, min(head, sync.last_block) - REORG_WINDOW)
+
+    @staticmethod
+    def _forget_booked_swaps(state: State, head: int, reorgs: int) -> None:
+        """The swaps this sync read past (found, or the reorg noticed, whose trades the
+        runner then checks: runner.repair.recheck_after_reorg) need no more watching: the
+        synced block a later reorg must replace to remove them is now above them."""
+        sync = state.sync
+        if sync.reorgs_detected > reorgs:
+            sync.booked_swaps.clear()
+        elif sync.booked_swaps:
+            sync.booked_swaps = {key: block for key, block in sync.booked_swaps.items() if block > head}
+
+    def _noticed(self, sync: SyncState, replaced: bool) -> bool:
+        """A reorg replaced blocks the books were read from (`replaced`): counted, so
+        that what was booked from them is checked against the chain."""
+        if replaced:
+            sync.reorgs_detected += 1
+        return replaced
+
     def _block_hash(self, number: int) -> bytes | None:
         if number not in self._hashes:  # one read per block per sync
             self._hashes[number] = self.chain.backend.block_hash(number)
@@ -99,9 +146,8 @@ class VaultSyncModel:
         if sync.last_block == 0 or sync.last_block_hash is None:
             return sync.last_block + 1
         current = self._block_hash(sync.last_block) if sync.last_block <= head else None
-        if current is not None and "0x" + current.hex() == sync.last_block_hash:
+        if not self._noticed(sync, current is None or "0x" + current.hex() != sync.last_block_hash):
             return sync.last_block + 1
-        sync.reorgs_detected += 1
         return max(1, min(head, sync.last_block) - REORG_WINDOW)
 
     def _rebased_units(self, token: Token, block: int, old_total: int, new_total: int) -> int:

@@ -64,13 +64,20 @@ class UniverseIdentity:
 
 @dataclass
 class SyncState:
-    """How far the chain has been read: the next sync starts after `last_block`."""
+    """How far the chain has been read: the next sync starts after `last_block`.
+
+    `booked_swaps` are the trades' swaps settled from blocks past `last_block` (a cycle's
+    trades are mined after its sync), by the key of their Swapped log (`0x<tx>:<log
+    index>`) with its block: the next sync finds each among the logs it reads, or a reorg
+    replaced its block while leaving `last_block` as it was (runner.models.sync).
+    """
 
     last_block: int = 0
     last_block_hash: str | None = None
     last_synced_at: datetime | None = None
     reorgs_detected: int = 0
     vault_shares_outstanding: str = "0"
+    booked_swaps: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass

@@ -110,10 +110,11 @@ CATALOGUE: tuple[Mutant, ...] = (
     ),
     Mutant(
         "sync-ignores-reorgs", "sync",
-        "the sync never compares the last synced block's hash: after a reorg it reads on from where it was",
+        "the sync never notices a reorg (the last synced block's hash changed, a swap booked since gone): after "
+        "one it reads on from where it was",
         "runner/models/sync.py",
-        'if current is not None and "0x" + current.hex() == sync.last_block_hash:',
-        "if sync.last_block <= head:",
+        "        if replaced:\n            sync.reorgs_detected += 1\n        return replaced\n",
+        "        return False\n",
         (REORG,),
     ),
     Mutant(
