@@ -20,6 +20,7 @@ from runner.chain.client import ChainClient, SignedTransaction
 from runner.chain.wallet import Wallet, checksum
 from runner.models.pricing import PricingModel
 from runner.models.routing import RoutingModel
+from runner.models.shares import share_moves
 from runner.models.v3math import encode_path
 from runner.money import books, rounded
 from runner.state import BlockchainTransaction, State, TradeExecution
@@ -79,7 +80,7 @@ class ExecutionModel:
         rebasing = artifact("RebasingToken")
         self._shares_of, self._total_shares = rebasing.fn("sharesOf"), rebasing.fn("getTotalShares")
         self._total_pooled = rebasing.fn("getTotalPooled")
-        self._transfer, self._transfer_shares = rebasing.event("Transfer"), rebasing.event("TransferShares")
+        self._transfer = rebasing.event("Transfer")
         self._rebase, self._interest = rebasing.event("Rebase"), rebasing.event("InterestAccrued")
         self._tokens_by_address = {t.address: t for t in universe.tokens.values()}
         self.known_balances: dict[str, int] | None = None  # this cycle's on-chain balances
@@ -243,7 +244,6 @@ class ExecutionModel:
         other transactions in the block, before or after this one, are accounted for.
         None when the transaction logged nothing of the token."""
         block = receipt.block_number
-        vault = "0x" + self.universe.vault.hex()
         zero = "0x" + "00" * 20
         shares, total_shares, pooled = (int(x) for x in self.chain.read_many([
             (token.address, self._shares_of, (self.universe.vault,)),
@@ -257,11 +257,9 @@ class ExecutionModel:
             if mine and before is None:
                 before = shares * pooled // total_shares if total_shares else 0
             topic = log.topics[0] if log.topics else b""
-            if topic == self._transfer_shares.topic:
-                ev = self._transfer_shares.decode(log.topics, log.data)
-                src, dst, moved = str(ev["from"]).lower(), str(ev["to"]).lower(), int(ev["sharesValue"])
-                shares += (moved if dst == vault else 0) - (moved if src == vault else 0)
-                total_shares += (moved if src == zero else 0) - (moved if dst == zero else 0)
+            moves = share_moves(log, self.universe.vault)
+            if moves is not None:
+                shares, total_shares = shares + moves[0], total_shares + moves[1]
                 if total_shares == 0:  # the last share burned: the token drops any dust left
                     pooled = 0
             elif topic == self._transfer.topic:

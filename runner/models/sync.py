@@ -19,6 +19,7 @@ from runner.chain.abi import artifact
 from runner.chain.backend import Log
 from runner.chain.client import ChainClient
 from runner.models.async_vault import ASYNC_VAULT
+from runner.models.shares import share_moves
 from runner.money import books, rounded
 from runner.repair import rebook_event, reorg_entries, reverse_vanished_events
 from runner.state import BalanceUpdate, BalanceUpdateCause, State, SyncState, TradingPosition
@@ -42,7 +43,6 @@ class VaultSyncModel:
         self._interest = token.events.get("InterestAccrued")
         self._shares_of = token.fn("sharesOf")
         self._total_shares = token.fn("getTotalShares")
-        self._transfer_shares = token.event("TransferShares")
         self._rebasing = [t for t in universe.tokens.values() if t.rebasing]
         # The async vault: only settlements move the books (see models/async_vault.py).
         self._async = universe.vault_kind == VaultKind.async_
@@ -171,15 +171,10 @@ class VaultSyncModel:
             (token.address, self._shares_of, (self.universe.vault,)),
             (token.address, self._total_shares, ()),
         ], self._head)
-        vault = bytes(12) + self.universe.vault
         for log in self._logs:
-            if log.block_number <= block or log.address != token.address or len(log.topics) < 3 \
-                    or log.topics[0] != self._transfer_shares.topic:
-                continue
-            moved = int.from_bytes(log.data[:32], "big")
-            source, target = log.topics[1], log.topics[2]
-            shares += (moved if source == vault else 0) - (moved if target == vault else 0)  # sent since, received since
-            total += (moved if target == bytes(32) else 0) - (moved if source == bytes(32) else 0)  # burnt since, minted since
+            moves = share_moves(log, self.universe.vault) if log.block_number > block and log.address == token.address else None
+            if moves is not None:  # undone: what moved after `block`
+                shares, total = shares - moves[0], total - moves[1]
         return shares, total
 
     def _book(self, state: State, log: Log, key: str, ts: datetime,

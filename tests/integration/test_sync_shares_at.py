@@ -12,6 +12,7 @@ import pytest
 from harness.chains import ChainPool
 from harness.engine import ScenarioRun
 from harness.scenario import load_scenario
+from runner.models.shares import TRANSFER_SHARES
 from runner.models.sync import VaultSyncModel
 from runner.universe import Token
 
@@ -28,7 +29,7 @@ def test_shares_at_a_rebase_are_the_chains_at_its_block(monkeypatch: pytest.Monk
         truth = self.chain.read_many([(token.address, self._shares_of, (self.universe.vault,)),
                                       (token.address, self._total_shares, ())], block)
         moves = sum(1 for log in self._logs if log.block_number > block and log.topics
-                    and log.topics[0] == self._transfer_shares.topic)
+                    and log.topics[0] == TRANSFER_SHARES.topic)
         seen.append((block, got, truth, moves))
         return got
 
